@@ -1,0 +1,399 @@
+"""The directory: enterprises (tenants), their department trees, members and what members own.
+
+Every row belongs to exactly one enterprise. Foreign keys between enterprise-scoped rows must stay
+inside one enterprise; `EnterpriseScoped.clean()` checks that for every such key, so the admin and
+every form show a field error instead of saving a cross-enterprise link.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+from timezone_field import TimeZoneField
+from tree_queries.models import TreeNode
+
+from .choices import DataRegion, DepartmentStatus, MemberRole, MemberStatus, StaffRole
+from .querysets import (
+    DepartmentQuerySet,
+    EnterpriseQuerySet,
+    MemberQuerySet,
+    OwnedResourceQuerySet,
+)
+
+
+class Enterprise(models.Model):
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    data_region = models.CharField(
+        _("home data region"), max_length=2, choices=DataRegion.choices, default=DataRegion.CN
+    )
+    time_zone = TimeZoneField(_("time zone"), default="Asia/Shanghai", use_pytz=False)
+    undo_window = models.DurationField(
+        _("undo window"),
+        default=timedelta(hours=24),
+        help_text=_("How long after completion an exit can still be undone (误操作退出)."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+    objects = EnterpriseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("enterprise")
+        verbose_name_plural = _("enterprises")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(undo_window__gte=timedelta(0)),
+                name="enterprise_undo_window_not_negative",
+                violation_error_message=_("The undo window cannot be negative."),
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class EnterpriseScoped(models.Model):
+    """A row that belongs to one enterprise, and whose links must stay inside it."""
+
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+
+    # Foreign keys (field names) that must point into the same enterprise.
+    same_enterprise_fields: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def clean(self):
+        super().clean()
+        errors = {}
+        for name in self.same_enterprise_fields:
+            related_id = getattr(self, f"{name}_id")
+            if related_id is None or self.enterprise_id is None:
+                continue
+            related = getattr(self, name)
+            if related.enterprise_id != self.enterprise_id:
+                errors[name] = _("%(object)s belongs to another enterprise.") % {"object": related}
+        if errors:
+            raise ValidationError(errors)
+
+
+class Department(EnterpriseScoped, TreeNode):
+    enterprise = models.ForeignKey(
+        Enterprise,
+        on_delete=models.CASCADE,
+        related_name="departments",
+        verbose_name=_("enterprise"),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    head = models.ForeignKey(
+        "Member",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="headed_departments",
+        verbose_name=_("department head"),
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=32,
+        choices=DepartmentStatus.choices,
+        default=DepartmentStatus.ACTIVE,
+        db_index=True,
+    )
+    pending_since = models.DateTimeField(_("pending dissolution since"), null=True, blank=True)
+
+    history = HistoricalRecords()
+    objects = DepartmentQuerySet.as_manager(with_tree_fields=False)
+
+    same_enterprise_fields = ("parent", "head")
+
+    class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status=DepartmentStatus.PENDING_DISSOLUTION)
+                | Q(pending_since__isnull=False),
+                name="department_pending_has_since",
+                violation_error_message=_("A department pending dissolution needs its date."),
+            ),
+            models.UniqueConstraint(
+                fields=["enterprise", "parent", "name"],
+                name="department_name_unique_under_parent",
+                violation_error_message=_("A department with this name already exists here."),
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Member(EnterpriseScoped):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="member",
+        verbose_name=_("user"),
+    )
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.CASCADE, related_name="members", verbose_name=_("enterprise")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    employee_number = models.CharField(_("employee number"), max_length=32)
+    title = models.CharField(_("job title"), max_length=100, blank=True)
+    department = models.ForeignKey(
+        Department,
+        on_delete=models.PROTECT,
+        related_name="members",
+        verbose_name=_("primary department"),
+    )
+    manager = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reports",
+        verbose_name=_("direct manager"),
+    )
+    role = models.CharField(
+        _("role"), max_length=16, choices=MemberRole.choices, default=MemberRole.MEMBER
+    )
+    is_backup_admin = models.BooleanField(
+        _("backup admin"),
+        default=False,
+        help_text=_("The B of AB-role administration: takes over if the super admin is lost."),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=MemberStatus.choices, default=MemberStatus.ACTIVE
+    )
+    data_region = models.CharField(
+        _("data region"), max_length=2, choices=DataRegion.choices, default=DataRegion.CN
+    )
+    joined_at = models.DateTimeField(_("joined at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+    objects = MemberQuerySet.as_manager()
+
+    same_enterprise_fields = ("department", "manager")
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["employee_number"]
+        indexes = [models.Index(fields=["enterprise", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enterprise", "employee_number"],
+                name="member_employee_number_unique_per_enterprise",
+                violation_error_message=_("This employee number is already used in the enterprise."),
+            ),
+            models.UniqueConstraint(
+                fields=["enterprise"],
+                condition=Q(role=MemberRole.SUPER_ADMIN, status=MemberStatus.ACTIVE),
+                name="one_active_super_admin_per_enterprise",
+                violation_error_message=_("The enterprise already has an active super admin."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(manager=models.F("pk")),
+                name="member_not_own_manager",
+                violation_error_message=_("A member cannot be their own manager."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.employee_number})"
+
+    @property
+    def is_active_super_admin(self) -> bool:
+        return self.role == MemberRole.SUPER_ADMIN and self.status == MemberStatus.ACTIVE
+
+    def clean(self):
+        super().clean()
+        # Imported here: services import models.
+        from .services import super_admin_change_error
+
+        message = super_admin_change_error(self)
+        if message:
+            raise ValidationError(message)
+
+
+class OwnedResource(EnterpriseScoped):
+    """Something a member owns that must be handed over when they leave (D-4)."""
+
+    owner = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("owner")
+    )
+    name = models.CharField(_("name"), max_length=200)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = OwnedResourceQuerySet.as_manager()
+
+    same_enterprise_fields = ("owner",)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ExternalContact(OwnedResource):
+    """外部联系人: a customer the member looks after."""
+
+    owner = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="external_contacts", verbose_name=_("owner")
+    )
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("external contact")
+        verbose_name_plural = _("external contacts")
+        ordering = ["name"]
+
+
+class CustomerGroup(OwnedResource):
+    """客户群: a group chat with customers, owned by one member."""
+
+    owner = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="customer_groups", verbose_name=_("owner")
+    )
+    member_count = models.PositiveIntegerField(_("members in the group"), default=0)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("customer group")
+        verbose_name_plural = _("customer groups")
+        ordering = ["name"]
+
+
+class AppAuthorization(OwnedResource):
+    """自建应用授权: a self-built app authorized with the member's account."""
+
+    owner = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="app_authorizations",
+        verbose_name=_("owner"),
+    )
+    scopes = models.CharField(_("scopes"), max_length=200, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("app authorization")
+        verbose_name_plural = _("app authorizations")
+        ordering = ["name"]
+
+
+class ThirdPartyBinding(OwnedResource):
+    """A third-party app (a CRM, say) authorized with the member's account; it must be re-authorized."""
+
+    owner = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="third_party_bindings",
+        verbose_name=_("owner"),
+    )
+    provider = models.CharField(_("provider"), max_length=100)
+    account = models.CharField(_("account"), max_length=200, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("third-party binding")
+        verbose_name_plural = _("third-party bindings")
+        ordering = ["name"]
+
+
+class ApprovalTemplate(OwnedResource):
+    """审批模板 the member created; left behind, it breaks the approvals that use it."""
+
+    owner = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="approval_templates",
+        verbose_name=_("owner"),
+    )
+    in_use = models.BooleanField(_("in use"), default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("approval template")
+        verbose_name_plural = _("approval templates")
+        ordering = ["name"]
+
+
+class SharedCalendar(OwnedResource):
+    """共享日历 the member created; transferred or cleaned up when they leave."""
+
+    owner = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="shared_calendars",
+        verbose_name=_("owner"),
+    )
+    subscriber_count = models.PositiveIntegerField(_("subscribers"), default=0)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("shared calendar")
+        verbose_name_plural = _("shared calendars")
+        ordering = ["name"]
+
+
+OWNED_RESOURCE_MODELS = (
+    ExternalContact,
+    CustomerGroup,
+    AppAuthorization,
+    ThirdPartyBinding,
+    ApprovalTemplate,
+    SharedCalendar,
+)
+
+
+class EnterpriseAccess(models.Model):
+    """Grants a staff user work on one enterprise, as HR, IT or compliance (tenant separation)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="enterprise_accesses",
+        verbose_name=_("staff user"),
+    )
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.CASCADE, related_name="accesses", verbose_name=_("enterprise")
+    )
+    role = models.CharField(_("works as"), max_length=16, choices=StaffRole.choices)
+    granted_at = models.DateTimeField(_("granted at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("enterprise access")
+        verbose_name_plural = _("enterprise accesses")
+        ordering = ["enterprise__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "enterprise", "role"],
+                name="enterprise_access_unique",
+                violation_error_message=_("This user already has this access."),
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} → {self.enterprise} ({self.get_role_display()})"

@@ -1,0 +1,53 @@
+"""Reusable filters. Admin, views, services and jobs all read through these."""
+
+from django.db import models
+from tree_queries.query import TreeQuerySet
+
+from .choices import DepartmentStatus, MemberRole, MemberStatus
+
+
+def granted_enterprise_ids(user):
+    """Ids of the enterprises granted to `user`, as a subquery (no joins, no duplicates)."""
+    from .models import EnterpriseAccess
+
+    return EnterpriseAccess.objects.filter(user=user).values("enterprise_id")
+
+
+class ScopedQuerySetMixin:
+    enterprise_lookup = "enterprise"
+
+    def for_enterprise(self, enterprise):
+        return self.filter(**{self.enterprise_lookup: enterprise})
+
+    def visible_to(self, user):
+        """Rows of the enterprises `user` may work on (tenant separation, D-1)."""
+        if user.is_superuser:
+            return self
+        if not user.is_authenticated or not user.is_staff:
+            return self.none()
+        return self.filter(**{f"{self.enterprise_lookup}__in": granted_enterprise_ids(user)})
+
+
+class EnterpriseQuerySet(ScopedQuerySetMixin, models.QuerySet):
+    enterprise_lookup = "pk"
+
+
+class DepartmentQuerySet(ScopedQuerySetMixin, TreeQuerySet):
+    def active(self):
+        return self.filter(status=DepartmentStatus.ACTIVE)
+
+
+class MemberQuerySet(ScopedQuerySetMixin, models.QuerySet):
+    def active(self):
+        return self.filter(status=MemberStatus.ACTIVE)
+
+    def super_admins(self):
+        return self.filter(role=MemberRole.SUPER_ADMIN, status=MemberStatus.ACTIVE)
+
+    def admins(self):
+        return self.filter(role__in=[MemberRole.ADMIN, MemberRole.SUPER_ADMIN])
+
+
+class OwnedResourceQuerySet(ScopedQuerySetMixin, models.QuerySet):
+    def owned_by(self, member):
+        return self.filter(owner=member)
