@@ -1,7 +1,38 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+_DIRECTORY_MODELS = (
+    "enterprise",
+    "department",
+    "member",
+    "externalcontact",
+    "customergroup",
+    "appauthorization",
+    "thirdpartybinding",
+    "approvaltemplate",
+    "sharedcalendar",
+)
+_RESOURCES = ("appauthorization", "thirdpartybinding")
+
+
+def _perms(actions, models):
+    return [f"{action}_{model}" for model in models for action in actions]
 
 
 class DirectoryConfig(AppConfig):
     name = "directory"
     verbose_name = _("Directory")
+
+    # Which permissions of this app each staff group holds (see directory.permissions).
+    group_permissions = {
+        "hr": _perms(("view", "add", "change"), _DIRECTORY_MODELS) + ["view_enterpriseaccess"],
+        "it": _perms(("view",), _DIRECTORY_MODELS) + _perms(("change",), _RESOURCES),
+        "compliance": _perms(("view",), _DIRECTORY_MODELS),
+    }
+
+    def ready(self):
+        from .permissions import sync_groups
+
+        # After every app's migrate (its permissions exist only from then on).
+        post_migrate.connect(sync_groups, dispatch_uid="directory.sync_groups")

@@ -193,7 +193,9 @@ class Member(EnterpriseScoped):
             models.UniqueConstraint(
                 fields=["enterprise", "employee_number"],
                 name="member_employee_number_unique_per_enterprise",
-                violation_error_message=_("This employee number is already used in the enterprise."),
+                violation_error_message=_(
+                    "This employee number is already used in the enterprise."
+                ),
             ),
             models.UniqueConstraint(
                 fields=["enterprise"],
@@ -299,7 +301,7 @@ class AppAuthorization(OwnedResource):
 
 
 class ThirdPartyBinding(OwnedResource):
-    """A third-party app (a CRM, say) authorized with the member's account; it must be re-authorized."""
+    """A third-party app (a CRM, say) authorized with the member's account: to re-authorize."""
 
     owner = models.ForeignKey(
         Member,

@@ -31,6 +31,17 @@ class ScopedQuerySetMixin:
 class EnterpriseQuerySet(ScopedQuerySetMixin, models.QuerySet):
     enterprise_lookup = "pk"
 
+    def with_backup_admin_flag(self):
+        from .models import Member
+
+        backup = Member.objects.filter(
+            enterprise=models.OuterRef("pk"), is_backup_admin=True, status=MemberStatus.ACTIVE
+        )
+        return self.annotate(has_backup_admin=models.Exists(backup))
+
+    def without_backup_admin(self):
+        return self.with_backup_admin_flag().filter(has_backup_admin=False)
+
 
 class DepartmentQuerySet(ScopedQuerySetMixin, TreeQuerySet):
     def active(self):

@@ -6,6 +6,7 @@ that would leave none, before the database sees it, with a message a person unde
 the role to someone else is the super-admin handover, which swaps both rows in one transaction.
 """
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -19,12 +20,10 @@ class DirectoryError(ValidationError):
 
 
 def super_admin_change_error(member: Member) -> str | None:
-    """Why saving `member` as it is now would leave its enterprise without a super admin, or None."""
+    """Why saving `member` as it is would leave its enterprise without a super admin, or None."""
     if member.pk is None or member.is_active_super_admin:
         return None
-    was_active_super_admin = (
-        Member.objects.filter(pk=member.pk).super_admins().exists()
-    )
+    was_active_super_admin = Member.objects.filter(pk=member.pk).super_admins().exists()
     if not was_active_super_admin:
         return None
     return _(
@@ -58,3 +57,19 @@ def change_role(member: Member, *, actor, role: MemberRole) -> Member:
 
 def change_status(member: Member, *, actor, status: MemberStatus) -> Member:
     return update_member(member, actor=actor, status=status)
+
+
+def username_taken(username: str) -> bool:
+    return get_user_model().objects.filter(username__iexact=username).exists()
+
+
+@transaction.atomic
+def create_member(member: Member, *, username: str, email: str = "", actor) -> Member:
+    """Save a new `member` together with the login it needs (no password yet: it is set by the
+    member through the password reset flow, or by an operator)."""
+    if username_taken(username):
+        raise DirectoryError(_("This username is already taken."))
+    member.user = get_user_model().objects.create_user(username=username, email=email)
+    member._history_user = actor
+    member.save()
+    return member

@@ -7,7 +7,7 @@ DJANGO_SECRET_KEY      secret key (production: required)
 DJANGO_DEBUG           "1" for debug pages
 DJANGO_ALLOWED_HOSTS   comma-separated host names
 DATABASE_URL           e.g. postgres://user:pass@host:5432/exitdesk (default: SQLite under var/)
-CELERY_BROKER_URL      e.g. redis://127.0.0.1:6379/0 (default: an embedded filesystem broker under var/)
+CELERY_BROKER_URL      e.g. redis://127.0.0.1:6379/0 (default: embedded broker under var/)
 CELERY_RESULT_BACKEND  optional; results are not needed by Exitdesk's jobs
 TIME_ZONE              server time zone for logs (default UTC; enterprises carry their own)
 """
@@ -109,9 +109,7 @@ LOGOUT_REDIRECT_URL = "login"
 # Admin "revert to this version" would write the state field past the FSM: never offered.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
-CELERY_BROKER_URL = env(
-    "CELERY_BROKER_URL", default="filesystem://"
-)
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -134,7 +132,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 
-from config.schedule import BEAT_SCHEDULE as CELERY_BEAT_SCHEDULE  # noqa: E402
 
 LOGGING = {
     "version": 1,

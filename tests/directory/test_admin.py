@@ -1,0 +1,200 @@
+"""The directory admin: every page works for HR, nothing crosses enterprises, queries stay flat."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from directory.choices import MemberRole
+from directory.models import CustomerGroup, Department, Member
+from directory.permissions import grant_access
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+RESOURCE_FACTORIES = {
+    "externalcontact": factories.ExternalContactFactory,
+    "customergroup": factories.CustomerGroupFactory,
+    "appauthorization": factories.AppAuthorizationFactory,
+    "thirdpartybinding": factories.ThirdPartyBindingFactory,
+    "approvaltemplate": factories.ApprovalTemplateFactory,
+    "sharedcalendar": factories.SharedCalendarFactory,
+}
+
+
+def _objects_of(enterprise, owner):
+    """One row of every directory model, in `enterprise`."""
+    objects = {
+        "enterprise": enterprise,
+        "department": owner.department,
+        "member": owner,
+        "enterpriseaccess": factories.EnterpriseAccessFactory(enterprise=enterprise),
+    }
+    for name, factory in RESOURCE_FACTORIES.items():
+        objects[name] = factory(enterprise=enterprise, owner=owner)
+    return objects
+
+
+@pytest.fixture
+def own_objects(enterprise, super_admin):
+    return _objects_of(enterprise, super_admin)
+
+
+@pytest.fixture
+def foreign_objects():
+    other = factories.EnterpriseFactory(name="别家公司")
+    return _objects_of(other, factories.SuperAdminFactory(enterprise=other, name="别家老板"))
+
+
+@pytest.mark.parametrize("page", ["changelist", "change", "history"])
+def test_hr_opens_every_directory_page_of_their_enterprise(hr_client, own_objects, page):
+    for model_name, obj in own_objects.items():
+        args = [] if page == "changelist" else [obj.pk]
+        response = hr_client.get(reverse(f"admin:directory_{model_name}_{page}", args=args))
+        assert response.status_code == 200, (model_name, page)
+
+
+def test_hr_opens_the_add_pages_they_are_allowed(hr_client, own_objects):
+    for model_name in ["department", "member", *RESOURCE_FACTORIES]:
+        response = hr_client.get(reverse(f"admin:directory_{model_name}_add"))
+        assert response.status_code == 200, model_name
+
+
+def test_another_enterprises_rows_are_hidden_from_hr(hr_client, own_objects, foreign_objects):
+    for model_name, obj in foreign_objects.items():
+        changelist = hr_client.get(reverse(f"admin:directory_{model_name}_changelist"))
+        assert obj not in changelist.context["cl"].result_list, model_name
+        change = hr_client.get(reverse(f"admin:directory_{model_name}_change", args=[obj.pk]))
+        # The admin answers an object outside the user's queryset as if it did not exist.
+        assert change.status_code == 302, model_name
+        assert change.url == reverse("admin:index")
+
+
+def test_the_autocomplete_offers_only_members_of_the_users_enterprise(
+    hr_client, own_objects, foreign_objects
+):
+    response = hr_client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "directory", "model_name": "customergroup", "field_name": "owner"},
+    )
+    names = {result["text"] for result in response.json()["results"]}
+    assert str(own_objects["member"]) in names
+    assert str(foreign_objects["member"]) not in names
+
+
+def test_a_superuser_sees_every_enterprise(admin_client, own_objects, foreign_objects):
+    changelist = admin_client.get(reverse("admin:directory_member_changelist"))
+    shown = set(changelist.context["cl"].result_list)
+    assert {own_objects["member"], foreign_objects["member"]} <= shown
+
+
+def test_members_are_never_deleted_from_the_admin(admin_client, own_objects):
+    member = own_objects["member"]
+    response = admin_client.get(reverse("admin:directory_member_delete", args=[member.pk]))
+    assert response.status_code == 403
+
+
+def test_member_changelist_queries_do_not_grow_with_members(hr_client, enterprise, super_admin):
+    def count_queries():
+        with CaptureQueriesContext(connection) as queries:
+            response = hr_client.get(reverse("admin:directory_member_changelist"))
+        assert response.status_code == 200
+        return len(queries)
+
+    department = super_admin.department
+    factories.MemberFactory.create_batch(
+        9, enterprise=enterprise, department=department, manager=super_admin
+    )
+    with_ten = count_queries()
+    factories.MemberFactory.create_batch(
+        190, enterprise=enterprise, department=department, manager=super_admin
+    )
+    assert Member.objects.count() == 200
+    assert count_queries() == with_ten
+
+
+def test_a_cycle_in_the_department_tree_is_a_form_error(hr_client, enterprise):
+    root = factories.DepartmentFactory(enterprise=enterprise, name="总部")
+    child = factories.DepartmentFactory(enterprise=enterprise, parent=root, name="销售中心")
+    response = hr_client.post(
+        reverse("admin:directory_department_change", args=[root.pk]),
+        {"name": "总部", "parent": child.pk, "head": "", "status": "active"},
+    )
+    assert response.status_code == 200
+    assert "descendant of itself" in str(response.context["adminform"].form.errors)
+    root.refresh_from_db()
+    assert root.parent is None
+
+
+def test_an_owner_from_another_enterprise_is_a_form_error(hr_user, client, enterprise):
+    # given an HR user working on two enterprises
+    other = factories.EnterpriseFactory(name="第二家")
+    grant_access(user=hr_user, enterprise=other, role="hr")
+    stranger = factories.MemberFactory(enterprise=other)
+    client.force_login(hr_user)
+    # when they give a customer group of the first enterprise an owner from the second
+    response = client.post(
+        reverse("admin:directory_customergroup_add"),
+        {"enterprise": enterprise.pk, "owner": stranger.pk, "name": "华东客户群", "member_count": 3},
+    )
+    # then the form says so and nothing is saved
+    assert response.status_code == 200
+    assert "belongs to another enterprise" in str(response.context["adminform"].form.errors)
+    assert not CustomerGroup.objects.exists()
+
+
+def test_demoting_the_last_super_admin_in_the_admin_is_a_form_error(hr_client, super_admin):
+    response = hr_client.post(
+        reverse("admin:directory_member_change", args=[super_admin.pk]),
+        {
+            "name": super_admin.name,
+            "employee_number": super_admin.employee_number,
+            "title": "",
+            "department": super_admin.department_id,
+            "manager": "",
+            "data_region": "CN",
+            "role": MemberRole.ADMIN,
+            "status": "active",
+        },
+    )
+    assert response.status_code == 200
+    assert "only active super admin" in str(response.context["adminform"].form.errors)
+    super_admin.refresh_from_db()
+    assert super_admin.role == MemberRole.SUPER_ADMIN
+
+
+def test_hr_adds_a_member_with_a_new_login(hr_client, enterprise, super_admin):
+    response = hr_client.post(
+        reverse("admin:directory_member_add"),
+        {
+            "enterprise": enterprise.pk,
+            "username": "lisi",
+            "email": "lisi@example.com",
+            "name": "李四",
+            "employee_number": "E900001",
+            "title": "销售",
+            "department": super_admin.department_id,
+            "manager": super_admin.pk,
+            "role": MemberRole.MEMBER,
+            "data_region": "CN",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    member = Member.objects.get(employee_number="E900001")
+    assert member.user.username == "lisi"
+    assert member.history.count() == 1
+
+
+def test_the_admin_index_warns_about_an_enterprise_without_backup_admin(hr_client, super_admin):
+    response = hr_client.get(reverse("admin:index"))
+    assert "has no backup admin" in response.content.decode()
+    factories.MemberFactory(enterprise=super_admin.enterprise, is_backup_admin=True)
+    response = hr_client.get(reverse("admin:index"))
+    assert "has no backup admin" not in response.content.decode()
+
+
+def test_department_changelist_lists_the_tree(hr_client, enterprise):
+    root = factories.DepartmentFactory(enterprise=enterprise, name="总部")
+    factories.DepartmentFactory(enterprise=enterprise, parent=root, name="研发中心")
+    response = hr_client.get(reverse("admin:directory_department_changelist"))
+    assert set(response.context["cl"].result_list) == set(Department.objects.all())

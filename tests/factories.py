@@ -1,0 +1,110 @@
+"""factory-boy factories for every model the tests build."""
+
+import factory
+from django.contrib.auth import get_user_model
+from factory.django import DjangoModelFactory
+
+from directory import models as directory
+from directory.choices import MemberRole, StaffRole
+
+PASSWORD = "exitdesk-test-pw"
+
+
+class UserFactory(DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password(PASSWORD)
+
+
+class StaffUserFactory(UserFactory):
+    is_staff = True
+
+
+class EnterpriseFactory(DjangoModelFactory):
+    class Meta:
+        model = directory.Enterprise
+
+    name = factory.Sequence(lambda n: f"企业{n}")
+
+
+class DepartmentFactory(DjangoModelFactory):
+    class Meta:
+        model = directory.Department
+
+    enterprise = factory.SubFactory(EnterpriseFactory)
+    name = factory.Sequence(lambda n: f"部门{n}")
+    parent = None
+
+
+class MemberFactory(DjangoModelFactory):
+    class Meta:
+        model = directory.Member
+
+    user = factory.SubFactory(UserFactory)
+    enterprise = factory.SubFactory(EnterpriseFactory)
+    department = factory.SubFactory(
+        DepartmentFactory, enterprise=factory.SelfAttribute("..enterprise")
+    )
+    name = factory.Faker("name", locale="zh_CN")
+    employee_number = factory.Sequence(lambda n: f"E{n:06d}")
+    role = MemberRole.MEMBER
+
+
+class SuperAdminFactory(MemberFactory):
+    role = MemberRole.SUPER_ADMIN
+
+
+class _OwnedFactory(DjangoModelFactory):
+    owner = factory.SubFactory(MemberFactory)
+    enterprise = factory.SelfAttribute("owner.enterprise")
+    name = factory.Sequence(lambda n: f"resource {n}")
+
+
+class ExternalContactFactory(_OwnedFactory):
+    class Meta:
+        model = directory.ExternalContact
+
+    name = factory.Faker("name", locale="zh_CN")
+    company = factory.Faker("company", locale="zh_CN")
+
+
+class CustomerGroupFactory(_OwnedFactory):
+    class Meta:
+        model = directory.CustomerGroup
+
+    member_count = 30
+
+
+class AppAuthorizationFactory(_OwnedFactory):
+    class Meta:
+        model = directory.AppAuthorization
+
+
+class ThirdPartyBindingFactory(_OwnedFactory):
+    class Meta:
+        model = directory.ThirdPartyBinding
+
+    provider = "CRM"
+
+
+class ApprovalTemplateFactory(_OwnedFactory):
+    class Meta:
+        model = directory.ApprovalTemplate
+
+
+class SharedCalendarFactory(_OwnedFactory):
+    class Meta:
+        model = directory.SharedCalendar
+
+
+class EnterpriseAccessFactory(DjangoModelFactory):
+    class Meta:
+        model = directory.EnterpriseAccess
+
+    user = factory.SubFactory(StaffUserFactory)
+    enterprise = factory.SubFactory(EnterpriseFactory)
+    role = StaffRole.HR
