@@ -32,6 +32,7 @@ class DirectoryConfig(AppConfig):
     }
 
     def ready(self):
+        from . import sessions  # noqa: F401  (connects the login/logout receivers)
         from .permissions import sync_groups
 
         # After every app's migrate (its permissions exist only from then on).

@@ -399,3 +399,20 @@ class EnterpriseAccess(models.Model):
 
     def __str__(self):
         return f"{self.user} → {self.enterprise} ({self.get_role_display()})"
+
+
+class LoginSession(models.Model):
+    """A session a user logged in with (see directory/sessions.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_sessions"
+    )
+    session_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("login session")
+        verbose_name_plural = _("login sessions")
+
+    def __str__(self):
+        return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"

@@ -4,4 +4,25 @@ from django.utils.translation import gettext_lazy as _
 
 class OffboardingConfig(AppConfig):
     name = "offboarding"
-    verbose_name = _("Offboarding")
+    verbose_name = _("Exits")
+
+    # Which permissions of this app each staff group holds (see directory.permissions).
+    group_permissions = {
+        "hr": [
+            "view_exit",
+            "add_exit",
+            "change_exit",
+            "remove_member",
+            "undo_exit",
+            "view_approvalchainstep",
+            "add_approvalchainstep",
+            "change_approvalchainstep",
+            "delete_approvalchainstep",
+            "view_checklisttemplateitem",
+            "add_checklisttemplateitem",
+            "change_checklisttemplateitem",
+            "delete_checklisttemplateitem",
+        ],
+        "it": ["view_exit", "change_exit", "view_checklisttemplateitem"],
+        "compliance": ["view_exit"],
+    }

@@ -1,0 +1,113 @@
+"""The only place where the exit workflow's states, kinds and step names are spelled."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ExitState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PENDING_APPROVAL = "pending_approval", _("Pending approval")
+    HANDOVER = "handover", _("Handover")
+    COMPLETED = "completed", _("Completed")
+    CLOSED = "closed", _("Closed")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+    REVERTED = "reverted", _("Reverted")
+
+
+# An exit in one of these states still holds the member: at most one per member (a constraint).
+OPEN_STATES = (
+    ExitState.DRAFT,
+    ExitState.PENDING_APPROVAL,
+    ExitState.HANDOVER,
+    ExitState.COMPLETED,
+)
+
+
+class ExitKind(models.TextChoices):
+    VOLUNTARY = "voluntary", _("Voluntary (member leaves)")
+    VOLUNTARY_ADMIN = "voluntary_admin", _("Voluntary (an admin leaves)")
+    PASSIVE = "passive", _("Passive (removed by an admin)")
+    HR_SYNC = "hr_sync", _("From the HR system")
+
+
+class Transition(models.TextChoices):
+    """The workflow's doors, by the name of the function in offboarding/workflow.py."""
+
+    SUBMIT = "submit", _("Submit")
+    APPROVE = "approve", _("Approve")
+    REJECT = "reject", _("Reject")
+    CANCEL = "cancel", _("Cancel")
+    REMOVE = "remove", _("Remove member")
+    COMPLETE = "complete", _("Complete")
+    UNDO = "undo", _("Undo")
+    CLOSE = "close", _("Close")
+
+
+class ApproverKind(models.TextChoices):
+    DIRECT_MANAGER = "direct_manager", _("Direct manager")
+    DEPARTMENT_HEAD = "department_head", _("Department head")
+    HR = "hr", _("HR")
+
+
+DEFAULT_APPROVAL_CHAIN = (ApproverKind.DIRECT_MANAGER, ApproverKind.HR)
+
+
+class Decision(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Team(models.TextChoices):
+    HR = "hr", _("HR")
+    IT = "it", _("IT")
+
+
+class AutoCheck(models.TextChoices):
+    """Checklist items the system verifies from the data instead of a person signing them off."""
+
+    EXTERNAL_CONTACTS = "external_contacts", _("Owns no external contacts")
+    CUSTOMER_GROUPS = "customer_groups", _("Owns no customer groups")
+    APP_AUTHORIZATIONS = "app_authorizations", _("Holds no self-built app authorizations")
+    THIRD_PARTY_BINDINGS = "third_party_bindings", _("Holds no third-party app bindings")
+    APPROVAL_TEMPLATES = "approval_templates", _("Owns no approval templates")
+    SHARED_CALENDARS = "shared_calendars", _("Owns no shared calendars")
+    ADMIN_RIGHTS = "admin_rights", _("Holds no admin role")
+
+
+# The 12 items of spec X-4, in order: (code, title, owning team, automatic check or "").
+DEFAULT_CHECKLIST = (
+    ("external_contacts", _("External contacts handed over"), Team.HR, AutoCheck.EXTERNAL_CONTACTS),
+    ("customer_groups", _("Customer groups handed over"), Team.HR, AutoCheck.CUSTOMER_GROUPS),
+    (
+        "app_authorizations",
+        _("Self-built app authorizations transferred or rebound"),
+        Team.IT,
+        AutoCheck.APP_AUTHORIZATIONS,
+    ),
+    (
+        "third_party_bindings",
+        _("Third-party app bindings (CRM…) re-authorized"),
+        Team.IT,
+        AutoCheck.THIRD_PARTY_BINDINGS,
+    ),
+    (
+        "approval_templates",
+        _("Approval templates transferred"),
+        Team.HR,
+        AutoCheck.APPROVAL_TEMPLATES,
+    ),
+    (
+        "shared_calendars",
+        _("Shared calendars transferred or cleaned up"),
+        Team.IT,
+        AutoCheck.SHARED_CALENDARS,
+    ),
+    ("work_files", _("Work files handed over"), Team.HR, ""),
+    ("attendance", _("Attendance (打卡) records archived"), Team.HR, ""),
+    ("reimbursements", _("Reimbursements (报销) closed"), Team.HR, ""),
+    ("admin_rights", _("Admin rights handed over"), Team.IT, AutoCheck.ADMIN_RIGHTS),
+    ("chat_retention", _("Chat records put under retention"), Team.IT, ""),
+    ("account_access", _("Account access revoked"), Team.IT, ""),
+)

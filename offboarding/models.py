@@ -1,0 +1,356 @@
+"""The exit workflow's data: Exit (a protected FSM), its approval steps and its checklist.
+
+The transition methods on Exit only move the state and set the fields that belong to the move;
+every caller goes through offboarding/workflow.py, which locks, checks, saves and records history.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, FSMModelMixin, transition
+from simple_history.models import HistoricalRecords
+
+from directory.models import Enterprise, EnterpriseScoped, Member
+
+from . import rules
+from .choices import (
+    OPEN_STATES,
+    ApproverKind,
+    AutoCheck,
+    Decision,
+    ExitKind,
+    ExitState,
+    Team,
+)
+from .querysets import ExitQuerySet
+
+
+class ApprovalChainStep(EnterpriseScoped):
+    """One step of an enterprise's approval chain; the chain is the steps in `position` order."""
+
+    enterprise = models.ForeignKey(
+        Enterprise,
+        on_delete=models.CASCADE,
+        related_name="approval_chain",
+        verbose_name=_("enterprise"),
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    approver = models.CharField(_("approver"), max_length=32, choices=ApproverKind.choices)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("approval chain step")
+        verbose_name_plural = _("approval chain")
+        ordering = ["enterprise", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enterprise", "position"],
+                name="approval_chain_position_unique",
+                violation_error_message=_("Two steps of the chain cannot share a position."),
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.position}. {self.get_approver_display()}"
+
+
+class ChecklistTemplateItem(EnterpriseScoped):
+    """An item of an enterprise's exit checklist; each new exit copies the template."""
+
+    enterprise = models.ForeignKey(
+        Enterprise,
+        on_delete=models.CASCADE,
+        related_name="checklist_template",
+        verbose_name=_("enterprise"),
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    code = models.SlugField(_("code"), max_length=40)
+    title = models.CharField(_("title"), max_length=200)
+    team = models.CharField(_("owning team"), max_length=8, choices=Team.choices)
+    auto_check = models.CharField(
+        _("checked automatically"),
+        max_length=32,
+        choices=AutoCheck.choices,
+        blank=True,
+        help_text=_("Leave empty for an item a person of the owning team signs off."),
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("checklist template item")
+        verbose_name_plural = _("checklist template")
+        ordering = ["enterprise", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enterprise", "code"],
+                name="checklist_template_code_unique",
+                violation_error_message=_("The checklist already has an item with this code."),
+            )
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class Exit(FSMModelMixin, EnterpriseScoped):
+    """One departure of one member (X-1)."""
+
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.CASCADE, related_name="exits", verbose_name=_("enterprise")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="exits", verbose_name=_("member")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=ExitKind.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    last_working_day = models.DateField(_("last working day"))
+    successor = models.ForeignKey(
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="succeeding_exits",
+        verbose_name=_("successor"),
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="requested_exits",
+        verbose_name=_("requested by"),
+    )
+    state = FSMField(
+        _("state"),
+        default=ExitState.DRAFT,
+        choices=ExitState.choices,
+        protected=True,
+        db_index=True,
+    )
+    rejection_reason = models.TextField(_("rejection reason"), blank=True)
+    hr_signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("HR sign-off by"),
+    )
+    hr_signed_off_at = models.DateTimeField(_("HR sign-off at"), null=True, blank=True)
+    it_signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("IT sign-off by"),
+    )
+    it_signed_off_at = models.DateTimeField(_("IT sign-off at"), null=True, blank=True)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    undo_deadline = models.DateTimeField(_("undo deadline"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # What completion changed, so that undo can put it back exactly (X-8).
+    before_completion = models.JSONField(_("state before completion"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+    objects = ExitQuerySet.as_manager()
+
+    same_enterprise_fields = ("member", "successor")
+
+    class Meta:
+        verbose_name = _("exit")
+        verbose_name_plural = _("exits")
+        ordering = ["-created_at"]
+        permissions = [
+            ("remove_member", _("Can remove a member (passive exit)")),
+            ("undo_exit", _("Can undo a completed exit")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(state__in=OPEN_STATES),
+                name="one_open_exit_per_member",
+                violation_error_message=_("This member already has an exit in progress."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(successor=models.F("member")),
+                name="exit_successor_is_not_the_member",
+                violation_error_message=_("A member cannot succeed themselves."),
+            ),
+        ]
+
+    def __str__(self):
+        return _("Exit of %(member)s") % {"member": self.member}
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    # Transitions: only the move and its own fields. Callers: offboarding/workflow.py.
+
+    @transition(
+        field=state,
+        source=ExitState.DRAFT,
+        target=ExitState.PENDING_APPROVAL,
+        permission=rules.fsm(rules.can_submit),
+    )
+    def submit(self):
+        self.submitted_at = timezone.now()
+
+    @transition(
+        field=state,
+        source=ExitState.PENDING_APPROVAL,
+        target=ExitState.HANDOVER,
+        permission=rules.fsm(rules.is_current_approver),
+    )
+    def approve(self):
+        pass
+
+    @transition(
+        field=state,
+        source=ExitState.PENDING_APPROVAL,
+        target=ExitState.REJECTED,
+        permission=rules.fsm(rules.is_current_approver),
+    )
+    def reject(self, *, reason: str):
+        self.rejection_reason = reason
+
+    @transition(
+        field=state,
+        source=[ExitState.DRAFT, ExitState.PENDING_APPROVAL, ExitState.HANDOVER],
+        target=ExitState.CANCELLED,
+        permission=rules.fsm(rules.can_cancel),
+    )
+    def cancel(self):
+        pass
+
+    @transition(
+        field=state,
+        source=ExitState.DRAFT,
+        target=ExitState.HANDOVER,
+        permission=rules.fsm(rules.can_remove),
+    )
+    def remove(self):
+        pass
+
+    @transition(
+        field=state,
+        source=ExitState.HANDOVER,
+        target=ExitState.COMPLETED,
+        permission=rules.fsm(rules.can_complete),
+    )
+    def complete(self):
+        self.completed_at = timezone.now()
+        self.undo_deadline = self.completed_at + self.enterprise.undo_window
+
+    @transition(
+        field=state,
+        source=ExitState.COMPLETED,
+        target=ExitState.REVERTED,
+        permission=rules.fsm(rules.can_undo),
+    )
+    def undo(self):
+        pass
+
+    @transition(
+        field=state,
+        source=ExitState.COMPLETED,
+        target=ExitState.CLOSED,
+        permission=rules.fsm(rules.can_close),
+    )
+    def close(self):
+        self.closed_at = timezone.now()
+
+
+class ExitApproval(models.Model):
+    """One step of one exit's approval, copied from the enterprise's chain at submit."""
+
+    exit_case = models.ForeignKey(
+        Exit, on_delete=models.CASCADE, related_name="approvals", verbose_name=_("exit")
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    approver = models.CharField(_("approver"), max_length=32, choices=ApproverKind.choices)
+    # Who decides, resolved at submit; empty (or no longer active) means HR of the enterprise decides.
+    assignee = models.ForeignKey(
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_approvals",
+        verbose_name=_("assigned to"),
+    )
+    decision = models.CharField(
+        _("decision"), max_length=16, choices=Decision.choices, default=Decision.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("approval step")
+        verbose_name_plural = _("approval steps")
+        ordering = ["exit_case", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exit_case", "position"], name="exit_approval_position_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.position}. {self.get_approver_display()}: {self.get_decision_display()}"
+
+
+class ChecklistItem(models.Model):
+    """One item of one exit's checklist: done when its automatic check passes, or when signed."""
+
+    exit_case = models.ForeignKey(
+        Exit, on_delete=models.CASCADE, related_name="checklist", verbose_name=_("exit")
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    code = models.SlugField(_("code"), max_length=40)
+    title = models.CharField(_("title"), max_length=200)
+    team = models.CharField(_("owning team"), max_length=8, choices=Team.choices)
+    auto_check = models.CharField(
+        _("checked automatically"), max_length=32, choices=AutoCheck.choices, blank=True
+    )
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("signed off by"),
+    )
+    signed_off_at = models.DateTimeField(_("signed off at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("checklist item")
+        verbose_name_plural = _("checklist")
+        ordering = ["exit_case", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["exit_case", "code"], name="checklist_item_code_unique")
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_signed_off(self) -> bool:
+        return self.signed_off_at is not None

@@ -1,0 +1,197 @@
+"""Pre-review (智能化预审, X-6): every blocker of an exit's next steps, found in one place.
+
+The admin page, the self-service page and the refusals of `submit`, `remove` and `complete` all read
+`prereview()`, so a person sees everything that stands in the way before pressing a button, and a
+refused transition says exactly what the page said.
+"""
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from directory.choices import MemberRole, MemberStatus
+from directory.models import (
+    AppAuthorization,
+    ApprovalTemplate,
+    CustomerGroup,
+    ExternalContact,
+    SharedCalendar,
+    ThirdPartyBinding,
+)
+
+from .choices import AutoCheck
+
+SUBMIT = "submit"
+COMPLETE = "complete"
+
+
+@dataclass(frozen=True)
+class Blocker:
+    code: str
+    message: str
+    # The transitions this blocker stops: "submit" (also stops "remove") and/or "complete".
+    blocks: frozenset[str]
+
+
+# Resource type → (model, automatic check, message for n still owned).
+_OWNED = (
+    (
+        ExternalContact,
+        AutoCheck.EXTERNAL_CONTACTS,
+        lambda n: ngettext(
+            "Still owns %(n)d external contact: hand it over to a successor (离职继承).",
+            "Still owns %(n)d external contacts: hand them over to a successor (离职继承).",
+            n,
+        ),
+    ),
+    (
+        CustomerGroup,
+        AutoCheck.CUSTOMER_GROUPS,
+        lambda n: ngettext(
+            "Still owns %(n)d customer group: hand it over, or its chat is restricted.",
+            "Still owns %(n)d customer groups: hand them over, or their chats are restricted.",
+            n,
+        ),
+    ),
+    (
+        AppAuthorization,
+        AutoCheck.APP_AUTHORIZATIONS,
+        lambda n: ngettext(
+            "Still holds %(n)d self-built app authorization: transfer or rebind it.",
+            "Still holds %(n)d self-built app authorizations: transfer or rebind them.",
+            n,
+        ),
+    ),
+    (
+        ThirdPartyBinding,
+        AutoCheck.THIRD_PARTY_BINDINGS,
+        lambda n: ngettext(
+            "Still holds %(n)d third-party app binding (CRM…): re-authorize it.",
+            "Still holds %(n)d third-party app bindings (CRM…): re-authorize them.",
+            n,
+        ),
+    ),
+    (
+        ApprovalTemplate,
+        AutoCheck.APPROVAL_TEMPLATES,
+        lambda n: ngettext(
+            "Still owns %(n)d approval template: transfer it, or approvals using it break.",
+            "Still owns %(n)d approval templates: transfer them, or approvals using them break.",
+            n,
+        ),
+    ),
+    (
+        SharedCalendar,
+        AutoCheck.SHARED_CALENDARS,
+        lambda n: ngettext(
+            "Still owns %(n)d shared calendar: transfer or clean it up.",
+            "Still owns %(n)d shared calendars: transfer or clean them up.",
+            n,
+        ),
+    ),
+)
+
+
+def owned_counts(member) -> dict[AutoCheck, int]:
+    """How many of each resource type the member still owns (one indexed count per type)."""
+    return {check: model.objects.filter(owner=member).count() for model, check, _ in _OWNED}
+
+
+def holds_admin_rights(member) -> bool:
+    return member.role != MemberRole.MEMBER or member.is_backup_admin
+
+
+def auto_check_results(member, counts=None) -> dict[str, bool]:
+    """Whether each automatic checklist check passes for `member` now."""
+    counts = owned_counts(member) if counts is None else counts
+    results = {check.value: counts[check] == 0 for check in counts}
+    results[AutoCheck.ADMIN_RIGHTS.value] = not holds_admin_rights(member)
+    return results
+
+
+def item_is_done(item, auto_results) -> bool:
+    if item.auto_check:
+        return auto_results[item.auto_check]
+    return item.is_signed_off
+
+
+def prereview(exit_case) -> list[Blocker]:
+    """Every blocker of `exit_case`'s submit and completion, in the order a person fixes them."""
+    member = exit_case.member
+    blockers: list[Blocker] = []
+    both = frozenset({SUBMIT, COMPLETE})
+    complete = frozenset({COMPLETE})
+
+    if member.status != MemberStatus.ACTIVE:
+        blockers.append(
+            Blocker(
+                "member_not_active",
+                _("%(name)s is %(status)s: only an active member can leave through an exit.")
+                % {"name": member.name, "status": member.get_status_display()},
+                both,
+            )
+        )
+
+    counts = owned_counts(member)
+    for _model, check, message in _OWNED:
+        if counts[check]:
+            blockers.append(
+                Blocker(f"owns_{check}", message(counts[check]) % {"n": counts[check]}, complete)
+            )
+
+    if member.role == MemberRole.SUPER_ADMIN:
+        blockers.append(
+            Blocker(
+                "super_admin",
+                _(
+                    "%(name)s is the super admin: a new super admin must be named and confirmed "
+                    "(超级管理员移交) before this exit can complete."
+                )
+                % {"name": member.name},
+                complete,
+            )
+        )
+    elif member.role == MemberRole.ADMIN:
+        blockers.append(
+            Blocker(
+                "admin_role",
+                _("%(name)s still holds the admin role: hand admin rights over first.")
+                % {"name": member.name},
+                complete,
+            )
+        )
+    if member.is_backup_admin:
+        blockers.append(
+            Blocker(
+                "backup_admin",
+                _("%(name)s is the backup admin: name another backup admin first.")
+                % {"name": member.name},
+                complete,
+            )
+        )
+
+    for item in exit_case.checklist.all():
+        if not item.auto_check and not item.is_signed_off:
+            blockers.append(
+                Blocker(
+                    f"checklist_{item.code}",
+                    _("Checklist: “%(title)s” is not signed off by %(team)s yet.")
+                    % {"title": item.title, "team": item.get_team_display()},
+                    complete,
+                )
+            )
+
+    if exit_case.hr_signed_off_at is None:
+        blockers.append(
+            Blocker("hr_review", _("HR has not signed off the exit review yet."), complete)
+        )
+    if exit_case.it_signed_off_at is None:
+        blockers.append(
+            Blocker("it_review", _("IT has not signed off the exit review yet."), complete)
+        )
+    return blockers
+
+
+def blockers_for(exit_case, step: str) -> list[Blocker]:
+    return [blocker for blocker in prereview(exit_case) if step in blocker.blocks]

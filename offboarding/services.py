@@ -1,0 +1,161 @@
+"""Writes of the exit workflow that are not transitions: opening an exit, checklist sign-offs.
+
+Transitions live in offboarding/workflow.py. Both raise ExitRefused with a message for people.
+"""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from directory.choices import MemberStatus
+
+from . import rules
+from .choices import DEFAULT_CHECKLIST, OPEN_STATES, ExitKind, ExitState, Team
+from .exceptions import ExitRefused
+from .models import ChecklistItem, ChecklistTemplateItem, Exit
+
+# States in which the checklist and the review can still be signed.
+SIGNABLE_STATES = (ExitState.DRAFT, ExitState.PENDING_APPROVAL, ExitState.HANDOVER)
+
+
+def checklist_template(enterprise) -> list[dict]:
+    """The enterprise's checklist template, or the 12 default items of spec X-4 if it has none."""
+    items = list(
+        ChecklistTemplateItem.objects.filter(enterprise=enterprise)
+        .order_by("position")
+        .values("code", "title", "team", "auto_check")
+    )
+    if items:
+        return items
+    return [
+        {"code": code, "title": str(title), "team": team, "auto_check": check}
+        for code, title, team, check in DEFAULT_CHECKLIST
+    ]
+
+
+def local_today(enterprise):
+    return timezone.localdate(timezone=enterprise.time_zone)
+
+
+@transaction.atomic
+def open_exit(
+    *,
+    member,
+    kind: ExitKind,
+    last_working_day,
+    reason: str = "",
+    successor=None,
+    actor,
+) -> Exit:
+    """Open a draft exit for `member` with the enterprise's checklist.
+
+    Refused, changing nothing: the member is not active; they already have an exit in progress;
+    a voluntary exit's last working day is in the past (in the enterprise's time zone); the
+    successor is the member, inactive, or of another enterprise.
+    """
+    enterprise = member.enterprise
+    if member.status != MemberStatus.ACTIVE:
+        raise ExitRefused(
+            _("%(name)s is %(status)s: only an active member can leave through an exit.")
+            % {"name": member.name, "status": member.get_status_display()}
+        )
+    if Exit.objects.filter(member=member, state__in=OPEN_STATES).exists():
+        raise ExitRefused(_("%(name)s already has an exit in progress.") % {"name": member.name})
+    voluntary = kind in (ExitKind.VOLUNTARY, ExitKind.VOLUNTARY_ADMIN)
+    if voluntary and last_working_day < local_today(enterprise):
+        raise ExitRefused(_("The last working day cannot be in the past."))
+    if successor is not None:
+        if successor.pk == member.pk:
+            raise ExitRefused(_("A member cannot succeed themselves."))
+        if successor.enterprise_id != enterprise.pk:
+            raise ExitRefused(_("The successor belongs to another enterprise."))
+        if successor.status != MemberStatus.ACTIVE:
+            raise ExitRefused(_("The successor must be an active member."))
+
+    exit_case = Exit(
+        enterprise=enterprise,
+        member=member,
+        kind=kind,
+        reason=reason,
+        last_working_day=last_working_day,
+        successor=successor,
+        requested_by=actor,
+    )
+    exit_case._history_user = actor
+    exit_case._change_reason = "open"
+    try:
+        with transaction.atomic():
+            exit_case.save()
+    except IntegrityError as error:  # a concurrent request opened one first
+        raise ExitRefused(
+            _("%(name)s already has an exit in progress.") % {"name": member.name}
+        ) from error
+    ChecklistItem.objects.bulk_create(
+        ChecklistItem(exit_case=exit_case, position=position, **item)
+        for position, item in enumerate(checklist_template(enterprise), start=1)
+    )
+    return exit_case
+
+
+def _lock_signable(exit_case) -> Exit:
+    locked = Exit.objects.select_for_update().get(pk=exit_case.pk)
+    if locked.state not in SIGNABLE_STATES:
+        raise ExitRefused(
+            _("This exit is %(state)s: its checklist can no longer be signed.")
+            % {"state": locked.get_state_display()}
+        )
+    return locked
+
+
+def _team_predicate(team):
+    return rules.is_hr if team == Team.HR else rules.is_it
+
+
+@transaction.atomic
+def sign_off_item(item: ChecklistItem, *, actor, note: str = "") -> ChecklistItem:
+    """Sign off a checklist item a person must confirm. Only a user of the owning team may."""
+    exit_case = _lock_signable(item.exit_case)
+    item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    if item.auto_check:
+        raise ExitRefused(
+            _("“%(title)s” is checked automatically from the data; nobody signs it off.")
+            % {"title": item.title}
+        )
+    if not _team_predicate(item.team).test(actor, exit_case):
+        raise ExitRefused(
+            _("Only %(team)s staff of this enterprise can sign off “%(title)s”.")
+            % {"team": item.get_team_display(), "title": item.title}
+        )
+    if item.is_signed_off:
+        raise ExitRefused(
+            _("“%(title)s” was already signed off by %(user)s.")
+            % {"title": item.title, "user": item.signed_off_by}
+        )
+    item.signed_off_by = actor
+    item.signed_off_at = timezone.now()
+    item.note = note
+    item._history_user = actor
+    item.save()
+    return item
+
+
+@transaction.atomic
+def sign_off_review(exit_case: Exit, *, actor, team: Team) -> Exit:
+    """The joint exit review (HR与IT联合执行退出审核): HR and IT each sign off once."""
+    exit_case = _lock_signable(exit_case)
+    if not _team_predicate(team).test(actor, exit_case):
+        raise ExitRefused(
+            _("Only %(team)s staff of this enterprise can sign off the %(team)s review.")
+            % {"team": Team(team).label}
+        )
+    prefix = "hr" if team == Team.HR else "it"
+    if getattr(exit_case, f"{prefix}_signed_off_at") is not None:
+        raise ExitRefused(
+            _("The %(team)s review was already signed off.") % {"team": Team(team).label}
+        )
+    setattr(exit_case, f"{prefix}_signed_off_by", actor)
+    setattr(exit_case, f"{prefix}_signed_off_at", timezone.now())
+    exit_case._history_user = actor
+    exit_case._change_reason = f"{prefix}_review"
+    exit_case.save()
+    return exit_case

@@ -1,0 +1,267 @@
+"""One door per transition of an Exit (X-2).
+
+Every function here is called as `fn(exit_case, *, actor, ...)` and, in one transaction: locks the
+exit's row (so two people acting at once are served one after the other, and the second sees the
+first one's result), checks that the transition may run now and that `actor` may run it, runs it,
+saves with `actor` and the transition's name in the exit's history, and returns the fresh exit.
+A refused call raises ExitRefused and changes nothing; its message is the text the pages show.
+`actor=None` means the system (the nightly jobs); only `close` accepts it.
+"""
+
+from django.db import transaction
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed, has_transition_perm
+
+from directory import services as directory_services
+from directory.choices import MemberStatus
+from directory.sessions import end_sessions
+
+from . import prereview, rules
+from .choices import DEFAULT_APPROVAL_CHAIN, ApproverKind, Decision, ExitState, Transition
+from .exceptions import ExitRefused
+from .models import ApprovalChainStep, Exit, ExitApproval
+
+
+def _lock(exit_case: Exit) -> Exit:
+    return (
+        Exit.objects.select_for_update(of=("self",))
+        .select_related("member__user", "enterprise")
+        .get(pk=exit_case.pk)
+    )
+
+
+def _refuse_unless_allowed(exit_case: Exit, transition: Transition, actor) -> None:
+    method = getattr(exit_case, transition.value)
+    if not can_proceed(method):
+        raise ExitRefused(
+            _("This exit is %(state)s: it cannot be %(action)s now.")
+            % {"state": exit_case.get_state_display(), "action": _past(transition)}
+        )
+    if actor is None:
+        if transition != Transition.CLOSE:
+            raise ExitRefused(
+                _("Only a person can %(action)s an exit.") % {"action": transition.label.lower()}
+            )
+        return
+    if not has_transition_perm(method, actor):
+        raise ExitRefused(
+            _("You are not allowed to %(action)s this exit.") % {"action": transition.label.lower()}
+        )
+
+
+def _past(transition: Transition) -> str:
+    return {
+        Transition.SUBMIT: _("submitted"),
+        Transition.APPROVE: _("approved"),
+        Transition.REJECT: _("rejected"),
+        Transition.CANCEL: _("cancelled"),
+        Transition.REMOVE: _("removed"),
+        Transition.COMPLETE: _("completed"),
+        Transition.UNDO: _("undone"),
+        Transition.CLOSE: _("closed"),
+    }[transition]
+
+
+def _refuse_if_blocked(exit_case: Exit, step: str) -> None:
+    blockers = prereview.blockers_for(exit_case, step)
+    if blockers:
+        raise ExitRefused(" ".join(blocker.message for blocker in blockers))
+
+
+def _save(exit_case: Exit, *, actor, transition: Transition) -> Exit:
+    exit_case._history_user = actor
+    exit_case._change_reason = transition.value
+    exit_case.save()
+    return exit_case
+
+
+def _resolve_assignee(exit_case: Exit, approver: ApproverKind):
+    """The member who decides this step, or None when HR decides it."""
+    member = exit_case.member
+    if approver == ApproverKind.DIRECT_MANAGER:
+        manager = member.manager
+        return manager if manager and manager.status == MemberStatus.ACTIVE else None
+    if approver == ApproverKind.DEPARTMENT_HEAD:
+        # The nearest head above the member: a head who is leaves is approved one level up.
+        for department in member.department.ancestors(include_self=True).reverse():
+            head = department.head
+            if head and head.pk != member.pk and head.status == MemberStatus.ACTIVE:
+                return head
+        return None
+    return None
+
+
+def _open_approvals(exit_case: Exit) -> None:
+    chain = list(
+        ApprovalChainStep.objects.filter(enterprise=exit_case.enterprise)
+        .order_by("position")
+        .values_list("approver", flat=True)
+    ) or list(DEFAULT_APPROVAL_CHAIN)
+    exit_case.approvals.all().delete()  # a resubmitted draft starts its chain again
+    ExitApproval.objects.bulk_create(
+        ExitApproval(
+            exit_case=exit_case,
+            position=position,
+            approver=approver,
+            assignee=_resolve_assignee(exit_case, ApproverKind(approver)),
+        )
+        for position, approver in enumerate(chain, start=1)
+    )
+
+
+@transaction.atomic
+def submit(exit_case: Exit, *, actor) -> Exit:
+    """draft → pending_approval. By the member or HR; opens the approval chain's steps."""
+    exit_case = _lock(exit_case)
+    _refuse_unless_allowed(exit_case, Transition.SUBMIT, actor)
+    _refuse_if_blocked(exit_case, prereview.SUBMIT)
+    exit_case.submit()
+    _save(exit_case, actor=actor, transition=Transition.SUBMIT)
+    _open_approvals(exit_case)
+    return exit_case
+
+
+def _decide_current_step(exit_case: Exit, *, actor, decision: Decision, comment: str):
+    approval = rules.current_approval(exit_case)
+    approval.decision = decision
+    approval.decided_by = actor
+    approval.decided_at = timezone.now()
+    approval.comment = comment
+    approval._history_user = actor
+    approval.save()
+    return approval
+
+
+@transaction.atomic
+def approve(exit_case: Exit, *, actor, comment: str = "") -> Exit:
+    """Approve the current step; the last step's approval moves the exit to handover."""
+    exit_case = _lock(exit_case)
+    _refuse_unless_allowed(exit_case, Transition.APPROVE, actor)
+    _decide_current_step(exit_case, actor=actor, decision=Decision.APPROVED, comment=comment)
+    if exit_case.approvals.filter(decision=Decision.PENDING).exists():
+        return exit_case  # the next step decides now
+    exit_case.approve()
+    return _save(exit_case, actor=actor, transition=Transition.APPROVE)
+
+
+@transaction.atomic
+def reject(exit_case: Exit, *, actor, reason: str) -> Exit:
+    """pending_approval → rejected, by the current step's approver, who must say why."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ExitRefused(_("Say why the exit is rejected: the member will read it."))
+    exit_case = _lock(exit_case)
+    _refuse_unless_allowed(exit_case, Transition.REJECT, actor)
+    _decide_current_step(exit_case, actor=actor, decision=Decision.REJECTED, comment=reason)
+    exit_case.reject(reason=reason)
+    return _save(exit_case, actor=actor, transition=Transition.REJECT)
+
+
+@transaction.atomic
+def cancel(exit_case: Exit, *, actor) -> Exit:
+    """draft | pending_approval | handover → cancelled, by the member or HR. Nothing else changes."""
+    exit_case = _lock(exit_case)
+    _refuse_unless_allowed(exit_case, Transition.CANCEL, actor)
+    exit_case.cancel()
+    return _save(exit_case, actor=actor, transition=Transition.CANCEL)
+
+
+@transaction.atomic
+def remove(exit_case: Exit, *, actor) -> Exit:
+    """draft → handover for a passive exit (「通讯录」-「删除成员」): HR holding the permission,
+    no approval chain."""
+    exit_case = _lock(exit_case)
+    _refuse_unless_allowed(exit_case, Transition.REMOVE, actor)
+    _refuse_if_blocked(exit_case, prereview.SUBMIT)
+    exit_case.remove()
+    return _save(exit_case, actor=actor, transition=Transition.REMOVE)
+
+
+@transaction.atomic
+def complete(exit_case: Exit, *, actor) -> Exit:
+    """handover → completed (X-7), by HR or IT, once the pre-review shows no blocker.
+
+    The member becomes departed and their login inactive, every session of theirs ends, and
+    enterprise data stays where it is. What changed is kept on the exit so `undo` can restore it;
+    the undo window opens (the enterprise's, 24 hours by default).
+    """
+    exit_case = _lock(exit_case)
+    _refuse_unless_allowed(exit_case, Transition.COMPLETE, actor)
+    _refuse_if_blocked(exit_case, prereview.COMPLETE)
+    member, user = exit_case.member, exit_case.member.user
+    exit_case.before_completion = {
+        "member": {
+            "status": member.status,
+            "role": member.role,
+            "is_backup_admin": member.is_backup_admin,
+        },
+        "user": {"is_active": user.is_active},
+    }
+    exit_case.complete()
+    _save(exit_case, actor=actor, transition=Transition.COMPLETE)
+    directory_services.change_status(member, actor=actor, status=MemberStatus.DEPARTED)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    end_sessions(user)
+    return exit_case
+
+
+@transaction.atomic
+def undo(exit_case: Exit, *, actor, password: str) -> Exit:
+    """completed → reverted (误操作退出, X-8): within the undo window, by HR holding the
+    permission, who re-enters their password. Member, role and login come back as they were."""
+    if actor is None or not actor.check_password(password or ""):
+        raise ExitRefused(_("Your password was not right: re-enter it to confirm the undo."))
+    exit_case = _lock(exit_case)
+    _refuse_unless_allowed(exit_case, Transition.UNDO, actor)
+    if timezone.now() >= exit_case.undo_deadline:
+        raise ExitRefused(
+            _("The undo window ended at %(deadline)s: this exit can no longer be undone.")
+            % {"deadline": _local(exit_case, exit_case.undo_deadline)}
+        )
+    before = exit_case.before_completion
+    exit_case.undo()
+    _save(exit_case, actor=actor, transition=Transition.UNDO)
+    directory_services.update_member(exit_case.member, actor=actor, **before["member"])
+    user = exit_case.member.user
+    user.is_active = before["user"]["is_active"]
+    user.save(update_fields=["is_active"])
+    return exit_case
+
+
+@transaction.atomic
+def close(exit_case: Exit, *, actor=None) -> Exit:
+    """completed → closed, for good, once the undo window has ended (the nightly job, or HR)."""
+    exit_case = _lock(exit_case)
+    _refuse_unless_allowed(exit_case, Transition.CLOSE, actor)
+    if timezone.now() < exit_case.undo_deadline:
+        raise ExitRefused(
+            _("The undo window is open until %(deadline)s: the exit can be closed after that.")
+            % {"deadline": _local(exit_case, exit_case.undo_deadline)}
+        )
+    exit_case.close()
+    return _save(exit_case, actor=actor, transition=Transition.CLOSE)
+
+
+def _local(exit_case: Exit, moment) -> str:
+    local = timezone.localtime(moment, exit_case.enterprise.time_zone)
+    return f"{formats.date_format(local, 'Y-m-d H:i')} ({exit_case.enterprise.time_zone})"
+
+
+# The doors by transition, for the pages that dispatch on a name.
+DOORS = {
+    Transition.SUBMIT: submit,
+    Transition.APPROVE: approve,
+    Transition.REJECT: reject,
+    Transition.CANCEL: cancel,
+    Transition.REMOVE: remove,
+    Transition.COMPLETE: complete,
+    Transition.UNDO: undo,
+    Transition.CLOSE: close,
+}
+
+
+def available_transitions(exit_case: Exit, user) -> list[Transition]:
+    """The transitions `user` may run on `exit_case` now (state and permission): the buttons."""
+    return [Transition(t.name) for t in exit_case.get_available_user_state_transitions(user)]
