@@ -275,7 +275,7 @@ class ExitApproval(models.Model):
     )
     position = models.PositiveSmallIntegerField(_("position"))
     approver = models.CharField(_("approver"), max_length=32, choices=ApproverKind.choices)
-    # Who decides, resolved at submit; empty (or no longer active) means HR of the enterprise decides.
+    # Who decides, resolved at submit; empty (or no longer active): HR of the enterprise decides.
     assignee = models.ForeignKey(
         Member,
         on_delete=models.SET_NULL,

@@ -1,7 +1,8 @@
 """Who may run which transition: `rules` predicates over (user, exit_case).
 
-Each transition of Exit names one of these as its permission (through `fsm`, which adapts django-fsm's
-(instance, user) order), so the admin's buttons, the pages and the workflow ask the same question.
+Each transition of Exit names one of these as its permission (through `fsm`, which adapts
+django-fsm's (instance, user) order), so the admin's buttons, the pages and the workflow ask the
+same question.
 A superuser may do what HR may do. Approval decisions belong to the step's assignee (the direct
 manager or department head resolved at submit); a step with nobody assigned, or whose assignee is
 no longer active, is decided by HR.

@@ -18,7 +18,7 @@ from directory.choices import MemberStatus
 from directory.sessions import end_sessions
 
 from . import prereview, rules
-from .choices import DEFAULT_APPROVAL_CHAIN, ApproverKind, Decision, ExitState, Transition
+from .choices import DEFAULT_APPROVAL_CHAIN, ApproverKind, Decision, Transition
 from .exceptions import ExitRefused
 from .models import ApprovalChainStep, Exit, ExitApproval
 
@@ -160,7 +160,7 @@ def reject(exit_case: Exit, *, actor, reason: str) -> Exit:
 
 @transaction.atomic
 def cancel(exit_case: Exit, *, actor) -> Exit:
-    """draft | pending_approval | handover → cancelled, by the member or HR. Nothing else changes."""
+    """draft | pending_approval | handover → cancelled, by the member or HR. Nothing else moves."""
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.CANCEL, actor)
     exit_case.cancel()
