@@ -98,7 +98,6 @@ def _open_approvals(exit_case: Exit) -> None:
         .order_by("position")
         .values_list("approver", flat=True)
     ) or list(DEFAULT_APPROVAL_CHAIN)
-    exit_case.approvals.all().delete()  # a resubmitted draft starts its chain again
     ExitApproval.objects.bulk_create(
         ExitApproval(
             exit_case=exit_case,
