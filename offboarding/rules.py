@@ -9,7 +9,6 @@ no longer active, is decided by HR.
 """
 
 import rules
-from django.db.models import Exists, OuterRef, Q
 
 from directory.choices import MemberStatus, StaffRole
 from directory.models import EnterpriseAccess
@@ -61,7 +60,7 @@ def current_approval(exit_case):
     """The first step still waiting for a decision, or None."""
     return (
         exit_case.approvals.filter(decision=Decision.PENDING)
-        .select_related("assignee__user")
+        .select_related("assignee__user", "exit_case")
         .order_by("position")
         .first()
     )
@@ -81,29 +80,6 @@ def is_current_approver(user, exit_case):
         return False
     approval = current_approval(exit_case)
     return approval is not None and decides(user, approval)
-
-
-def waiting_for(user, queryset):
-    """Exits of `queryset` whose current step `user` decides: as its active assignee, or as HR of
-    the enterprise when the step has nobody active assigned. The approvals inbox, set-based."""
-    from .models import ExitApproval
-
-    earlier_pending = ExitApproval.objects.filter(
-        exit_case=OuterRef("exit_case"),
-        decision=Decision.PENDING,
-        position__lt=OuterRef("position"),
-    )
-    as_assignee = Q(assignee__user=user, assignee__status=MemberStatus.ACTIVE)
-    as_hr = Q(assignee__isnull=True) | ~Q(assignee__status=MemberStatus.ACTIVE)
-    if not user.is_superuser:
-        hr_of = EnterpriseAccess.objects.filter(user=user, role=StaffRole.HR)
-        as_hr &= Q(exit_case__enterprise_id__in=hr_of.values("enterprise_id"))
-    current_and_mine = (
-        ExitApproval.objects.filter(exit_case=OuterRef("pk"), decision=Decision.PENDING)
-        .filter(as_assignee | as_hr)
-        .exclude(Exists(earlier_pending))
-    )
-    return queryset.filter(Exists(current_and_mine))
 
 
 can_submit = is_the_member | is_hr

@@ -1,0 +1,16 @@
+"""The manager and self-service pages (views in offboarding/views.py)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "offboarding"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("approvals/", views.approval_inbox, name="approvals"),
+    path("approvals/<int:pk>/", views.approval_detail, name="approval_detail"),
+    path("me/exit/", views.my_exit, name="my_exit"),
+    path("me/exit/<int:pk>/submit/", views.submit_my_exit, name="submit_my_exit"),
+    path("me/exit/<int:pk>/cancel/", views.cancel_my_exit, name="cancel_my_exit"),
+]

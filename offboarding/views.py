@@ -1,0 +1,273 @@
+"""The plain web pages (not the admin): managers' approvals (X-3) and the self-service exit (X-9).
+
+Views are interfaces: they read through querysets and `rules`, validate a form, call one service
+or workflow function, turn an ExitRefused into the message a person reads, and redirect. Whether
+something may happen is never decided here: the workflow refuses, and the page shows why.
+
+Who sees what (S-1, S-2): the approvals inbox lists `Exit.objects.waiting_for(user)`; an exit's
+approval page is found only among exits the user decides now, decided before, or is assigned a
+step of — anything else is a 404, so changing the id in the address reveals nothing. The
+self-service pages only ever look at the logged-in user's own member.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, OuterRef, Subquery
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from directory.choices import MemberRole, StaffRole
+from directory.models import EnterpriseAccess, Member
+
+from . import rules, services, workflow
+from .choices import OPEN_STATES, ApproverKind, Decision, ExitKind, ExitState, Transition
+from .exceptions import ExitRefused
+from .forms import CancelExitForm, DecisionForm, ExitRequestForm
+from .models import Exit, ExitApproval
+from .prereview import prereview
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+
+
+def _posted(request):
+    """The form data of a POST, even an empty one (`request.POST or None` would leave an empty
+    POST unbound, and its errors unshown)."""
+    return request.POST if request.method == "POST" else None
+
+
+def _member_of(user) -> Member | None:
+    return Member.objects.select_related("enterprise", "department").filter(user=user).first()
+
+
+def _may_decide_approvals(user, member: Member | None) -> bool:
+    """Whether the home page offers the approvals inbox even when it is empty: HR, superusers,
+    and members who manage someone or head a department (the approvers of the chain's steps)."""
+    if user.is_superuser:
+        return True
+    if EnterpriseAccess.objects.filter(user=user, role=StaffRole.HR).exists():
+        return True
+    if member is None:
+        return False
+    return member.reports.exists() or member.headed_departments.exists()
+
+
+def _with_current_step(queryset):
+    """Annotate each exit with its current (first pending) step and its number of steps: the
+    inbox's "step" column in the same query as the rows."""
+    pending = ExitApproval.objects.filter(
+        exit_case=OuterRef("pk"), decision=Decision.PENDING
+    ).order_by("position")
+    steps = (
+        ExitApproval.objects.filter(exit_case=OuterRef("pk"))
+        .order_by()
+        .values("exit_case")
+        .annotate(total=Count("pk"))
+        .values("total")
+    )
+    return queryset.annotate(
+        current_position=Subquery(pending.values("position")[:1]),
+        current_approver=Subquery(pending.values("approver")[:1]),
+        steps_total=Subquery(steps),
+    )
+
+
+def _steps_of(exit_case):
+    return list(
+        exit_case.approvals.select_related("assignee", "decided_by__member").order_by("position")
+    )
+
+
+def _current_position(steps) -> int | None:
+    return next((step.position for step in steps if step.decision == Decision.PENDING), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Home
+
+
+@login_required
+@require_GET
+def home(request):
+    user = request.user
+    member = _member_of(user)
+    waiting_count = Exit.objects.waiting_for(user).count()
+    open_exit = Exit.objects.filter(member=member).open().first() if member else None
+    return render(
+        request,
+        "offboarding/home.html",
+        {
+            "member": member,
+            "open_exit": open_exit,
+            "waiting_count": waiting_count,
+            "decides_approvals": waiting_count > 0 or _may_decide_approvals(user, member),
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Approvals (managers, department heads, HR)
+
+
+@login_required
+@require_GET
+def approval_inbox(request):
+    exits = list(
+        _with_current_step(Exit.objects.with_people().waiting_for(request.user)).order_by(
+            "submitted_at", "pk"
+        )
+    )
+    for exit_case in exits:
+        exit_case.current_step_label = (
+            ApproverKind(exit_case.current_approver).label if exit_case.current_approver else ""
+        )
+    return render(request, "offboarding/approval_inbox.html", {"exits": exits})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def approval_detail(request, pk: int):
+    exit_case = get_object_or_404(Exit.objects.with_people().open_to_approver(request.user), pk=pk)
+    form = DecisionForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        comment = form.cleaned_data["comment"]
+        try:
+            if form.is_approval:
+                decided = workflow.approve(exit_case, actor=request.user, comment=comment)
+            else:
+                decided = workflow.reject(exit_case, actor=request.user, reason=comment)
+        except ExitRefused as refusal:
+            messages.error(request, str(refusal))
+        else:
+            messages.success(request, _decision_message(decided, approved=form.is_approval))
+            return redirect("offboarding:approvals")
+
+    steps = _steps_of(exit_case)
+    return render(
+        request,
+        "offboarding/approval_detail.html",
+        {
+            "exit_case": exit_case,
+            "steps": steps,
+            "current_position": _current_position(steps),
+            "blockers": prereview(exit_case),
+            "may_decide": rules.is_current_approver.test(request.user, exit_case),
+            "form": form,
+        },
+    )
+
+
+def _decision_message(exit_case: Exit, *, approved: bool) -> str:
+    name = exit_case.member.name
+    if not approved:
+        return _("You rejected the exit of %(name)s. They will read your reason.") % {"name": name}
+    if exit_case.state == ExitState.PENDING_APPROVAL:
+        return _("You approved the exit of %(name)s. The next step decides now.") % {"name": name}
+    return _("You approved the exit of %(name)s. Every step is approved: the handover starts.") % {
+        "name": name
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-service (「我」-「设置」-「管理企业」-「退出企业」)
+
+
+def _own_exits(user):
+    return Exit.objects.with_people().filter(member__user=user)
+
+
+def _kind_for(member: Member) -> ExitKind:
+    return ExitKind.VOLUNTARY if member.role == MemberRole.MEMBER else ExitKind.VOLUNTARY_ADMIN
+
+
+def _submit_and_report(request, exit_case: Exit) -> None:
+    """Submit a draft; a refusal leaves the draft as it is and says why."""
+    try:
+        workflow.submit(exit_case, actor=request.user)
+    except ExitRefused as refusal:
+        messages.error(
+            request,
+            _("Your request is saved as a draft but was not sent for approval: %(why)s")
+            % {"why": refusal},
+        )
+    else:
+        messages.success(request, _("Your exit request was sent for approval."))
+
+
+def _my_exit_context(request, member: Member, form) -> dict:
+    open_exit = _own_exits(request.user).open().first()
+    context = {
+        "member": member,
+        "form": form,
+        "open_exit": open_exit,
+        "past_exits": _own_exits(request.user).exclude(state__in=OPEN_STATES),
+    }
+    if open_exit is not None:
+        steps = _steps_of(open_exit)
+        transitions = workflow.available_transitions(open_exit, request.user)
+        context.update(
+            steps=steps,
+            current_position=_current_position(steps),
+            blockers=prereview(open_exit),
+            may_submit=Transition.SUBMIT in transitions,
+            may_cancel=Transition.CANCEL in transitions,
+            cancel_form=CancelExitForm(),
+        )
+    return context
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def my_exit(request):
+    member = _member_of(request.user)
+    if member is None:
+        return render(request, "offboarding/no_member.html", status=404)
+    form = ExitRequestForm(_posted(request), today=services.local_today(member.enterprise))
+    if request.method == "POST" and form.is_valid():
+        try:
+            exit_case = services.open_exit(
+                member=member,
+                kind=_kind_for(member),
+                last_working_day=form.cleaned_data["last_working_day"],
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except ExitRefused as refusal:
+            if not _own_exits(request.user).open().exists():
+                form.add_error(None, str(refusal))  # the form is on the page: show it there
+            else:
+                # A second request while one is open (a double submit, say): the page shows
+                # the open request instead of the form, and the message says why nothing changed.
+                messages.error(request, str(refusal))
+                return redirect("offboarding:my_exit")
+        else:
+            _submit_and_report(request, exit_case)
+            return redirect("offboarding:my_exit")
+    return render(request, "offboarding/my_exit.html", _my_exit_context(request, member, form))
+
+
+@login_required
+@require_POST
+def submit_my_exit(request, pk: int):
+    """Submit again a draft whose first submit was refused."""
+    exit_case = get_object_or_404(_own_exits(request.user), pk=pk)
+    _submit_and_report(request, exit_case)
+    return redirect("offboarding:my_exit")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cancel_my_exit(request, pk: int):
+    """Cancel one's own exit request, after ticking a confirmation box."""
+    exit_case = get_object_or_404(_own_exits(request.user), pk=pk)
+    form = CancelExitForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            workflow.cancel(exit_case, actor=request.user)
+        except ExitRefused as refusal:
+            messages.error(request, str(refusal))
+        else:
+            messages.success(request, _("Your exit request was cancelled."))
+        return redirect("offboarding:my_exit")
+    return render(request, "offboarding/cancel_exit.html", {"exit_case": exit_case, "form": form})
