@@ -63,14 +63,16 @@ def open_exit(
         raise ExitRefused(_("%(name)s already has an exit in progress.") % {"name": member.name})
     voluntary = kind in (ExitKind.VOLUNTARY, ExitKind.VOLUNTARY_ADMIN)
     if voluntary and last_working_day < local_today(enterprise):
-        raise ExitRefused(_("The last working day cannot be in the past."))
+        raise ExitRefused(
+            _("The last working day cannot be in the past."), field="last_working_day"
+        )
     if successor is not None:
         if successor.pk == member.pk:
-            raise ExitRefused(_("A member cannot succeed themselves."))
+            raise ExitRefused(_("A member cannot succeed themselves."), field="successor")
         if successor.enterprise_id != enterprise.pk:
-            raise ExitRefused(_("The successor belongs to another enterprise."))
+            raise ExitRefused(_("The successor belongs to another enterprise."), field="successor")
         if successor.status != MemberStatus.ACTIVE:
-            raise ExitRefused(_("The successor must be an active member."))
+            raise ExitRefused(_("The successor must be an active member."), field="successor")
 
     exit_case = Exit(
         enterprise=enterprise,

@@ -235,7 +235,9 @@ def my_exit(request):
             )
         except ExitRefused as refusal:
             if not _own_exits(request.user).open().exists():
-                form.add_error(None, str(refusal))  # the form is on the page: show it there
+                # The form is on the page: show it there, beside its field if it has one.
+                field = refusal.field if refusal.field in form.fields else None
+                form.add_error(field, str(refusal))
             else:
                 # A second request while one is open (a double submit, say): the page shows
                 # the open request instead of the form, and the message says why nothing changed.
