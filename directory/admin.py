@@ -8,6 +8,7 @@ enterprises granted to them; a superuser sees all.
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -27,8 +28,56 @@ from .models import (
 from .permissions import grant_access
 
 
+class EnterpriseConstraintsForm(forms.ModelForm):
+    """Checks the constraints that name `enterprise` when the enterprise is not a field of the
+    form (read-only on a change page, absent from list_editable). Django skips every constraint
+    naming a field the form lacks, and the database would then answer a duplicate with a 500."""
+
+    def validate_unique(self):
+        super().validate_unique()
+        if "enterprise" in self.fields or self.instance.enterprise_id is None:
+            return
+        failed = set(self.errors)
+        for constraint in _enterprise_constraints(self._meta.model):
+            try:
+                constraint.validate(self._meta.model, self.instance, exclude=failed)
+            except ValidationError as error:
+                self.add_error(None, error)
+
+
+class EnterpriseConstraintsFormSet(forms.BaseModelFormSet):
+    """list_editable: two rows of one submit may not take the same unique value either."""
+
+    def clean(self):
+        super().clean()
+        model = self.model
+        seen = set()
+        for form in self.forms:
+            if not form.is_valid():
+                continue
+            for constraint in _enterprise_constraints(model):
+                key = (constraint.name,) + tuple(
+                    getattr(form.instance, model._meta.get_field(name).attname)
+                    for name in constraint.fields
+                )
+                if key in seen:
+                    raise ValidationError(constraint.get_violation_error_message())
+                seen.add(key)
+
+
+def _enterprise_constraints(model):
+    return [
+        constraint
+        for constraint in model._meta.constraints
+        if "enterprise" in getattr(constraint, "fields", ())
+        and getattr(constraint, "condition", None) is None
+    ]
+
+
 class EnterpriseScopedAdmin(SimpleHistoryAdmin):
     """Rows, choices and autocomplete results limited to the user's enterprises."""
+
+    form = EnterpriseConstraintsForm
 
     # The path from this model to its enterprise, for the queryset filter.
     enterprise_lookup = "enterprise"
@@ -48,6 +97,14 @@ class EnterpriseScopedAdmin(SimpleHistoryAdmin):
         elif hasattr(related._default_manager, "visible_to"):
             kwargs["queryset"] = related._default_manager.visible_to(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changelist_form(self, request, **kwargs):
+        kwargs.setdefault("form", EnterpriseConstraintsForm)
+        return super().get_changelist_form(request, **kwargs)
+
+    def get_changelist_formset(self, request, **kwargs):
+        kwargs.setdefault("formset", EnterpriseConstraintsFormSet)
+        return super().get_changelist_formset(request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = tuple(super().get_readonly_fields(request, obj))
@@ -99,7 +156,7 @@ class DepartmentAdmin(EnterpriseScopedAdmin):
     readonly_fields = ("pending_since",)
 
 
-class MemberAddForm(forms.ModelForm):
+class MemberAddForm(EnterpriseConstraintsForm):
     """Adding a member creates their login too: staff never pick from every user of the system."""
 
     username = forms.CharField(label=_("username"), max_length=150)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 from timezone_field import TimeZoneField
@@ -130,6 +131,12 @@ class Department(EnterpriseScoped, TreeNode):
                 name="department_name_unique_under_parent",
                 violation_error_message=_("A department with this name already exists here."),
             ),
+            models.UniqueConstraint(
+                fields=["enterprise", "name"],
+                condition=Q(parent__isnull=True),
+                name="department_root_name_unique",
+                violation_error_message=_("A top-level department with this name already exists."),
+            ),
         ]
 
     def __str__(self):
@@ -177,7 +184,7 @@ class Member(EnterpriseScoped):
     data_region = models.CharField(
         _("data region"), max_length=2, choices=DataRegion.choices, default=DataRegion.CN
     )
-    joined_at = models.DateTimeField(_("joined at"), auto_now_add=True)
+    joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
 
     history = HistoricalRecords()
     objects = MemberQuerySet.as_manager()
@@ -225,6 +232,26 @@ class Member(EnterpriseScoped):
         message = super_admin_change_error(self)
         if message:
             raise ValidationError(message)
+        if self.pk is not None and self.manager_id is not None and self._manages_upward():
+            raise ValidationError(
+                {
+                    "manager": _("This would make a loop: %(manager)s reports to this member.")
+                    % {"manager": self.manager}
+                }
+            )
+
+    def _manages_upward(self, limit: int = 200) -> bool:
+        """Whether this member appears in their new manager's chain of managers (a loop)."""
+        manager_id = self.manager_id
+        for _step in range(limit):
+            if manager_id is None:
+                return False
+            if manager_id == self.pk:
+                return True
+            manager_id = (
+                Member.objects.filter(pk=manager_id).values_list("manager_id", flat=True).first()
+            )
+        return True  # deeper than any real organisation: treat as a loop
 
 
 class OwnedResource(EnterpriseScoped):

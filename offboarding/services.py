@@ -6,8 +6,10 @@ Transitions live in offboarding/workflow.py. Both raise ExitRefused with a messa
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from directory.choices import MemberStatus
+from directory.models import Enterprise
 
 from . import rules
 from .choices import DEFAULT_CHECKLIST, OPEN_STATES, ExitKind, ExitState, Team
@@ -161,3 +163,33 @@ def sign_off_review(exit_case: Exit, *, actor, team: Team) -> Exit:
     exit_case._change_reason = f"{prefix}_review"
     exit_case.save()
     return exit_case
+
+
+@transaction.atomic
+def copy_default_checklist(enterprise, *, actor) -> int:
+    """Write the 12 default items of spec X-4 as `enterprise`'s own checklist template, so that HR
+    can edit them; does nothing if it has items already. Returns how many were written.
+
+    The enterprise row is locked so that two clicks at once write the items once.
+    """
+    Enterprise.objects.select_for_update().filter(pk=enterprise.pk).first()
+    if ChecklistTemplateItem.objects.filter(enterprise=enterprise).exists():
+        return 0
+    items = [
+        ChecklistTemplateItem(
+            enterprise=enterprise,
+            position=position,
+            code=code,
+            title=str(title),
+            team=team,
+            auto_check=check,
+        )
+        for position, (code, title, team, check) in enumerate(DEFAULT_CHECKLIST, start=1)
+    ]
+    bulk_create_with_history(
+        items,
+        ChecklistTemplateItem,
+        default_user=actor,
+        default_change_reason="copy_default_checklist",
+    )
+    return len(items)

@@ -135,7 +135,12 @@ def test_an_owner_from_another_enterprise_is_a_form_error(hr_user, client, enter
     # when they give a customer group of the first enterprise an owner from the second
     response = client.post(
         reverse("admin:directory_customergroup_add"),
-        {"enterprise": enterprise.pk, "owner": stranger.pk, "name": "华东客户群", "member_count": 3},
+        {
+            "enterprise": enterprise.pk,
+            "owner": stranger.pk,
+            "name": "华东客户群",
+            "member_count": 3,
+        },
     )
     # then the form says so and nothing is saved
     assert response.status_code == 200

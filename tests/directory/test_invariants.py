@@ -116,3 +116,19 @@ def test_staff_see_only_the_enterprises_granted_to_them(enterprise, hr_user):
     from directory.models import Enterprise
 
     assert list(Enterprise.objects.visible_to(hr_user)) == [enterprise]
+
+
+def test_a_loop_of_managers_is_refused(enterprise):
+    boss = factories.MemberFactory(enterprise=enterprise)
+    deputy = factories.MemberFactory(
+        enterprise=enterprise, department=boss.department, manager=boss
+    )
+    with pytest.raises(services.DirectoryError) as refused:
+        services.update_member(boss, actor=None, manager=deputy)
+    assert "loop" in str(refused.value)
+
+
+def test_two_top_level_departments_cannot_share_a_name(enterprise):
+    factories.DepartmentFactory(enterprise=enterprise, name="总部")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        factories.DepartmentFactory(enterprise=enterprise, name="总部")

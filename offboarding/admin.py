@@ -1,0 +1,868 @@
+"""Exits in the admin (U-2): HR's and IT's desk. Interface only: every change is a call to one
+door of offboarding/workflow.py or to offboarding/services.py, which lock, check and record.
+
+- `ExitAdmin`: the changelist; the add page opens an exit through `services.open_exit`; the change
+  page is read-only (the state is protected) and shows the transition buttons the user may press
+  now, the pre-review's blockers (X-6), the joint HR/IT review, the approval steps, the checklist
+  and a timeline of the exit's history. Buttons go to admin URLs of their own (`get_urls()`): a GET
+  shows a confirmation page and changes nothing; a POST runs the door and comes back with its
+  message.
+- `ApprovalChainStepAdmin`, `ChecklistTemplateItemAdmin`: each enterprise's approval chain and
+  checklist template, with what an enterprise without its own uses (the defaults).
+
+All of them stand behind `EnterpriseScopedAdmin`, the tenant wall: another enterprise's exit is
+answered as if it did not exist, on every page and every URL of this module.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from directory.admin import EnterpriseScopedAdmin
+from directory.models import Enterprise
+from directory.services import DirectoryError
+
+from . import prereview, rules, services, workflow
+from .choices import (
+    DEFAULT_APPROVAL_CHAIN,
+    DEFAULT_CHECKLIST,
+    Decision,
+    ExitState,
+    Team,
+    Transition,
+)
+from .exceptions import ExitRefused
+from .models import ApprovalChainStep, ChecklistItem, ChecklistTemplateItem, Exit, ExitApproval
+
+TEMPLATES = "admin/offboarding/exit"
+TIMELINE_LENGTH = 20
+
+
+def _person(user) -> str:
+    """A staff user as the pages name them (no link: HR cannot open the user admin)."""
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+def _in_time_zone(moment, enterprise):
+    """`moment` in the enterprise's time zone (times are stored in UTC, shown where it works)."""
+    if moment is None:
+        return None
+    return formats.localize(timezone.localtime(moment, enterprise.time_zone))
+
+
+def _refusal(error) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error)
+
+
+# Refusals the doors may raise. DirectoryError: complete and undo write the member through
+# directory.services, whose refusals are not ExitRefused; a message, not a 500, either way.
+REFUSALS = (ExitRefused, DirectoryError)
+
+
+# ---------------------------------------------------------------------------------------------
+# Forms
+
+
+class ExitAddForm(forms.ModelForm):
+    """HR opens an exit for a member. The rules of opening live in `services.open_exit`; when it
+    refuses, `ExitAdmin.add_view` shows the form again with the refusal as its error."""
+
+    # Set on the second pass of an add the service refused (see ExitAdmin.add_view).
+    refusal: str | None = None
+
+    class Meta:
+        model = Exit
+        fields = ("member", "kind", "reason", "last_working_day", "successor")
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self.refusal:
+            raise ValidationError(self.refusal)
+        return cleaned_data
+
+
+class ConfirmTransitionForm(forms.Form):
+    """A transition that needs nothing but "Yes, I'm sure"."""
+
+    def door_arguments(self) -> dict:
+        return {}
+
+
+class ApproveForm(ConfirmTransitionForm):
+    comment = forms.CharField(
+        label=gettext_lazy("Comment"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    )
+
+    def door_arguments(self) -> dict:
+        return {"comment": self.cleaned_data["comment"]}
+
+
+class RejectForm(ConfirmTransitionForm):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=gettext_lazy("The member reads it."),
+        error_messages={
+            "required": gettext_lazy("Say why the exit is rejected: the member will read it.")
+        },
+    )
+
+    def door_arguments(self) -> dict:
+        return {"reason": self.cleaned_data["reason"]}
+
+
+class UndoForm(ConfirmTransitionForm):
+    password = forms.CharField(
+        label=gettext_lazy("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text=gettext_lazy("Undoing an exit needs a second confirmation: your own password."),
+    )
+
+    def door_arguments(self) -> dict:
+        return {"password": self.cleaned_data["password"]}
+
+
+TRANSITION_FORMS = {
+    Transition.APPROVE: ApproveForm,
+    Transition.REJECT: RejectForm,
+    Transition.UNDO: UndoForm,
+}
+
+# What each button does, in words, on its confirmation page.
+TRANSITION_QUESTIONS = {
+    Transition.SUBMIT: gettext_lazy(
+        "Submit the exit of %(member)s for approval? The enterprise's approval chain starts."
+    ),
+    Transition.APPROVE: gettext_lazy("Approve your step of the exit of %(member)s?"),
+    Transition.REJECT: gettext_lazy("Reject the exit of %(member)s? Say why."),
+    Transition.CANCEL: gettext_lazy(
+        "Cancel the exit of %(member)s? The member stays in the enterprise as they are."
+    ),
+    Transition.REMOVE: gettext_lazy(
+        "Remove %(member)s from the enterprise (passive exit)? The exit goes straight to "
+        "handover, without the approval chain."
+    ),
+    Transition.COMPLETE: gettext_lazy(
+        "Complete the exit of %(member)s? They become departed, their login is deactivated and "
+        "all their sessions end; the enterprise's data stays. The exit can be undone within "
+        "the undo window."
+    ),
+    Transition.UNDO: gettext_lazy(
+        "Undo the exit of %(member)s? The member, their role and their login come back as they "
+        "were before completion."
+    ),
+    Transition.CLOSE: gettext_lazy(
+        "Close the exit of %(member)s for good? After this it can no longer be undone."
+    ),
+}
+
+# The order of the buttons: the way forward first, the ways out last.
+BUTTON_ORDER = (
+    Transition.SUBMIT,
+    Transition.APPROVE,
+    Transition.REMOVE,
+    Transition.COMPLETE,
+    Transition.CLOSE,
+    Transition.REJECT,
+    Transition.UNDO,
+    Transition.CANCEL,
+)
+assert set(BUTTON_ORDER) == set(Transition)
+
+# The pre-review step whose blockers the confirmation page lists (X-6).
+TRANSITION_PREREVIEW = {
+    Transition.SUBMIT: prereview.SUBMIT,
+    Transition.REMOVE: prereview.SUBMIT,
+    Transition.COMPLETE: prereview.COMPLETE,
+}
+
+# Words for the change reasons the workflow and the services write into the exit's history.
+TIMELINE_REASONS = {
+    "open": gettext_lazy("Opened"),
+    "hr_review": gettext_lazy("HR review signed off"),
+    "it_review": gettext_lazy("IT review signed off"),
+    **{transition.value: transition.label for transition in Transition},
+}
+
+
+class SignOffForm(forms.Form):
+    note = forms.CharField(
+        label=gettext_lazy("Note"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=gettext_lazy("What was done, where it is kept: the note stays on the exit."),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The Exit page
+
+
+class ReadOnlyExitInline(admin.TabularInline):
+    """A part of the exit shown on its page; it changes only through the workflow and services.
+
+    Seeing it goes with seeing the exit (the staff groups hold no permission on the part's model).
+    """
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    related_select = ()
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*self.related_select)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("offboarding.view_exit")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ApprovalInline(ReadOnlyExitInline):
+    model = ExitApproval
+    fields = (
+        "position",
+        "approver",
+        "decider",
+        "decision",
+        "decided_by_name",
+        "decided_at",
+        "comment",
+    )
+    readonly_fields = fields
+    related_select = ("assignee", "decided_by")
+
+    @admin.display(description=gettext_lazy("assigned to"))
+    def decider(self, approval):
+        # Nobody assigned (no manager, no department head found at submit): HR decides the step.
+        return str(approval.assignee) if approval.assignee else _("HR")
+
+    @admin.display(description=gettext_lazy("decided by"))
+    def decided_by_name(self, approval):
+        return _person(approval.decided_by)
+
+
+class ChecklistInline(ReadOnlyExitInline):
+    model = ChecklistItem
+    fields = ("position", "title", "team", "checked_how", "done", "signed_off", "note", "sign_off")
+    readonly_fields = fields
+    related_select = ("signed_off_by",)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # Evaluated once per page, not once per item: the automatic checks (a few counts) and
+        # which teams' items this user may sign off.
+        self.auto_results = prereview.auto_check_results(obj.member) if obj else {}
+        self.signing_teams = _signing_teams(request, obj) if obj else set()
+        return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description=gettext_lazy("checked"))
+    def checked_how(self, item):
+        if item.auto_check:
+            return _("Automatically: %(check)s") % {"check": item.get_auto_check_display()}
+        return _("Signed off by %(team)s") % {"team": item.get_team_display()}
+
+    @admin.display(description=gettext_lazy("done"), boolean=True)
+    def done(self, item):
+        return prereview.item_is_done(item, self.auto_results)
+
+    @admin.display(description=gettext_lazy("signed off"))
+    def signed_off(self, item):
+        if not item.is_signed_off:
+            return ""
+        return _("%(user)s, %(when)s") % {
+            "user": _person(item.signed_off_by),
+            "when": formats.localize(timezone.template_localtime(item.signed_off_at)),
+        }
+
+    @admin.display(description="")
+    def sign_off(self, item):
+        if item.auto_check or item.is_signed_off or item.team not in self.signing_teams:
+            return ""
+        url = reverse(
+            "admin:offboarding_exit_sign_off_item", args=[quote(item.exit_case_id), item.pk]
+        )
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Sign off"))
+
+
+def _signing_teams(request, exit_case) -> set[str]:
+    """The teams whose checklist items and review `request.user` may sign off on this exit now."""
+    if exit_case.state not in services.SIGNABLE_STATES:
+        return set()
+    teams = set()
+    if rules.is_hr.test(request.user, exit_case):
+        teams.add(Team.HR)
+    if rules.is_it.test(request.user, exit_case):
+        teams.add(Team.IT)
+    return teams
+
+
+@admin.register(Exit)
+class ExitAdmin(EnterpriseScopedAdmin):
+    list_display = (
+        "member",
+        "kind",
+        "state",
+        "last_working_day",
+        "submitted",
+        "completed",
+        "undo_until",
+        "enterprise",
+    )
+    list_select_related = ("member", "enterprise")
+    list_filter = ("state", "kind", ("enterprise", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("member__name", "member__employee_number")
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    autocomplete_fields = ("member", "successor")
+    inlines = (ApprovalInline, ChecklistInline)
+    readonly_fields = ("requested_by_name",)
+
+    add_fieldsets = ((None, {"fields": ExitAddForm.Meta.fields}),)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "enterprise",
+                    "member",
+                    "kind",
+                    "state",
+                    "reason",
+                    "last_working_day",
+                    "successor",
+                    "requested_by_name",
+                )
+            },
+        ),
+        (
+            gettext_lazy("Dates"),
+            {
+                "fields": (
+                    "created_at",
+                    "submitted_at",
+                    "completed_at",
+                    "undo_deadline",
+                    "closed_at",
+                )
+            },
+        ),
+    )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        # People are added and edited on their own pages, not from an exit's form.
+        if isinstance(getattr(formfield, "widget", None), RelatedFieldWidgetWrapper):
+            formfield.widget.can_add_related = False
+            formfield.widget.can_change_related = False
+        return formfield
+
+    # Changelist columns: times in each exit's enterprise time zone.
+
+    @admin.display(description=gettext_lazy("submitted at"), ordering="submitted_at")
+    def submitted(self, exit_case):
+        return _in_time_zone(exit_case.submitted_at, exit_case.enterprise)
+
+    @admin.display(description=gettext_lazy("completed at"), ordering="completed_at")
+    def completed(self, exit_case):
+        return _in_time_zone(exit_case.completed_at, exit_case.enterprise)
+
+    @admin.display(description=gettext_lazy("undo deadline"), ordering="undo_deadline")
+    def undo_until(self, exit_case):
+        return _in_time_zone(exit_case.undo_deadline, exit_case.enterprise)
+
+    @admin.display(description=gettext_lazy("requested by"))
+    def requested_by_name(self, exit_case):
+        return _person(exit_case.requested_by)
+
+    # Permissions: an exit is a record. It changes through the workflow only, and only a
+    # superuser deletes one.
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None:
+            return False  # the page is read-only; its buttons are the workflow's doors
+        return super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def _may_act(self, request) -> bool:
+        """Whether the user works on exits at all (HR and IT do; compliance only reads).
+        Who may run which transition on which exit is the workflow's question."""
+        return super().has_change_permission(request)
+
+    # The add page: opening an exit
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.add_fieldsets
+        fieldsets = self.fieldsets
+        if obj.state == ExitState.REJECTED:
+            fieldsets += ((gettext_lazy("Rejection"), {"fields": ("rejection_reason",)}),)
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return super().get_readonly_fields(request, obj)
+
+    def get_inlines(self, request, obj):
+        if obj is None:
+            return ()  # the checklist is copied when the exit is opened
+        if not obj.approvals.exists():
+            return (ChecklistInline,)  # not submitted (or a passive exit): no approval steps
+        return self.inlines
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            refusal = getattr(request, "_exit_refusal", None)
+            kwargs["form"] = type("ExitAddForm", (ExitAddForm,), {"refusal": refusal})
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ExitRefused as error:
+            # The form was valid, the service refused: the admin's transaction is rolled back
+            # (nothing was written); show the same form again with the refusal as its error.
+            request._exit_refusal = str(error)
+            return super().add_view(request, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            raise PermissionDenied  # unreachable: the change page is read-only
+        opened = services.open_exit(
+            member=form.cleaned_data["member"],
+            kind=form.cleaned_data["kind"],
+            last_working_day=form.cleaned_data["last_working_day"],
+            reason=form.cleaned_data["reason"],
+            successor=form.cleaned_data["successor"],
+            actor=request.user,
+        )
+        obj.pk = opened.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        pass  # open_exit wrote the checklist; the exit has no other relations to save
+
+    def response_post_save_add(self, request, obj):
+        # Straight to the new exit's page: its pre-review and checklist are what HR needs next.
+        return HttpResponseRedirect(self._change_url(obj))
+
+    # The change page
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        exit_case = getattr(response, "context_data", None) and response.context_data.get(
+            "original"
+        )
+        if exit_case is not None and not response.is_rendered:
+            # Every time on the page is shown in the enterprise's time zone.
+            with timezone.override(exit_case.enterprise.time_zone):
+                response.render()
+        return response
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and not add:
+            context.update(self._exit_page_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _exit_page_context(self, request, exit_case) -> dict:
+        may_act = self._may_act(request)
+        transitions = workflow.available_transitions(exit_case, request.user) if may_act else []
+        signing_teams = _signing_teams(request, exit_case) if may_act else set()
+        enterprise = exit_case.enterprise
+        in_progress = exit_case.state in services.SIGNABLE_STATES
+        return {
+            "exit_panel": True,
+            "time_zone": enterprise.time_zone,
+            "undo_deadline": _in_time_zone(exit_case.undo_deadline, enterprise),
+            "undo_window_open": exit_case.state == ExitState.COMPLETED
+            and exit_case.undo_deadline is not None
+            and timezone.now() < exit_case.undo_deadline,
+            "transition_buttons": [
+                {
+                    "name": transition.value,
+                    "label": transition.label,
+                    "url": self._action_url("transition", exit_case, transition.value),
+                }
+                for transition in BUTTON_ORDER
+                if transition in transitions
+            ],
+            # Blockers stand in the way of submit and completion: only while those lie ahead.
+            "in_progress": in_progress,
+            "blockers": [
+                {"message": blocker.message, "blocks": _blocked_steps(blocker)}
+                for blocker in (prereview.prereview(exit_case) if in_progress else [])
+            ],
+            "reviews": [
+                self._review(exit_case, team, signing_teams) for team in (Team.HR, Team.IT)
+            ],
+            "timeline": exit_timeline(exit_case),
+        }
+
+    def _review(self, exit_case, team, signing_teams) -> dict:
+        prefix = "hr" if team == Team.HR else "it"
+        signed_at = getattr(exit_case, f"{prefix}_signed_off_at")
+        return {
+            "team": team.label,
+            "signed_by": _person(getattr(exit_case, f"{prefix}_signed_off_by")),
+            "signed_at": signed_at,
+            "url": self._action_url("sign_off_review", exit_case, team.value)
+            if signed_at is None and team in signing_teams
+            else None,
+        }
+
+    # The buttons' URLs: GET shows a confirmation page, POST runs the door.
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/transition/<str:name>/",
+                wrap(self.transition_view),
+                name="offboarding_exit_transition",
+            ),
+            path(
+                "<path:object_id>/checklist/<int:item_id>/sign-off/",
+                wrap(self.sign_off_item_view),
+                name="offboarding_exit_sign_off_item",
+            ),
+            path(
+                "<path:object_id>/review/<str:name>/sign-off/",
+                wrap(self.sign_off_review_view),
+                name="offboarding_exit_sign_off_review",
+            ),
+            *super().get_urls(),
+        ]
+
+    def transition_view(self, request, object_id, name):
+        exit_case = self._exit_to_act_on(request, object_id)
+        if name not in Transition.values:
+            raise Http404(_("There is no such transition."))
+        transition = Transition(name)
+        form_class = TRANSITION_FORMS.get(transition, ConfirmTransitionForm)
+        if request.method == "POST":
+            form = form_class(request.POST)
+            if form.is_valid():
+                try:
+                    exit_case = workflow.DOORS[transition](
+                        exit_case, actor=request.user, **form.door_arguments()
+                    )
+                except REFUSALS as error:
+                    messages.error(request, _refusal(error))
+                else:
+                    messages.success(request, self._transition_done(exit_case, transition))
+                return HttpResponseRedirect(self._change_url(exit_case))
+        else:
+            if transition not in workflow.available_transitions(exit_case, request.user):
+                messages.error(
+                    request,
+                    _("“%(action)s” is not open to you on this exit now.")
+                    % {"action": transition.label},
+                )
+                return HttpResponseRedirect(self._change_url(exit_case))
+            form = form_class()
+        step = TRANSITION_PREREVIEW.get(transition)
+        return self._render(
+            request,
+            exit_case,
+            "transition_confirmation.html",
+            title=_("%(action)s: %(exit)s") % {"action": transition.label, "exit": exit_case},
+            action=transition.label,
+            transition=transition.value,
+            question=TRANSITION_QUESTIONS[transition] % {"member": exit_case.member.name},
+            blockers=prereview.blockers_for(exit_case, step) if step else [],
+            form=form,
+        )
+
+    def sign_off_item_view(self, request, object_id, item_id):
+        exit_case = self._exit_to_act_on(request, object_id)
+        item = get_object_or_404(exit_case.checklist.all(), pk=item_id)
+        if request.method == "POST":
+            form = SignOffForm(request.POST)
+            if form.is_valid():
+                try:
+                    services.sign_off_item(item, actor=request.user, note=form.cleaned_data["note"])
+                except ExitRefused as error:
+                    messages.error(request, str(error))
+                else:
+                    messages.success(
+                        request, _("“%(title)s” is signed off.") % {"title": item.title}
+                    )
+                return HttpResponseRedirect(self._change_url(exit_case))
+        else:
+            form = SignOffForm()
+        return self._render(
+            request,
+            exit_case,
+            "sign_off.html",
+            title=_("Sign off “%(title)s”") % {"title": item.title},
+            action=_("Sign off"),
+            question=_("Sign off “%(title)s” for the exit of %(member)s, as %(team)s?")
+            % {
+                "title": item.title,
+                "member": exit_case.member.name,
+                "team": item.get_team_display(),
+            },
+            form=form,
+        )
+
+    def sign_off_review_view(self, request, object_id, name):
+        exit_case = self._exit_to_act_on(request, object_id)
+        if name not in Team.values:
+            raise Http404(_("There is no such review."))
+        team = Team(name)
+        if request.method == "POST":
+            try:
+                exit_case = services.sign_off_review(exit_case, actor=request.user, team=team)
+            except ExitRefused as error:
+                messages.error(request, str(error))
+            else:
+                messages.success(
+                    request, _("The %(team)s review is signed off.") % {"team": team.label}
+                )
+            return HttpResponseRedirect(self._change_url(exit_case))
+        return self._render(
+            request,
+            exit_case,
+            "sign_off.html",
+            title=_("Sign off the %(team)s review") % {"team": team.label},
+            action=_("Sign off"),
+            question=_(
+                "Sign off the %(team)s exit review of %(member)s (HR与IT联合执行退出审核)? "
+                "The exit completes once HR and IT have both signed off."
+            )
+            % {"team": team.label, "member": exit_case.member.name},
+            form=None,
+        )
+
+    def _exit_to_act_on(self, request, object_id):
+        """The exit, if it is in the user's enterprises (else 404, as for any hidden row) and the
+        user works on exits; whether they may do this to it is the workflow's question."""
+        exit_case = self.get_object(request, unquote(object_id))
+        if exit_case is None:
+            raise Http404(_("There is no such exit."))
+        if not self._may_act(request):
+            raise PermissionDenied
+        return exit_case
+
+    def _render(self, request, exit_case, template, **context):
+        request.current_app = self.admin_site.name
+        response = TemplateResponse(
+            request,
+            f"{TEMPLATES}/{template}",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "exit_case": exit_case,
+                "change_url": self._change_url(exit_case),
+                "time_zone": exit_case.enterprise.time_zone,
+                **context,
+            },
+        )
+        with timezone.override(exit_case.enterprise.time_zone):
+            return response.render()
+
+    def _transition_done(self, exit_case, transition) -> str:
+        if transition == Transition.APPROVE and exit_case.state == ExitState.PENDING_APPROVAL:
+            return _("Your approval is recorded; the next step of the approval chain decides now.")
+        return _("“%(action)s” done: the exit of %(member)s is now %(state)s.") % {
+            "action": transition.label,
+            "member": exit_case.member.name,
+            "state": exit_case.get_state_display(),
+        }
+
+    def _change_url(self, exit_case) -> str:
+        return reverse("admin:offboarding_exit_change", args=[quote(exit_case.pk)])
+
+    def _action_url(self, action, exit_case, name) -> str:
+        return reverse(f"admin:offboarding_exit_{action}", args=[quote(exit_case.pk), name])
+
+
+def exit_timeline(exit_case) -> list[dict]:
+    """The latest moves of an exit, newest first: its own history (opened, each transition, the
+    reviews), the approval decisions and the checklist sign-offs. Three queries."""
+    entries = []
+    for record in exit_case.history.select_related("history_user").order_by("-history_id")[
+        :TIMELINE_LENGTH
+    ]:
+        reason = record.history_change_reason
+        entries.append(
+            {
+                "when": record.history_date,
+                "who": record.history_user,
+                "what": TIMELINE_REASONS.get(reason)
+                or reason
+                or (_("Created") if record.history_type == "+" else _("Changed")),
+                "state": record.get_state_display(),
+            }
+        )
+    decisions = (
+        ExitApproval.history.filter(exit_case_id=exit_case.pk, history_type="~")
+        .exclude(decision=Decision.PENDING)
+        .select_related("history_user")
+        .order_by("-history_id")[:TIMELINE_LENGTH]
+    )
+    for record in decisions:
+        what = _("Step %(position)s (%(approver)s): %(decision)s") % {
+            "position": record.position,
+            "approver": record.get_approver_display(),
+            "decision": record.get_decision_display(),
+        }
+        if record.comment:
+            what = f"{what}: “{record.comment}”"
+        entries.append(
+            {"when": record.history_date, "who": record.history_user, "what": what, "state": ""}
+        )
+    sign_offs = (
+        ChecklistItem.history.filter(
+            exit_case_id=exit_case.pk, history_type="~", signed_off_at__isnull=False
+        )
+        .select_related("history_user")
+        .order_by("-history_id")[:TIMELINE_LENGTH]
+    )
+    for record in sign_offs:
+        entries.append(
+            {
+                "when": record.history_date,
+                "who": record.history_user,
+                "what": _("Checklist: “%(title)s” signed off") % {"title": record.title},
+                "state": "",
+            }
+        )
+    entries.sort(key=lambda entry: entry["when"], reverse=True)
+    for entry in entries:
+        entry["who"] = _person(entry["who"]) or _("the system")
+    return entries[:TIMELINE_LENGTH]
+
+
+def _blocked_steps(blocker) -> list[str]:
+    return [
+        Transition(step).label
+        for step in (prereview.SUBMIT, prereview.COMPLETE)
+        if step in blocker.blocks
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Each enterprise's approval chain and checklist template
+
+
+class EnterpriseTemplateAdmin(EnterpriseScopedAdmin):
+    """Rows an enterprise configures, edited in place on the changelist."""
+
+    list_select_related = ("enterprise",)
+    list_per_page = 100
+
+    def enterprises_without_rows(self, request):
+        """The user's enterprises that have no row of this model (they use the default)."""
+        rows = self.model.objects.filter(enterprise=OuterRef("pk"))
+        return list(
+            Enterprise.objects.visible_to(request.user)
+            .filter(~Exists(rows))
+            .only("pk", "name")
+            .order_by("name")[:50]
+        )
+
+
+@admin.register(ApprovalChainStep)
+class ApprovalChainStepAdmin(EnterpriseTemplateAdmin):
+    list_display = ("__str__", "position", "approver", "enterprise")
+    list_editable = ("position", "approver")
+    list_filter = (("enterprise", admin.RelatedOnlyFieldListFilter), "approver")
+    ordering = ("enterprise__name", "position")
+    search_fields = ("enterprise__name",)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "default_chain": [approver.label for approver in DEFAULT_APPROVAL_CHAIN],
+            "enterprises_on_default": self.enterprises_without_rows(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(ChecklistTemplateItem)
+class ChecklistTemplateItemAdmin(EnterpriseTemplateAdmin):
+    list_display = ("code", "position", "title", "team", "auto_check", "enterprise")
+    list_editable = ("position", "title", "team", "auto_check")
+    list_filter = (("enterprise", admin.RelatedOnlyFieldListFilter), "team")
+    ordering = ("enterprise__name", "position")
+    search_fields = ("code", "title", "enterprise__name")
+
+    def get_urls(self):
+        return [
+            path(
+                "copy-default/",
+                self.admin_site.admin_view(self.copy_default_view),
+                name="offboarding_checklisttemplateitem_copy_default",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "default_size": len(DEFAULT_CHECKLIST),
+            "enterprises_on_default": self.enterprises_without_rows(request),
+            "may_copy_default": self.has_add_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def copy_default_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CopyDefaultChecklistForm(request.POST, user=request.user)
+        changelist = reverse("admin:offboarding_checklisttemplateitem_changelist")
+        if not form.is_valid():
+            raise Http404(_("There is no such enterprise."))
+        enterprise = form.cleaned_data["enterprise"]
+        created = services.copy_default_checklist(enterprise, actor=request.user)
+        if created:
+            messages.success(
+                request,
+                _("%(enterprise)s now has its own checklist: the %(count)d default items.")
+                % {"enterprise": enterprise, "count": created},
+            )
+        else:
+            messages.warning(
+                request,
+                _("%(enterprise)s already has checklist items; nothing was copied.")
+                % {"enterprise": enterprise},
+            )
+        return HttpResponseRedirect(f"{changelist}?enterprise__id__exact={enterprise.pk}")
+
+
+class CopyDefaultChecklistForm(forms.Form):
+    enterprise = forms.ModelChoiceField(queryset=Enterprise.objects.none())
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["enterprise"].queryset = Enterprise.objects.visible_to(user)
