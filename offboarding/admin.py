@@ -103,7 +103,15 @@ class ConfirmTransitionForm(forms.Form):
         return {}
 
 
-class ApproveForm(ConfirmTransitionForm):
+class DecideStepForm(ConfirmTransitionForm):
+    # The step the page showed: deciding it after someone else did is refused, not passed on.
+    step = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
+    def door_arguments(self) -> dict:
+        return {"step": self.cleaned_data["step"]}
+
+
+class ApproveForm(DecideStepForm):
     comment = forms.CharField(
         label=gettext_lazy("Comment"),
         required=False,
@@ -111,10 +119,10 @@ class ApproveForm(ConfirmTransitionForm):
     )
 
     def door_arguments(self) -> dict:
-        return {"comment": self.cleaned_data["comment"]}
+        return {**super().door_arguments(), "comment": self.cleaned_data["comment"]}
 
 
-class RejectForm(ConfirmTransitionForm):
+class RejectForm(DecideStepForm):
     reason = forms.CharField(
         label=gettext_lazy("Reason"),
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
@@ -125,7 +133,7 @@ class RejectForm(ConfirmTransitionForm):
     )
 
     def door_arguments(self) -> dict:
-        return {"reason": self.cleaned_data["reason"]}
+        return {**super().door_arguments(), "reason": self.cleaned_data["reason"]}
 
 
 class UndoForm(ConfirmTransitionForm):
@@ -586,7 +594,8 @@ class ExitAdmin(EnterpriseScopedAdmin):
                     % {"action": transition.label},
                 )
                 return HttpResponseRedirect(self._change_url(exit_case))
-            form = form_class()
+            current = rules.current_approval(exit_case)
+            form = form_class(initial={"step": current.position if current else None})
         step = TRANSITION_PREREVIEW.get(transition)
         return self._render(
             request,

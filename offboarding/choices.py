@@ -31,6 +31,11 @@ class ExitKind(models.TextChoices):
     HR_SYNC = "hr_sync", _("From the HR system")
 
 
+# Kinds whose exit an admin may move straight to handover (remove), without the approval chain:
+# the removal decided by an admin, and the termination already decided in the HR system.
+REMOVABLE_KINDS = (ExitKind.PASSIVE, ExitKind.HR_SYNC)
+
+
 class Transition(models.TextChoices):
     """The workflow's doors, by the name of the function in offboarding/workflow.py."""
 
@@ -41,7 +46,7 @@ class Transition(models.TextChoices):
     REMOVE = "remove", _("Remove member")
     COMPLETE = "complete", _("Complete")
     UNDO = "undo", _("Undo")
-    CLOSE = "close", _("Close")
+    CLOSE = "close", _("Close for good")
 
 
 class ApproverKind(models.TextChoices):

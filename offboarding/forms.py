@@ -64,6 +64,9 @@ class DecisionForm(forms.Form):
         help_text=_("Required to reject: the member reads it."),
     )
 
+    # The step the page showed: deciding it after someone else did is refused, not passed on.
+    step = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
     @property
     def is_approval(self) -> bool:
         return self.cleaned_data["decision"] == Transition.APPROVE.value

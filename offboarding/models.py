@@ -17,6 +17,7 @@ from directory.models import Enterprise, EnterpriseScoped, Member
 from . import rules
 from .choices import (
     OPEN_STATES,
+    REMOVABLE_KINDS,
     ApproverKind,
     AutoCheck,
     Decision,
@@ -191,6 +192,10 @@ class Exit(FSMModelMixin, EnterpriseScoped):
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    @property
+    def undo_window_has_ended(self) -> bool:
+        return self.undo_deadline is not None and timezone.now() >= self.undo_deadline
+
     # Transitions: only the move and its own fields. Callers: offboarding/workflow.py.
 
     @transition(
@@ -234,6 +239,7 @@ class Exit(FSMModelMixin, EnterpriseScoped):
         source=ExitState.DRAFT,
         target=ExitState.HANDOVER,
         permission=rules.fsm(rules.can_remove),
+        conditions=[lambda exit_case: exit_case.kind in REMOVABLE_KINDS],
     )
     def remove(self):
         pass
@@ -262,6 +268,7 @@ class Exit(FSMModelMixin, EnterpriseScoped):
         source=ExitState.COMPLETED,
         target=ExitState.CLOSED,
         permission=rules.fsm(rules.can_close),
+        conditions=[lambda exit_case: exit_case.undo_window_has_ended],
     )
     def close(self):
         self.closed_at = timezone.now()

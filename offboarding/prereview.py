@@ -116,8 +116,9 @@ def item_is_done(item, auto_results) -> bool:
     return item.is_signed_off
 
 
-def prereview(exit_case) -> list[Blocker]:
-    """Every blocker of `exit_case`'s submit and completion, in the order a person fixes them."""
+def prereview(exit_case, counts=None) -> list[Blocker]:
+    """Every blocker of `exit_case`'s submit and completion, in the order a person fixes them.
+    `counts` may pass `owned_counts(member)` when the caller has it already."""
     member = exit_case.member
     blockers: list[Blocker] = []
     both = frozenset({SUBMIT, COMPLETE})
@@ -133,7 +134,7 @@ def prereview(exit_case) -> list[Blocker]:
             )
         )
 
-    counts = owned_counts(member)
+    counts = owned_counts(member) if counts is None else counts
     for _model, check, message in _OWNED:
         if counts[check]:
             blockers.append(

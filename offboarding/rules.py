@@ -22,7 +22,7 @@ def fsm(predicate):
 
 
 def _has_access(user, exit_case, role) -> bool:
-    if exit_case is None or not user.is_authenticated or not user.is_active:
+    if exit_case is None or user is None or not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser:
         return True
@@ -43,7 +43,12 @@ def is_it(user, exit_case):
 
 @rules.predicate
 def is_the_member(user, exit_case):
-    return exit_case is not None and user.is_authenticated and exit_case.member.user_id == user.pk
+    return (
+        exit_case is not None
+        and user is not None
+        and user.is_authenticated
+        and exit_case.member.user_id == user.pk
+    )
 
 
 @rules.predicate
@@ -76,7 +81,7 @@ def decides(user, approval) -> bool:
 
 @rules.predicate
 def is_current_approver(user, exit_case):
-    if exit_case is None or not user.is_authenticated:
+    if exit_case is None or user is None or not user.is_authenticated:
         return False
     approval = current_approval(exit_case)
     return approval is not None and decides(user, approval)

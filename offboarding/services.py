@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
 from directory.choices import MemberStatus
-from directory.models import Enterprise
+from directory.models import Enterprise, Member
 
 from . import rules
 from .choices import DEFAULT_CHECKLIST, OPEN_STATES, ExitKind, ExitState, Team
@@ -55,6 +55,13 @@ def open_exit(
     a voluntary exit's last working day is in the past (in the enterprise's time zone); the
     successor is the member, inactive, or of another enterprise.
     """
+    # The member as the database has it now, locked: a frozen or departed member read earlier,
+    # or a second request at the same moment, cannot slip through.
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("enterprise")
+        .get(pk=member.pk)
+    )
     enterprise = member.enterprise
     if member.status != MemberStatus.ACTIVE:
         raise ExitRefused(
@@ -101,7 +108,9 @@ def open_exit(
     return exit_case
 
 
-def _lock_signable(exit_case) -> Exit:
+def _lock_signable(exit_case, actor) -> Exit:
+    if actor is None:
+        raise ExitRefused(_("Only a person of the owning team can sign off."))
     locked = Exit.objects.select_for_update().get(pk=exit_case.pk)
     if locked.state not in SIGNABLE_STATES:
         raise ExitRefused(
@@ -118,7 +127,7 @@ def _team_predicate(team):
 @transaction.atomic
 def sign_off_item(item: ChecklistItem, *, actor, note: str = "") -> ChecklistItem:
     """Sign off a checklist item a person must confirm. Only a user of the owning team may."""
-    exit_case = _lock_signable(item.exit_case)
+    exit_case = _lock_signable(item.exit_case, actor)
     item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
     if item.auto_check:
         raise ExitRefused(
@@ -146,7 +155,7 @@ def sign_off_item(item: ChecklistItem, *, actor, note: str = "") -> ChecklistIte
 @transaction.atomic
 def sign_off_review(exit_case: Exit, *, actor, team: Team) -> Exit:
     """The joint exit review (HR与IT联合执行退出审核): HR and IT each sign off once."""
-    exit_case = _lock_signable(exit_case)
+    exit_case = _lock_signable(exit_case, actor)
     if not _team_predicate(team).test(actor, exit_case):
         raise ExitRefused(
             _("Only %(team)s staff of this enterprise can sign off the %(team)s review.")

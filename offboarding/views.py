@@ -129,28 +129,31 @@ def approval_inbox(request):
 @require_http_methods(["GET", "POST"])
 def approval_detail(request, pk: int):
     exit_case = get_object_or_404(Exit.objects.with_people().open_to_approver(request.user), pk=pk)
-    form = DecisionForm(_posted(request))
+    steps = _steps_of(exit_case)
+    current_position = _current_position(steps)
+    form = DecisionForm(_posted(request), initial={"step": current_position})
     if request.method == "POST" and form.is_valid():
-        comment = form.cleaned_data["comment"]
+        comment, step = form.cleaned_data["comment"], form.cleaned_data["step"]
         try:
             if form.is_approval:
-                decided = workflow.approve(exit_case, actor=request.user, comment=comment)
+                decided = workflow.approve(
+                    exit_case, actor=request.user, comment=comment, step=step
+                )
             else:
-                decided = workflow.reject(exit_case, actor=request.user, reason=comment)
+                decided = workflow.reject(exit_case, actor=request.user, reason=comment, step=step)
         except ExitRefused as refusal:
             messages.error(request, str(refusal))
         else:
             messages.success(request, _decision_message(decided, approved=form.is_approval))
             return redirect("offboarding:approvals")
 
-    steps = _steps_of(exit_case)
     return render(
         request,
         "offboarding/approval_detail.html",
         {
             "exit_case": exit_case,
             "steps": steps,
-            "current_position": _current_position(steps),
+            "current_position": current_position,
             "blockers": prereview(exit_case),
             "may_decide": rules.is_current_approver.test(request.user, exit_case),
             "form": form,

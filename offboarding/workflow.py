@@ -11,6 +11,7 @@ A refused call raises ExitRefused and changes nothing; its message is the text t
 from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed, has_transition_perm
 
 from directory import services as directory_services
@@ -18,7 +19,13 @@ from directory.choices import MemberStatus
 from directory.sessions import end_sessions
 
 from . import prereview, rules
-from .choices import DEFAULT_APPROVAL_CHAIN, ApproverKind, Decision, Transition
+from .choices import (
+    DEFAULT_APPROVAL_CHAIN,
+    REMOVABLE_KINDS,
+    ApproverKind,
+    Decision,
+    Transition,
+)
 from .exceptions import ExitRefused
 from .models import ApprovalChainStep, Exit, ExitApproval
 
@@ -31,36 +38,53 @@ def _lock(exit_case: Exit) -> Exit:
     )
 
 
+# One whole sentence per transition and reason, so that each translates as a sentence.
+_WRONG_STATE = {
+    Transition.SUBMIT: gettext_lazy("This exit is %(state)s: it cannot be submitted now."),
+    Transition.APPROVE: gettext_lazy("This exit is %(state)s: it cannot be approved now."),
+    Transition.REJECT: gettext_lazy("This exit is %(state)s: it cannot be rejected now."),
+    Transition.CANCEL: gettext_lazy("This exit is %(state)s: it cannot be cancelled now."),
+    Transition.REMOVE: gettext_lazy("This exit is %(state)s: it cannot be removed now."),
+    Transition.COMPLETE: gettext_lazy("This exit is %(state)s: it cannot be completed now."),
+    Transition.UNDO: gettext_lazy("This exit is %(state)s: it cannot be undone now."),
+    Transition.CLOSE: gettext_lazy("This exit is %(state)s: it cannot be closed now."),
+}
+_NOT_ALLOWED = {
+    Transition.SUBMIT: gettext_lazy("You are not allowed to submit this exit."),
+    Transition.APPROVE: gettext_lazy("You are not allowed to approve this exit."),
+    Transition.REJECT: gettext_lazy("You are not allowed to reject this exit."),
+    Transition.CANCEL: gettext_lazy("You are not allowed to cancel this exit."),
+    Transition.REMOVE: gettext_lazy("You are not allowed to remove this member."),
+    Transition.COMPLETE: gettext_lazy("You are not allowed to complete this exit."),
+    Transition.UNDO: gettext_lazy("You are not allowed to undo this exit."),
+    Transition.CLOSE: gettext_lazy("You are not allowed to close this exit."),
+}
+_ONLY_A_PERSON = {
+    Transition.SUBMIT: gettext_lazy("Only a person can submit an exit."),
+    Transition.APPROVE: gettext_lazy("Only a person can approve an exit."),
+    Transition.REJECT: gettext_lazy("Only a person can reject an exit."),
+    Transition.CANCEL: gettext_lazy("Only a person can cancel an exit."),
+    Transition.REMOVE: gettext_lazy("Only a person can remove a member."),
+    Transition.COMPLETE: gettext_lazy("Only a person can complete an exit."),
+    Transition.UNDO: gettext_lazy("Only a person can undo an exit."),
+}
+
+
 def _refuse_unless_allowed(exit_case: Exit, transition: Transition, actor) -> None:
+    """Refuse unless the exit is in a source state of `transition` and `actor` may run it.
+
+    The transitions' own conditions (a removable kind for remove, the undo window for close) are
+    checked by each door afterwards, with a message that names the condition.
+    """
     method = getattr(exit_case, transition.value)
-    if not can_proceed(method):
-        raise ExitRefused(
-            _("This exit is %(state)s: it cannot be %(action)s now.")
-            % {"state": exit_case.get_state_display(), "action": _past(transition)}
-        )
+    if not can_proceed(method, check_conditions=False):
+        raise ExitRefused(_WRONG_STATE[transition] % {"state": exit_case.get_state_display()})
     if actor is None:
         if transition != Transition.CLOSE:
-            raise ExitRefused(
-                _("Only a person can %(action)s an exit.") % {"action": transition.label.lower()}
-            )
+            raise ExitRefused(str(_ONLY_A_PERSON[transition]))
         return
     if not has_transition_perm(method, actor):
-        raise ExitRefused(
-            _("You are not allowed to %(action)s this exit.") % {"action": transition.label.lower()}
-        )
-
-
-def _past(transition: Transition) -> str:
-    return {
-        Transition.SUBMIT: _("submitted"),
-        Transition.APPROVE: _("approved"),
-        Transition.REJECT: _("rejected"),
-        Transition.CANCEL: _("cancelled"),
-        Transition.REMOVE: _("removed"),
-        Transition.COMPLETE: _("completed"),
-        Transition.UNDO: _("undone"),
-        Transition.CLOSE: _("closed"),
-    }[transition]
+        raise ExitRefused(str(_NOT_ALLOWED[transition]))
 
 
 def _refuse_if_blocked(exit_case: Exit, step: str) -> None:
@@ -92,6 +116,15 @@ def _resolve_assignee(exit_case: Exit, approver: ApproverKind):
     return None
 
 
+def _directory_change(member, *, actor, **changes) -> None:
+    """Change the member through the directory's own door; its refusal is the exit's refusal
+    (raised inside the transaction, so the exit's move is rolled back with it)."""
+    try:
+        directory_services.update_member(member, actor=actor, **changes)
+    except directory_services.DirectoryError as error:
+        raise ExitRefused(" ".join(error.messages)) from error
+
+
 def _open_approvals(exit_case: Exit) -> None:
     chain = list(
         ApprovalChainStep.objects.filter(enterprise=exit_case.enterprise)
@@ -121,8 +154,25 @@ def submit(exit_case: Exit, *, actor) -> Exit:
     return exit_case
 
 
-def _decide_current_step(exit_case: Exit, *, actor, decision: Decision, comment: str):
+def _expected_step(exit_case: Exit, step: int | None) -> int | None:
+    """The step the caller means: the one their page showed, or the one current as they call."""
+    if step is not None:
+        return step
+    current = rules.current_approval(exit_case)
+    return current.position if current else None
+
+
+def _decide_current_step(
+    exit_case: Exit, *, actor, expected_step: int | None, decision: Decision, comment: str
+):
     approval = rules.current_approval(exit_case)
+    if approval is not None and expected_step is not None and approval.position != expected_step:
+        # Someone decided the step this person was looking at while they were deciding it.
+        decided = exit_case.approvals.filter(position=expected_step).first()
+        raise ExitRefused(
+            _("This step was already decided by %(user)s.")
+            % {"user": decided.decided_by if decided and decided.decided_by else _("someone else")}
+        )
     approval.decision = decision
     approval.decided_by = actor
     approval.decided_at = timezone.now()
@@ -133,11 +183,22 @@ def _decide_current_step(exit_case: Exit, *, actor, decision: Decision, comment:
 
 
 @transaction.atomic
-def approve(exit_case: Exit, *, actor, comment: str = "") -> Exit:
-    """Approve the current step; the last step's approval moves the exit to handover."""
+def approve(exit_case: Exit, *, actor, comment: str = "", step: int | None = None) -> Exit:
+    """Approve the current step; the last step's approval moves the exit to handover.
+
+    `step` is the position of the step the person saw; if it was decided meanwhile (two people
+    deciding at once) the call is refused rather than deciding the next step unseen.
+    """
+    expected_step = _expected_step(exit_case, step)
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.APPROVE, actor)
-    _decide_current_step(exit_case, actor=actor, decision=Decision.APPROVED, comment=comment)
+    _decide_current_step(
+        exit_case,
+        actor=actor,
+        expected_step=expected_step,
+        decision=Decision.APPROVED,
+        comment=comment,
+    )
     if exit_case.approvals.filter(decision=Decision.PENDING).exists():
         return exit_case  # the next step decides now
     exit_case.approve()
@@ -145,14 +206,24 @@ def approve(exit_case: Exit, *, actor, comment: str = "") -> Exit:
 
 
 @transaction.atomic
-def reject(exit_case: Exit, *, actor, reason: str) -> Exit:
-    """pending_approval → rejected, by the current step's approver, who must say why."""
+def reject(exit_case: Exit, *, actor, reason: str, step: int | None = None) -> Exit:
+    """pending_approval → rejected, by the current step's approver, who must say why.
+    `step` as for `approve`."""
     reason = (reason or "").strip()
     if not reason:
-        raise ExitRefused(_("Say why the exit is rejected: the member will read it."))
+        raise ExitRefused(
+            _("Say why the exit is rejected: the member will read it."), field="comment"
+        )
+    expected_step = _expected_step(exit_case, step)
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.REJECT, actor)
-    _decide_current_step(exit_case, actor=actor, decision=Decision.REJECTED, comment=reason)
+    _decide_current_step(
+        exit_case,
+        actor=actor,
+        expected_step=expected_step,
+        decision=Decision.REJECTED,
+        comment=reason,
+    )
     exit_case.reject(reason=reason)
     return _save(exit_case, actor=actor, transition=Transition.REJECT)
 
@@ -172,6 +243,13 @@ def remove(exit_case: Exit, *, actor) -> Exit:
     no approval chain."""
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.REMOVE, actor)
+    if exit_case.kind not in REMOVABLE_KINDS:
+        raise ExitRefused(
+            _(
+                "Only a removal by an admin or the HR system skips the approval chain: "
+                "submit this exit for approval instead."
+            )
+        )
     _refuse_if_blocked(exit_case, prereview.SUBMIT)
     exit_case.remove()
     return _save(exit_case, actor=actor, transition=Transition.REMOVE)
@@ -199,7 +277,7 @@ def complete(exit_case: Exit, *, actor) -> Exit:
     }
     exit_case.complete()
     _save(exit_case, actor=actor, transition=Transition.COMPLETE)
-    directory_services.change_status(member, actor=actor, status=MemberStatus.DEPARTED)
+    _directory_change(member, actor=actor, status=MemberStatus.DEPARTED)
     user.is_active = False
     user.save(update_fields=["is_active"])
     end_sessions(user)
@@ -210,7 +288,9 @@ def complete(exit_case: Exit, *, actor) -> Exit:
 def undo(exit_case: Exit, *, actor, password: str) -> Exit:
     """completed → reverted (误操作退出, X-8): within the undo window, by HR holding the
     permission, who re-enters their password. Member, role and login come back as they were."""
-    if actor is None or not actor.check_password(password or ""):
+    if actor is None:
+        raise ExitRefused(str(_ONLY_A_PERSON[Transition.UNDO]))
+    if not actor.check_password(password or ""):
         raise ExitRefused(_("Your password was not right: re-enter it to confirm the undo."))
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.UNDO, actor)
@@ -222,7 +302,7 @@ def undo(exit_case: Exit, *, actor, password: str) -> Exit:
     before = exit_case.before_completion
     exit_case.undo()
     _save(exit_case, actor=actor, transition=Transition.UNDO)
-    directory_services.update_member(exit_case.member, actor=actor, **before["member"])
+    _directory_change(exit_case.member, actor=actor, **before["member"])
     user = exit_case.member.user
     user.is_active = before["user"]["is_active"]
     user.save(update_fields=["is_active"])
@@ -230,7 +310,7 @@ def undo(exit_case: Exit, *, actor, password: str) -> Exit:
 
 
 @transaction.atomic
-def close(exit_case: Exit, *, actor=None) -> Exit:
+def close(exit_case: Exit, *, actor) -> Exit:
     """completed → closed, for good, once the undo window has ended (the nightly job, or HR)."""
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.CLOSE, actor)

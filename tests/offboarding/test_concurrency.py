@@ -179,17 +179,6 @@ def test_a_manager_approving_twice_at_once_decides_their_step_once(open_exit_for
     assert refreshed(exit_case).state == ExitState.PENDING_APPROVAL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (S-3): workflow.approve decides whichever step is current when it gets the lock, "
-        "not the step the person saw. When HR decides two steps in a row (the default chain for "
-        "a member without an active manager), two HR staff pressing approve on step 1 at once "
-        "approve step 1 AND step 2, and neither is told. Fix: approve/reject take the step the "
-        "page showed (e.g. step=<ExitApproval position or pk>) and, after _lock, refuse with "
-        "'This step was already decided by …' when it is no longer the current one."
-    ),
-)
 def test_two_hr_staff_approving_the_same_step_at_once_do_not_approve_the_next_one(
     open_exit_for, enterprise, hr_user, second_hr_user
 ):

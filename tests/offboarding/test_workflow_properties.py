@@ -30,7 +30,15 @@ from directory.choices import MemberStatus
 from directory.models import OWNED_RESOURCE_MODELS, Member
 from directory.permissions import grant_access
 from offboarding import services, workflow
-from offboarding.choices import OPEN_STATES, Decision, ExitKind, ExitState, Team, Transition
+from offboarding.choices import (
+    OPEN_STATES,
+    REMOVABLE_KINDS,
+    Decision,
+    ExitKind,
+    ExitState,
+    Team,
+    Transition,
+)
 from offboarding.exceptions import ExitRefused
 from offboarding.models import Exit
 from tests import factories
@@ -131,8 +139,7 @@ class ExitWorkflowMachine(RuleBasedStateMachine):
         )
 
     def may_succeed(self, transition: Transition, who: str, *, reason: str, password_ok: bool):
-        """The rules of X-2 … X-8, written out independently: True, False, or None where the
-        outcome is a known bug (see the xfail tests) and is not asserted."""
+        """The rules of X-2 … X-8, written out independently: True or False."""
         exit_case = self.fresh()
         state = ExitState(exit_case.state)
         now = datetime.now(UTC)
@@ -145,10 +152,7 @@ class ExitWorkflowMachine(RuleBasedStateMachine):
         if transition == Transition.CANCEL:
             return state in SIGNABLE and who in ("member", "hr")
         if transition == Transition.REMOVE:
-            allowed = state == ExitState.DRAFT and who == "hr"
-            if allowed and exit_case.kind == ExitKind.VOLUNTARY:
-                return None  # BUG: a voluntary request can skip its approvals (xfail test)
-            return allowed
+            return state == ExitState.DRAFT and who == "hr" and exit_case.kind in REMOVABLE_KINDS
         if transition == Transition.COMPLETE:
             return (
                 state == ExitState.HANDOVER

@@ -1,0 +1,101 @@
+"""Browser tests: Debian's headless Chromium, driven by Playwright (pytest-playwright's fixtures),
+against pytest-django's live server.
+
+Playwright's own browser downloads are never used (`playwright install` is not possible here):
+the browser is the system's /usr/bin/chromium (Debian package `chromium`). Each xdist worker
+launches one browser for its session; every test gets a fresh context and page.
+"""
+
+import os
+
+import pytest
+from django.db import connections
+from playwright.sync_api import expect, sync_playwright
+
+from tests.conftest import skip_or_fail
+
+CHROMIUM = "/usr/bin/chromium"
+
+# Without the background-networking flags Chromium keeps trying to reach Google's hosts, which a
+# closed network refuses; --no-sandbox because CI runs as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def pytest_collection_modifyitems(items):
+    # Every test under tests/browser/ is a browser test, whether or not its module says so.
+    for item in items:
+        if "tests/browser/" in item.nodeid.replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """pytest-playwright's fixture, plus closing Django's database connections around it.
+
+    Starting Playwright's sync API switches the test thread to another contextvars context, where
+    Django's `connections` (an asgiref Local) is empty, and stopping it switches back. A connection
+    opened on one side would stay open, unseen, and PostgreSQL would then refuse to drop the test
+    database at the end of the run ("being accessed by other users").
+    """
+    connections.close_all()
+    pw = sync_playwright().start()
+    yield pw
+    connections.close_all()
+    pw.stop()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not os.access(CHROMIUM, os.X_OK):
+        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "headless": browser_type_launch_args.get("headless", True),
+        "args": CHROMIUM_ARGS,
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # English UI for stable assertions; the data itself (names of enterprises, members) is Chinese.
+    return {
+        **browser_context_args,
+        "locale": "en-US",
+        "timezone_id": "Asia/Shanghai",
+        "viewport": {"width": 1280, "height": 900},
+    }
+
+
+# Generous waits: two xdist workers, two browsers and a live server each share two cores.
+TIMEOUT_MS = 15_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture
+def page(page):
+    page.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+@pytest.fixture
+def admin_login(page, live_server):
+    """Log in through the real admin login form: `admin_login(username, password)`."""
+
+    def login(username: str, password: str):
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", password)
+        page.click("input[type=submit]")
+        page.wait_for_load_state("domcontentloaded")
+        return page
+
+    return login
