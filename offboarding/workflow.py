@@ -24,6 +24,7 @@ from .choices import (
     REMOVABLE_KINDS,
     ApproverKind,
     Decision,
+    ExitState,
     Transition,
 )
 from .exceptions import ExitRefused
@@ -162,17 +163,25 @@ def _expected_step(exit_case: Exit, step: int | None) -> int | None:
     return current.position if current else None
 
 
-def _decide_current_step(
-    exit_case: Exit, *, actor, expected_step: int | None, decision: Decision, comment: str
-):
+def _refuse_if_step_decided(exit_case: Exit, expected_step: int | None) -> None:
+    """Refuse when the step the person was looking at was decided meanwhile (by someone else, or
+    by their own earlier click): said before "not allowed", which would be true but unhelpful."""
+    if exit_case.state != ExitState.PENDING_APPROVAL or expected_step is None:
+        return  # the state check says why
+    current = rules.current_approval(exit_case)
+    if current is not None and current.position == expected_step:
+        return
+    decided = (
+        exit_case.approvals.select_related("decided_by").filter(position=expected_step).first()
+    )
+    raise ExitRefused(
+        _("This step was already decided by %(user)s.")
+        % {"user": decided.decided_by if decided and decided.decided_by else _("someone else")}
+    )
+
+
+def _decide_current_step(exit_case: Exit, *, actor, decision: Decision, comment: str):
     approval = rules.current_approval(exit_case)
-    if approval is not None and expected_step is not None and approval.position != expected_step:
-        # Someone decided the step this person was looking at while they were deciding it.
-        decided = exit_case.approvals.filter(position=expected_step).first()
-        raise ExitRefused(
-            _("This step was already decided by %(user)s.")
-            % {"user": decided.decided_by if decided and decided.decided_by else _("someone else")}
-        )
     approval.decision = decision
     approval.decided_by = actor
     approval.decided_at = timezone.now()
@@ -191,14 +200,9 @@ def approve(exit_case: Exit, *, actor, comment: str = "", step: int | None = Non
     """
     expected_step = _expected_step(exit_case, step)
     exit_case = _lock(exit_case)
+    _refuse_if_step_decided(exit_case, expected_step)
     _refuse_unless_allowed(exit_case, Transition.APPROVE, actor)
-    _decide_current_step(
-        exit_case,
-        actor=actor,
-        expected_step=expected_step,
-        decision=Decision.APPROVED,
-        comment=comment,
-    )
+    _decide_current_step(exit_case, actor=actor, decision=Decision.APPROVED, comment=comment)
     if exit_case.approvals.filter(decision=Decision.PENDING).exists():
         return exit_case  # the next step decides now
     exit_case.approve()
@@ -216,14 +220,9 @@ def reject(exit_case: Exit, *, actor, reason: str, step: int | None = None) -> E
         )
     expected_step = _expected_step(exit_case, step)
     exit_case = _lock(exit_case)
+    _refuse_if_step_decided(exit_case, expected_step)
     _refuse_unless_allowed(exit_case, Transition.REJECT, actor)
-    _decide_current_step(
-        exit_case,
-        actor=actor,
-        expected_step=expected_step,
-        decision=Decision.REJECTED,
-        comment=reason,
-    )
+    _decide_current_step(exit_case, actor=actor, decision=Decision.REJECTED, comment=reason)
     exit_case.reject(reason=reason)
     return _save(exit_case, actor=actor, transition=Transition.REJECT)
 

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from directory import services as directory_services
 from directory.choices import MemberRole, MemberStatus
 from directory.models import ExternalContact, LoginSession, Member
+from directory.permissions import grant_access
 from offboarding import prereview, services, workflow
 from offboarding.choices import (
     ApproverKind,
@@ -1251,3 +1252,21 @@ def test_a_member_succeeding_themselves_is_refused_by_the_database(enterprise, m
             kind=ExitKind.PASSIVE,
             last_working_day=date(2026, 3, 1),
         )
+
+
+def test_deciding_a_step_someone_decided_meanwhile_names_who_did(
+    open_exit_for, enterprise, hr_user
+):
+    # given a member without a manager: HR decides both steps; two HR staff open step 1
+    colleague = factories.StaffUserFactory(username="hr-colleague")
+    grant_access(user=colleague, enterprise=enterprise, role="hr")
+    leaver = factories.MemberFactory(enterprise=enterprise, name="孤立")
+    exit_case = workflow.submit(open_exit_for(leaver), actor=leaver.user)
+    workflow.approve(exit_case, actor=hr_user, step=1)
+    # when the colleague approves the step 1 their page still shows
+    with pytest.raises(ExitRefused) as refused:
+        workflow.approve(exit_case, actor=colleague, step=1)
+    # then they are told, and step 2 is still waiting
+    assert str(refused.value) == "This step was already decided by hr."
+    decisions = list(exit_case.approvals.order_by("position").values_list("decision", flat=True))
+    assert decisions == [Decision.APPROVED, Decision.PENDING]
