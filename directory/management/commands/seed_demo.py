@@ -772,8 +772,9 @@ class Seeder:
             User(
                 username=username,
                 password=make_password(None),
-                first_name=m.given_name,
-                last_name=m.surname,
+                # Django joins first and last name Western-style ("翔建 姜"); a Chinese full name
+                # is written surname first, so it is kept whole in first_name.
+                first_name=m.surname + m.given_name,
                 email=f"{username}@example.com",
             )
             for m, username in zip(new_members, usernames, strict=True)
