@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
+from .choices import StaffRole
 from .models import (
     AppAuthorization,
     ApprovalTemplate,
@@ -75,12 +76,43 @@ def _enterprise_constraints(model):
 
 
 class EnterpriseScopedAdmin(SimpleHistoryAdmin):
-    """Rows, choices and autocomplete results limited to the user's enterprises."""
+    """Rows, choices and autocomplete results limited to the user's enterprises.
+
+    Groups give permissions across enterprises, but a person may be HR in one enterprise and IT
+    in another: `editing_roles` names the roles that may add, change and delete rows here, checked
+    against the row's own enterprise. Staff granted the enterprise in another role only see.
+    """
 
     form = EnterpriseConstraintsForm
 
     # The path from this model to its enterprise, for the queryset filter.
     enterprise_lookup = "enterprise"
+    # Staff roles that may edit rows (None: any role the enterprise was granted in).
+    editing_roles: tuple[str, ...] | None = None
+
+    def editable_enterprises(self, request):
+        return Enterprise.objects.visible_to(request.user, roles=self.editing_roles)
+
+    def _may_edit(self, request, obj) -> bool:
+        if obj is None or self.editing_roles is None or request.user.is_superuser:
+            return True
+        enterprise_id = obj.pk if self.enterprise_lookup == "pk" else obj.enterprise_id
+        return self.editable_enterprises(request).filter(pk=enterprise_id).exists()
+
+    def has_add_permission(self, request, *args):
+        if not super().has_add_permission(request, *args):
+            return False
+        return (
+            self.editing_roles is None
+            or request.user.is_superuser
+            or self.editable_enterprises(request).exists()
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._may_edit(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._may_edit(request, obj)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -93,7 +125,7 @@ class EnterpriseScopedAdmin(SimpleHistoryAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         related = db_field.related_model
         if related is Enterprise:
-            kwargs["queryset"] = Enterprise.objects.visible_to(request.user)
+            kwargs["queryset"] = self.editable_enterprises(request)
         elif hasattr(related._default_manager, "visible_to"):
             kwargs["queryset"] = related._default_manager.visible_to(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -115,7 +147,7 @@ class EnterpriseScopedAdmin(SimpleHistoryAdmin):
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        enterprises = list(Enterprise.objects.visible_to(request.user)[:2])
+        enterprises = list(self.editable_enterprises(request)[:2])
         if len(enterprises) == 1:
             initial.setdefault("enterprise", enterprises[0].pk)
         return initial
@@ -124,6 +156,7 @@ class EnterpriseScopedAdmin(SimpleHistoryAdmin):
 @admin.register(Enterprise)
 class EnterpriseAdmin(EnterpriseScopedAdmin):
     enterprise_lookup = "pk"
+    editing_roles = (StaffRole.HR,)
     list_display = ("name", "data_region", "time_zone", "undo_window", "backup_admin")
     list_filter = ("data_region",)
     search_fields = ("name",)
@@ -148,6 +181,7 @@ class EnterpriseAdmin(EnterpriseScopedAdmin):
 
 @admin.register(Department)
 class DepartmentAdmin(EnterpriseScopedAdmin):
+    editing_roles = (StaffRole.HR,)
     list_display = ("name", "parent", "head", "status", "pending_since", "enterprise")
     list_select_related = ("parent", "head", "enterprise")
     list_filter = ("status", ("enterprise", admin.RelatedOnlyFieldListFilter))
@@ -185,6 +219,7 @@ class MemberAddForm(EnterpriseConstraintsForm):
 
 @admin.register(Member)
 class MemberAdmin(EnterpriseScopedAdmin):
+    editing_roles = (StaffRole.HR,)
     list_display = (
         "employee_number",
         "name",
@@ -247,6 +282,7 @@ class MemberAdmin(EnterpriseScopedAdmin):
 
 
 class OwnedResourceAdmin(EnterpriseScopedAdmin):
+    editing_roles = (StaffRole.HR,)
     list_display = ("name", "owner", "enterprise", "created_at")
     list_select_related = ("owner", "enterprise")
     list_filter = (("enterprise", admin.RelatedOnlyFieldListFilter),)
@@ -267,11 +303,13 @@ class CustomerGroupAdmin(OwnedResourceAdmin):
 
 @admin.register(AppAuthorization)
 class AppAuthorizationAdmin(OwnedResourceAdmin):
+    editing_roles = (StaffRole.HR, StaffRole.IT)
     list_display = ("name", "scopes", "owner", "enterprise", "created_at")
 
 
 @admin.register(ThirdPartyBinding)
 class ThirdPartyBindingAdmin(OwnedResourceAdmin):
+    editing_roles = (StaffRole.HR, StaffRole.IT)
     list_display = ("name", "provider", "account", "owner", "enterprise", "created_at")
     list_filter = ("provider",) + OwnedResourceAdmin.list_filter
 

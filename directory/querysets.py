@@ -6,11 +6,15 @@ from tree_queries.query import TreeQuerySet
 from .choices import DepartmentStatus, MemberRole, MemberStatus
 
 
-def granted_enterprise_ids(user):
-    """Ids of the enterprises granted to `user`, as a subquery (no joins, no duplicates)."""
+def granted_enterprise_ids(user, roles=None):
+    """Ids of the enterprises granted to `user` (as one of `roles`, if given), as a subquery (no
+    joins, no duplicates)."""
     from .models import EnterpriseAccess
 
-    return EnterpriseAccess.objects.filter(user=user).values("enterprise_id")
+    grants = EnterpriseAccess.objects.filter(user=user)
+    if roles is not None:
+        grants = grants.filter(role__in=roles)
+    return grants.values("enterprise_id")
 
 
 class ScopedQuerySetMixin:
@@ -19,13 +23,15 @@ class ScopedQuerySetMixin:
     def for_enterprise(self, enterprise):
         return self.filter(**{self.enterprise_lookup: enterprise})
 
-    def visible_to(self, user):
-        """Rows of the enterprises `user` may work on (tenant separation, D-1)."""
+    def visible_to(self, user, roles=None):
+        """Rows of the enterprises `user` may work on (tenant separation, D-1); with `roles`, only
+        of those where they work in one of these roles (HR, IT, compliance)."""
         if user.is_superuser:
             return self
         if not user.is_authenticated or not user.is_staff:
             return self.none()
-        return self.filter(**{f"{self.enterprise_lookup}__in": granted_enterprise_ids(user)})
+        granted = granted_enterprise_ids(user, roles)
+        return self.filter(**{f"{self.enterprise_lookup}__in": granted})
 
 
 class EnterpriseQuerySet(ScopedQuerySetMixin, models.QuerySet):

@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from directory.admin import EnterpriseScopedAdmin
+from directory.choices import StaffRole
 from directory.models import Enterprise
 from directory.services import DirectoryError
 
@@ -787,12 +788,20 @@ class EnterpriseTemplateAdmin(EnterpriseScopedAdmin):
 
     list_select_related = ("enterprise",)
     list_per_page = 100
+    # The chain and the checklist are HR's to configure; rows are edited in place on the list,
+    # so the list shows only enterprises where the user works as HR.
+    editing_roles = (StaffRole.HR,)
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).filter(enterprise__in=self.editable_enterprises(request))
+        )
 
     def enterprises_without_rows(self, request):
         """The user's enterprises that have no row of this model (they use the default)."""
         rows = self.model.objects.filter(enterprise=OuterRef("pk"))
         return list(
-            Enterprise.objects.visible_to(request.user)
+            self.editable_enterprises(request)
             .filter(~Exists(rows))
             .only("pk", "name")
             .order_by("name")[:50]
@@ -874,4 +883,6 @@ class CopyDefaultChecklistForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["enterprise"].queryset = Enterprise.objects.visible_to(user)
+        self.fields["enterprise"].queryset = Enterprise.objects.visible_to(
+            user, roles=(StaffRole.HR,)
+        )

@@ -203,3 +203,36 @@ def test_department_changelist_lists_the_tree(hr_client, enterprise):
     factories.DepartmentFactory(enterprise=enterprise, parent=root, name="研发中心")
     response = hr_client.get(reverse("admin:directory_department_changelist"))
     assert set(response.context["cl"].result_list) == set(Department.objects.all())
+
+
+def test_a_role_in_one_enterprise_gives_no_edit_rights_in_another(client, enterprise, super_admin):
+    # given a person who is HR of the first enterprise and IT of a second
+    second = factories.EnterpriseFactory(name="第二家")
+    second_admin = factories.SuperAdminFactory(enterprise=second, name="第二家老板")
+    person = factories.StaffUserFactory(username="hr-here-it-there")
+    grant_access(user=person, enterprise=enterprise, role="hr")
+    grant_access(user=person, enterprise=second, role="it")
+    authorization = factories.AppAuthorizationFactory(enterprise=second, owner=second_admin)
+    client.force_login(person)
+    # then they edit members where they are HR, and only see them where they are IT
+    own = client.get(reverse("admin:directory_member_change", args=[super_admin.pk]))
+    assert own.context["has_change_permission"]
+    foreign = client.get(reverse("admin:directory_member_change", args=[second_admin.pk]))
+    assert foreign.status_code == 200
+    assert not foreign.context["has_change_permission"]
+    refused = client.post(
+        reverse("admin:directory_member_change", args=[second_admin.pk]),
+        {"name": "改名", "employee_number": second_admin.employee_number},
+    )
+    assert refused.status_code == 403
+    second_admin.refresh_from_db()
+    assert second_admin.name == "第二家老板"
+    # and IT's own objects there stay theirs to edit
+    it_page = client.get(
+        reverse("admin:directory_appauthorization_change", args=[authorization.pk])
+    )
+    assert it_page.context["has_change_permission"]
+    # and a new member can only be added to the enterprise where they are HR
+    add = client.get(reverse("admin:directory_member_add"))
+    choices = add.context["adminform"].form.fields["enterprise"].queryset
+    assert list(choices) == [enterprise]

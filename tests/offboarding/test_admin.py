@@ -724,3 +724,20 @@ def test_the_approval_steps_show_once_the_exit_is_submitted(hr_client, draft, hr
     page = response.content.decode()
     assert "同意" in page
     assert "Step 1 (Direct manager): Approved" in page  # in the timeline
+
+
+def test_the_chain_of_an_enterprise_where_one_works_as_it_is_not_theirs_to_edit(
+    client, enterprise
+):
+    # given a person who is HR of the first enterprise and IT of a second, each with a chain
+    second = factories.EnterpriseFactory(name="第二家")
+    person = factories.StaffUserFactory(username="hr-here-it-there")
+    grant_access(user=person, enterprise=enterprise, role="hr")
+    grant_access(user=person, enterprise=second, role="it")
+    own = ApprovalChainStep.objects.create(enterprise=enterprise, position=1, approver="hr")
+    ApprovalChainStep.objects.create(enterprise=second, position=1, approver="hr")
+    client.force_login(person)
+    # when they open the approval chain
+    response = client.get(reverse("admin:offboarding_approvalchainstep_changelist"))
+    # then only the chain of the enterprise where they are HR is listed, and editable
+    assert list(response.context["cl"].result_list) == [own]
