@@ -51,7 +51,11 @@ def open_exit(
 ) -> Exit:
     """Open a draft exit for `member` with the enterprise's checklist.
 
-    Refused, changing nothing: the member is not active; they already have an exit in progress;
+    Who may open one: the member themselves, for a voluntary exit (self-service); HR of the
+    enterprise, any kind; the system (`actor=None`), an exit from the HR system.
+
+    Refused, changing nothing: the actor may not; the member is not active; they already have an
+    exit in progress;
     a voluntary exit's last working day is in the past (in the enterprise's time zone); the
     successor is the member, inactive, or of another enterprise.
     """
@@ -63,6 +67,10 @@ def open_exit(
         .get(pk=member.pk)
     )
     enterprise = member.enterprise
+    if not _may_open(actor, member, kind):
+        raise ExitRefused(
+            _("You are not allowed to open this kind of exit for %(name)s.") % {"name": member.name}
+        )
     if member.status != MemberStatus.ACTIVE:
         raise ExitRefused(
             _("%(name)s is %(status)s: only an active member can leave through an exit.")
@@ -106,6 +114,15 @@ def open_exit(
         for position, item in enumerate(checklist_template(enterprise), start=1)
     )
     return exit_case
+
+
+def _may_open(actor, member, kind) -> bool:
+    if actor is None:
+        return kind == ExitKind.HR_SYNC
+    # The predicate reads only the enterprise of what it is given: the member's, here.
+    if rules.is_hr.test(actor, member):
+        return True
+    return actor.pk == member.user_id and kind in (ExitKind.VOLUNTARY, ExitKind.VOLUNTARY_ADMIN)
 
 
 def _lock_signable(exit_case, actor) -> Exit:

@@ -80,7 +80,9 @@ def open_exit_for(hr_user):
         fields.setdefault(
             "last_working_day", services.local_today(member.enterprise) + timedelta(days=14)
         )
-        actor = actor if actor is not None else member.user
+        if actor is None:  # the member asks to leave; any other kind is opened by HR
+            voluntary = kind in (ExitKind.VOLUNTARY, ExitKind.VOLUNTARY_ADMIN)
+            actor = member.user if voluntary else hr_user
         return services.open_exit(member=member, kind=kind, actor=actor, **fields)
 
     return open_exit_for

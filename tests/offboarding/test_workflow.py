@@ -1270,3 +1270,46 @@ def test_deciding_a_step_someone_decided_meanwhile_names_who_did(
     assert str(refused.value) == "This step was already decided by hr."
     decisions = list(exit_case.approvals.order_by("position").values_list("decision", flat=True))
     assert decisions == [Decision.APPROVED, Decision.PENDING]
+
+
+@pytest.mark.parametrize(
+    ("who", "kind"),
+    [
+        ("a colleague", ExitKind.VOLUNTARY),
+        ("the member", ExitKind.PASSIVE),
+        ("the member", ExitKind.HR_SYNC),
+        ("the system", ExitKind.VOLUNTARY),
+        ("the system", ExitKind.PASSIVE),
+    ],
+)
+def test_opening_an_exit_is_refused_to_whoever_may_not(enterprise, member, who, kind):
+    # given
+    actor = {
+        "a colleague": factories.MemberFactory(enterprise=enterprise).user,
+        "the member": member.user,
+        "the system": None,
+    }[who]
+    # when
+    with pytest.raises(ExitRefused) as refused:
+        services.open_exit(
+            member=member,
+            kind=kind,
+            last_working_day=services.local_today(enterprise) + timedelta(days=7),
+            actor=actor,
+        )
+    # then
+    assert str(refused.value) == (
+        f"You are not allowed to open this kind of exit for {member.name}."
+    )
+    assert not Exit.objects.filter(member=member).exists()
+
+
+def test_the_hr_system_opens_an_exit_without_a_person(enterprise, member):
+    exit_case = services.open_exit(
+        member=member,
+        kind=ExitKind.HR_SYNC,
+        last_working_day=services.local_today(enterprise),
+        actor=None,
+    )
+    assert exit_case.state == ExitState.DRAFT
+    assert exit_case.requested_by is None
