@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
-from directory.choices import MemberStatus
+from directory.choices import MemberRole, MemberStatus
 from directory.models import Enterprise, Member
 
 from . import rules
@@ -33,6 +33,12 @@ def checklist_template(enterprise) -> list[dict]:
         {"code": code, "title": str(title), "team": team, "auto_check": check}
         for code, title, team, check in DEFAULT_CHECKLIST
     ]
+
+
+def voluntary_kind_for(member) -> ExitKind:
+    """The kind of a member's own request: an admin leaving is `voluntary_admin` (their rights
+    must be handed over first), anyone else `voluntary`."""
+    return ExitKind.VOLUNTARY if member.role == MemberRole.MEMBER else ExitKind.VOLUNTARY_ADMIN
 
 
 def local_today(enterprise):

@@ -17,11 +17,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from directory.choices import MemberRole, StaffRole
+from directory.choices import StaffRole
 from directory.models import EnterpriseAccess, Member
 
 from . import rules, services, workflow
-from .choices import OPEN_STATES, ApproverKind, Decision, ExitKind, ExitState, Transition
+from .choices import OPEN_STATES, ApproverKind, Decision, ExitState, Transition
 from .exceptions import ExitRefused
 from .forms import CancelExitForm, DecisionForm, ExitRequestForm
 from .models import Exit, ExitApproval
@@ -180,10 +180,6 @@ def _own_exits(user):
     return Exit.objects.with_people().filter(member__user=user)
 
 
-def _kind_for(member: Member) -> ExitKind:
-    return ExitKind.VOLUNTARY if member.role == MemberRole.MEMBER else ExitKind.VOLUNTARY_ADMIN
-
-
 def _submit_and_report(request, exit_case: Exit) -> None:
     """Submit a draft; a refusal leaves the draft as it is and says why."""
     try:
@@ -231,7 +227,7 @@ def my_exit(request):
         try:
             exit_case = services.open_exit(
                 member=member,
-                kind=_kind_for(member),
+                kind=services.voluntary_kind_for(member),
                 last_working_day=form.cleaned_data["last_working_day"],
                 reason=form.cleaned_data["reason"],
                 actor=request.user,
