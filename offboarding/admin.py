@@ -80,11 +80,10 @@ REFUSALS = (ExitRefused, DirectoryError)
 
 
 class ExitAddForm(forms.ModelForm):
-    """HR opens an exit for a member. The rules of opening live in `services.open_exit`; when it
-    refuses, `ExitAdmin.add_view` shows the form again with the refusal as its error."""
+    """HR opens an exit for a member. The rules of opening live in `services.check_open_exit`;
+    a refusal is shown on the form, beside its field when it names one."""
 
-    # Set on the second pass of an add the service refused (see ExitAdmin.add_view).
-    refusal: str | None = None
+    actor = None  # the user opening the exit, set by ExitAdmin.get_form
 
     class Meta:
         model = Exit
@@ -92,8 +91,19 @@ class ExitAddForm(forms.ModelForm):
 
     def clean(self):
         cleaned_data = super().clean()
-        if self.refusal:
-            raise ValidationError(self.refusal)
+        if self.errors:
+            return cleaned_data
+        try:
+            services.check_open_exit(
+                member=cleaned_data["member"],
+                kind=cleaned_data["kind"],
+                last_working_day=cleaned_data["last_working_day"],
+                successor=cleaned_data.get("successor"),
+                actor=self.actor,
+            )
+        except ExitRefused as refusal:
+            field = refusal.field if refusal.field in self.fields else None
+            self.add_error(field, str(refusal))
         return cleaned_data
 
 
@@ -448,18 +458,8 @@ class ExitAdmin(EnterpriseScopedAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
-            refusal = getattr(request, "_exit_refusal", None)
-            kwargs["form"] = type("ExitAddForm", (ExitAddForm,), {"refusal": refusal})
+            kwargs["form"] = type("ExitAddForm", (ExitAddForm,), {"actor": request.user})
         return super().get_form(request, obj, change=change, **kwargs)
-
-    def add_view(self, request, form_url="", extra_context=None):
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except ExitRefused as error:
-            # The form was valid, the service refused: the admin's transaction is rolled back
-            # (nothing was written); show the same form again with the refusal as its error.
-            request._exit_refusal = str(error)
-            return super().add_view(request, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -45,33 +45,15 @@ def local_today(enterprise):
     return timezone.localdate(timezone=enterprise.time_zone)
 
 
-@transaction.atomic
-def open_exit(
-    *,
-    member,
-    kind: ExitKind,
-    last_working_day,
-    reason: str = "",
-    successor=None,
-    actor,
-) -> Exit:
-    """Open a draft exit for `member` with the enterprise's checklist.
+def check_open_exit(*, member, kind: ExitKind, last_working_day, successor=None, actor) -> None:
+    """Raise ExitRefused if `open_exit` with these values would be refused; write nothing.
 
-    Who may open one: the member themselves, for a voluntary exit (self-service); HR of the
-    enterprise, any kind; the system (`actor=None`), an exit from the HR system.
-
-    Refused, changing nothing: the actor may not; the member is not active; they already have an
-    exit in progress;
-    a voluntary exit's last working day is in the past (in the enterprise's time zone); the
-    successor is the member, inactive, or of another enterprise.
+    Who may open an exit: the member themselves, a voluntary one (self-service); HR of the
+    enterprise, any kind; the system (`actor=None`), one from the HR system. Refused too: the
+    member is not active; they already have an exit in progress; a voluntary exit's last working
+    day is in the past (in the enterprise's time zone); the successor is the member, inactive, or
+    of another enterprise. Forms call this to show the refusal beside their fields.
     """
-    # The member as the database has it now, locked: a frozen or departed member read earlier,
-    # or a second request at the same moment, cannot slip through.
-    member = (
-        Member.objects.select_for_update(of=("self",))
-        .select_related("enterprise")
-        .get(pk=member.pk)
-    )
     enterprise = member.enterprise
     if not _may_open(actor, member, kind):
         raise ExitRefused(
@@ -96,6 +78,35 @@ def open_exit(
             raise ExitRefused(_("The successor belongs to another enterprise."), field="successor")
         if successor.status != MemberStatus.ACTIVE:
             raise ExitRefused(_("The successor must be an active member."), field="successor")
+
+
+@transaction.atomic
+def open_exit(
+    *,
+    member,
+    kind: ExitKind,
+    last_working_day,
+    reason: str = "",
+    successor=None,
+    actor,
+) -> Exit:
+    """Open a draft exit for `member` with the enterprise's checklist, after `check_open_exit`
+    (refused, changing nothing, for the reasons it lists)."""
+    # The member as the database has it now, locked: a frozen or departed member read earlier,
+    # or a second request at the same moment, cannot slip through.
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("enterprise")
+        .get(pk=member.pk)
+    )
+    check_open_exit(
+        member=member,
+        kind=kind,
+        last_working_day=last_working_day,
+        successor=successor,
+        actor=actor,
+    )
+    enterprise = member.enterprise
 
     exit_case = Exit(
         enterprise=enterprise,
