@@ -46,6 +46,16 @@ def hr_user(enterprise):
 
 
 @pytest.fixture
+def it_user(enterprise):
+    """A staff user granted the enterprise as IT, with the IT group's permissions."""
+    from directory.permissions import grant_access
+
+    user = factories.StaffUserFactory(username="it")
+    grant_access(user=user, enterprise=enterprise, role="it")
+    return user
+
+
+@pytest.fixture
 def hr_client(client, hr_user):
     client.force_login(hr_user)
     return client

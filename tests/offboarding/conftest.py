@@ -29,14 +29,6 @@ def history_reasons(exit_case: Exit) -> list[str]:
 
 
 @pytest.fixture
-def it_user(enterprise):
-    """A staff user granted the enterprise as IT, with the IT group's permissions."""
-    user = factories.StaffUserFactory(username="it")
-    grant_access(user=user, enterprise=enterprise, role="it")
-    return user
-
-
-@pytest.fixture
 def other_enterprise_hr(db):
     """HR of another enterprise: may do everything HR does, but not here."""
     user = factories.StaffUserFactory(username="hr-elsewhere")

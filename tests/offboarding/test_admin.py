@@ -69,13 +69,6 @@ def state_of(exit_case):
 
 
 @pytest.fixture
-def it_user(enterprise):
-    user = factories.StaffUserFactory(username="it")
-    grant_access(user=user, enterprise=enterprise, role="it")
-    return user
-
-
-@pytest.fixture
 def it_client(client, it_user):
     client.force_login(it_user)
     return client
