@@ -332,12 +332,7 @@ def _signing_teams(request, exit_case) -> set[str]:
     """The teams whose checklist items and review `request.user` may sign off on this exit now."""
     if exit_case.state not in services.SIGNABLE_STATES:
         return set()
-    teams = set()
-    if rules.is_hr.test(request.user, exit_case):
-        teams.add(Team.HR)
-    if rules.is_it.test(request.user, exit_case):
-        teams.add(Team.IT)
-    return teams
+    return {team for team in Team if rules.signs_for(request.user, exit_case, team)}
 
 
 @admin.register(Exit)
@@ -511,8 +506,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
             "time_zone": enterprise.time_zone,
             "undo_deadline": _in_time_zone(exit_case.undo_deadline, enterprise),
             "undo_window_open": exit_case.state == ExitState.COMPLETED
-            and exit_case.undo_deadline is not None
-            and timezone.now() < exit_case.undo_deadline,
+            and not exit_case.undo_window_has_ended,
             "transition_buttons": [
                 {
                     "name": transition.value,

@@ -13,7 +13,7 @@ import rules
 from directory.choices import MemberStatus, StaffRole
 from directory.models import EnterpriseAccess
 
-from .choices import Decision
+from .choices import Decision, Team
 
 
 def fsm(predicate):
@@ -93,4 +93,8 @@ can_remove = is_hr & may_remove_members
 can_complete = is_hr | is_it
 can_undo = is_hr & may_undo_exits
 can_close = is_hr
-can_sign_off = is_hr | is_it
+
+
+def signs_for(user, exit_case, team) -> bool:
+    """Whether `user` signs off `team`'s checklist items and review on this exit."""
+    return (is_hr if team == Team.HR else is_it).test(user, exit_case)

@@ -154,10 +154,6 @@ def _lock_signable(exit_case, actor) -> Exit:
     return locked
 
 
-def _team_predicate(team):
-    return rules.is_hr if team == Team.HR else rules.is_it
-
-
 @transaction.atomic
 def sign_off_item(item: ChecklistItem, *, actor, note: str = "") -> ChecklistItem:
     """Sign off a checklist item a person must confirm. Only a user of the owning team may."""
@@ -168,7 +164,7 @@ def sign_off_item(item: ChecklistItem, *, actor, note: str = "") -> ChecklistIte
             _("“%(title)s” is checked automatically from the data; nobody signs it off.")
             % {"title": item.title}
         )
-    if not _team_predicate(item.team).test(actor, exit_case):
+    if not rules.signs_for(actor, exit_case, item.team):
         raise ExitRefused(
             _("Only %(team)s staff of this enterprise can sign off “%(title)s”.")
             % {"team": item.get_team_display(), "title": item.title}
@@ -190,7 +186,7 @@ def sign_off_item(item: ChecklistItem, *, actor, note: str = "") -> ChecklistIte
 def sign_off_review(exit_case: Exit, *, actor, team: Team) -> Exit:
     """The joint exit review (HR与IT联合执行退出审核): HR and IT each sign off once."""
     exit_case = _lock_signable(exit_case, actor)
-    if not _team_predicate(team).test(actor, exit_case):
+    if not rules.signs_for(actor, exit_case, team):
         raise ExitRefused(
             _("Only %(team)s staff of this enterprise can sign off the %(team)s review.")
             % {"team": Team(team).label}
