@@ -14,13 +14,11 @@ All of them stand behind `EnterpriseScopedAdmin`, the tenant wall: another enter
 answered as if it did not exist, on every page and every URL of this module.
 """
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -30,31 +28,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from directory.admin import EnterpriseScopedAdmin
-from directory.choices import StaffRole
-from directory.models import Enterprise
 from directory.services import DirectoryError
 
-from . import prereview, rules, services, workflow
-from .choices import (
-    DEFAULT_APPROVAL_CHAIN,
-    DEFAULT_CHECKLIST,
-    Decision,
-    ExitState,
-    Team,
-    Transition,
-)
-from .exceptions import ExitRefused
-from .models import ApprovalChainStep, ChecklistItem, ChecklistTemplateItem, Exit, ExitApproval
+from .. import prereview, rules, services, workflow
+from ..choices import ExitState, Team, Transition
+from ..exceptions import ExitRefused
+from ..models import ChecklistItem, Exit, ExitApproval
+from ..selectors import exit_timeline, person_name
+from .forms import TRANSITION_FORMS, ConfirmTransitionForm, ExitAddForm, SignOffForm
 
 TEMPLATES = "admin/offboarding/exit"
-TIMELINE_LENGTH = 20
-
-
-def _person(user) -> str:
-    """A staff user as the pages name them (no link: HR cannot open the user admin)."""
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()
+_person = person_name  # no link: HR cannot open the user admin
 
 
 def _in_time_zone(moment, enterprise):
@@ -74,96 +58,6 @@ def _refusal(error) -> str:
 # directory.services, whose refusals are not ExitRefused; a message, not a 500, either way.
 REFUSALS = (ExitRefused, DirectoryError)
 
-
-# ---------------------------------------------------------------------------------------------
-# Forms
-
-
-class ExitAddForm(forms.ModelForm):
-    """HR opens an exit for a member. The rules of opening live in `services.check_open_exit`;
-    a refusal is shown on the form, beside its field when it names one."""
-
-    actor = None  # the user opening the exit, set by ExitAdmin.get_form
-
-    class Meta:
-        model = Exit
-        fields = ("member", "kind", "reason", "last_working_day", "successor")
-
-    def clean(self):
-        cleaned_data = super().clean()
-        if self.errors:
-            return cleaned_data
-        try:
-            services.check_open_exit(
-                member=cleaned_data["member"],
-                kind=cleaned_data["kind"],
-                last_working_day=cleaned_data["last_working_day"],
-                successor=cleaned_data.get("successor"),
-                actor=self.actor,
-            )
-        except ExitRefused as refusal:
-            field = refusal.field if refusal.field in self.fields else None
-            self.add_error(field, str(refusal))
-        return cleaned_data
-
-
-class ConfirmTransitionForm(forms.Form):
-    """A transition that needs nothing but "Yes, I'm sure"."""
-
-    def door_arguments(self) -> dict:
-        return {}
-
-
-class DecideStepForm(ConfirmTransitionForm):
-    # The step the page showed: deciding it after someone else did is refused, not passed on.
-    step = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
-
-    def door_arguments(self) -> dict:
-        return {"step": self.cleaned_data["step"]}
-
-
-class ApproveForm(DecideStepForm):
-    comment = forms.CharField(
-        label=gettext_lazy("Comment"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-    )
-
-    def door_arguments(self) -> dict:
-        return {**super().door_arguments(), "comment": self.cleaned_data["comment"]}
-
-
-class RejectForm(DecideStepForm):
-    reason = forms.CharField(
-        label=gettext_lazy("Reason"),
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text=gettext_lazy("The member reads it."),
-        error_messages={
-            "required": gettext_lazy("Say why the exit is rejected: the member will read it.")
-        },
-    )
-
-    def door_arguments(self) -> dict:
-        return {**super().door_arguments(), "reason": self.cleaned_data["reason"]}
-
-
-class UndoForm(ConfirmTransitionForm):
-    password = forms.CharField(
-        label=gettext_lazy("Your password"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-        help_text=gettext_lazy("Undoing an exit needs a second confirmation: your own password."),
-    )
-
-    def door_arguments(self) -> dict:
-        return {"password": self.cleaned_data["password"]}
-
-
-TRANSITION_FORMS = {
-    Transition.APPROVE: ApproveForm,
-    Transition.REJECT: RejectForm,
-    Transition.UNDO: UndoForm,
-}
 
 # What each button does, in words, on its confirmation page.
 TRANSITION_QUESTIONS = {
@@ -212,23 +106,6 @@ TRANSITION_PREREVIEW = {
     Transition.REMOVE: prereview.SUBMIT,
     Transition.COMPLETE: prereview.COMPLETE,
 }
-
-# Words for the change reasons the workflow and the services write into the exit's history.
-TIMELINE_REASONS = {
-    "open": gettext_lazy("Opened"),
-    "hr_review": gettext_lazy("HR review signed off"),
-    "it_review": gettext_lazy("IT review signed off"),
-    **{transition.value: transition.label for transition in Transition},
-}
-
-
-class SignOffForm(forms.Form):
-    note = forms.CharField(
-        label=gettext_lazy("Note"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text=gettext_lazy("What was done, where it is kept: the note stays on the exit."),
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -708,175 +585,9 @@ class ExitAdmin(EnterpriseScopedAdmin):
         return reverse(f"admin:offboarding_exit_{action}", args=[quote(exit_case.pk), name])
 
 
-def exit_timeline(exit_case) -> list[dict]:
-    """The latest moves of an exit, newest first: its own history (opened, each transition, the
-    reviews), the approval decisions and the checklist sign-offs. Three queries."""
-    entries = []
-    for record in exit_case.history.select_related("history_user").order_by("-history_id")[
-        :TIMELINE_LENGTH
-    ]:
-        reason = record.history_change_reason
-        entries.append(
-            {
-                "when": record.history_date,
-                "who": record.history_user,
-                "what": TIMELINE_REASONS.get(reason)
-                or reason
-                or (_("Created") if record.history_type == "+" else _("Changed")),
-                "state": record.get_state_display(),
-            }
-        )
-    decisions = (
-        ExitApproval.history.filter(exit_case_id=exit_case.pk, history_type="~")
-        .exclude(decision=Decision.PENDING)
-        .select_related("history_user")
-        .order_by("-history_id")[:TIMELINE_LENGTH]
-    )
-    for record in decisions:
-        what = _("Step %(position)s (%(approver)s): %(decision)s") % {
-            "position": record.position,
-            "approver": record.get_approver_display(),
-            "decision": record.get_decision_display(),
-        }
-        if record.comment:
-            what = f"{what}: “{record.comment}”"
-        entries.append(
-            {"when": record.history_date, "who": record.history_user, "what": what, "state": ""}
-        )
-    sign_offs = (
-        ChecklistItem.history.filter(
-            exit_case_id=exit_case.pk, history_type="~", signed_off_at__isnull=False
-        )
-        .select_related("history_user")
-        .order_by("-history_id")[:TIMELINE_LENGTH]
-    )
-    for record in sign_offs:
-        entries.append(
-            {
-                "when": record.history_date,
-                "who": record.history_user,
-                "what": _("Checklist: “%(title)s” signed off") % {"title": record.title},
-                "state": "",
-            }
-        )
-    entries.sort(key=lambda entry: entry["when"], reverse=True)
-    for entry in entries:
-        entry["who"] = _person(entry["who"]) or _("the system")
-    return entries[:TIMELINE_LENGTH]
-
-
 def _blocked_steps(blocker) -> list[str]:
     return [
         Transition(step).label
         for step in (prereview.SUBMIT, prereview.COMPLETE)
         if step in blocker.blocks
     ]
-
-
-# ---------------------------------------------------------------------------------------------
-# Each enterprise's approval chain and checklist template
-
-
-class EnterpriseTemplateAdmin(EnterpriseScopedAdmin):
-    """Rows an enterprise configures, edited in place on the changelist."""
-
-    list_select_related = ("enterprise",)
-    list_per_page = 100
-    # The chain and the checklist are HR's to configure; rows are edited in place on the list,
-    # so the list shows only enterprises where the user works as HR.
-    editing_roles = (StaffRole.HR,)
-
-    def get_queryset(self, request):
-        return (
-            super().get_queryset(request).filter(enterprise__in=self.editable_enterprises(request))
-        )
-
-    def enterprises_without_rows(self, request):
-        """The user's enterprises that have no row of this model (they use the default)."""
-        rows = self.model.objects.filter(enterprise=OuterRef("pk"))
-        return list(
-            self.editable_enterprises(request)
-            .filter(~Exists(rows))
-            .only("pk", "name")
-            .order_by("name")[:50]
-        )
-
-
-@admin.register(ApprovalChainStep)
-class ApprovalChainStepAdmin(EnterpriseTemplateAdmin):
-    list_display = ("__str__", "position", "approver", "enterprise")
-    list_editable = ("position", "approver")
-    list_filter = (("enterprise", admin.RelatedOnlyFieldListFilter), "approver")
-    ordering = ("enterprise__name", "position")
-    search_fields = ("enterprise__name",)
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {
-            **(extra_context or {}),
-            "default_chain": [approver.label for approver in DEFAULT_APPROVAL_CHAIN],
-            "enterprises_on_default": self.enterprises_without_rows(request),
-        }
-        return super().changelist_view(request, extra_context)
-
-
-@admin.register(ChecklistTemplateItem)
-class ChecklistTemplateItemAdmin(EnterpriseTemplateAdmin):
-    list_display = ("code", "position", "title", "team", "auto_check", "enterprise")
-    list_editable = ("position", "title", "team", "auto_check")
-    list_filter = (("enterprise", admin.RelatedOnlyFieldListFilter), "team")
-    ordering = ("enterprise__name", "position")
-    search_fields = ("code", "title", "enterprise__name")
-
-    def get_urls(self):
-        return [
-            path(
-                "copy-default/",
-                self.admin_site.admin_view(self.copy_default_view),
-                name="offboarding_checklisttemplateitem_copy_default",
-            ),
-            *super().get_urls(),
-        ]
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {
-            **(extra_context or {}),
-            "default_size": len(DEFAULT_CHECKLIST),
-            "enterprises_on_default": self.enterprises_without_rows(request),
-            "may_copy_default": self.has_add_permission(request),
-        }
-        return super().changelist_view(request, extra_context)
-
-    def copy_default_view(self, request):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = CopyDefaultChecklistForm(request.POST, user=request.user)
-        changelist = reverse("admin:offboarding_checklisttemplateitem_changelist")
-        if not form.is_valid():
-            raise Http404(_("There is no such enterprise."))
-        enterprise = form.cleaned_data["enterprise"]
-        created = services.copy_default_checklist(enterprise, actor=request.user)
-        if created:
-            messages.success(
-                request,
-                _("%(enterprise)s now has its own checklist: the %(count)d default items.")
-                % {"enterprise": enterprise, "count": created},
-            )
-        else:
-            messages.warning(
-                request,
-                _("%(enterprise)s already has checklist items; nothing was copied.")
-                % {"enterprise": enterprise},
-            )
-        return HttpResponseRedirect(f"{changelist}?enterprise__id__exact={enterprise.pk}")
-
-
-class CopyDefaultChecklistForm(forms.Form):
-    enterprise = forms.ModelChoiceField(queryset=Enterprise.objects.none())
-
-    def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["enterprise"].queryset = Enterprise.objects.visible_to(
-            user, roles=(StaffRole.HR,)
-        )

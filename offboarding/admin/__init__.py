@@ -1,0 +1,15 @@
+"""Exits in the admin (U-2): HR's and IT's desk. Interface only: every change is a call to one
+door of offboarding/workflow.py or to offboarding/services.py, which lock, check and record.
+
+- `exits.py`: `ExitAdmin`, the exit's changelist and page with its transition buttons, pre-review,
+  review, approval steps, checklist and timeline, and the views behind the buttons.
+- `configuration.py`: each enterprise's approval chain and checklist template.
+- `forms.py`: the forms those pages post.
+
+All of them stand behind `EnterpriseScopedAdmin`, the tenant wall.
+"""
+
+from .configuration import ApprovalChainStepAdmin, ChecklistTemplateItemAdmin
+from .exits import ExitAdmin
+
+__all__ = ["ApprovalChainStepAdmin", "ChecklistTemplateItemAdmin", "ExitAdmin"]

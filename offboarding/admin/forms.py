@@ -1,0 +1,118 @@
+"""The forms of the exit admin's pages: opening an exit, confirming a transition, signing off."""
+
+from django import forms
+from django.utils.translation import gettext_lazy
+
+from directory.choices import StaffRole
+from directory.models import Enterprise
+
+from .. import services
+from ..choices import Transition
+from ..exceptions import ExitRefused
+from ..models import Exit
+
+
+class ExitAddForm(forms.ModelForm):
+    """HR opens an exit for a member. The rules of opening live in `services.check_open_exit`;
+    a refusal is shown on the form, beside its field when it names one."""
+
+    actor = None  # the user opening the exit, set by ExitAdmin.get_form
+
+    class Meta:
+        model = Exit
+        fields = ("member", "kind", "reason", "last_working_day", "successor")
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self.errors:
+            return cleaned_data
+        try:
+            services.check_open_exit(
+                member=cleaned_data["member"],
+                kind=cleaned_data["kind"],
+                last_working_day=cleaned_data["last_working_day"],
+                successor=cleaned_data.get("successor"),
+                actor=self.actor,
+            )
+        except ExitRefused as refusal:
+            field = refusal.field if refusal.field in self.fields else None
+            self.add_error(field, str(refusal))
+        return cleaned_data
+
+
+class ConfirmTransitionForm(forms.Form):
+    """A transition that needs nothing but "Yes, I'm sure"."""
+
+    def door_arguments(self) -> dict:
+        return {}
+
+
+class DecideStepForm(ConfirmTransitionForm):
+    # The step the page showed: deciding it after someone else did is refused, not passed on.
+    step = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
+    def door_arguments(self) -> dict:
+        return {"step": self.cleaned_data["step"]}
+
+
+class ApproveForm(DecideStepForm):
+    comment = forms.CharField(
+        label=gettext_lazy("Comment"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    )
+
+    def door_arguments(self) -> dict:
+        return {**super().door_arguments(), "comment": self.cleaned_data["comment"]}
+
+
+class RejectForm(DecideStepForm):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=gettext_lazy("The member reads it."),
+        error_messages={
+            "required": gettext_lazy("Say why the exit is rejected: the member will read it.")
+        },
+    )
+
+    def door_arguments(self) -> dict:
+        return {**super().door_arguments(), "reason": self.cleaned_data["reason"]}
+
+
+class UndoForm(ConfirmTransitionForm):
+    password = forms.CharField(
+        label=gettext_lazy("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text=gettext_lazy("Undoing an exit needs a second confirmation: your own password."),
+    )
+
+    def door_arguments(self) -> dict:
+        return {"password": self.cleaned_data["password"]}
+
+
+TRANSITION_FORMS = {
+    Transition.APPROVE: ApproveForm,
+    Transition.REJECT: RejectForm,
+    Transition.UNDO: UndoForm,
+}
+
+
+class SignOffForm(forms.Form):
+    note = forms.CharField(
+        label=gettext_lazy("Note"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=gettext_lazy("What was done, where it is kept: the note stays on the exit."),
+    )
+
+
+class CopyDefaultChecklistForm(forms.Form):
+    enterprise = forms.ModelChoiceField(queryset=Enterprise.objects.none())
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["enterprise"].queryset = Enterprise.objects.visible_to(
+            user, roles=(StaffRole.HR,)
+        )

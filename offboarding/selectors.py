@@ -1,0 +1,82 @@
+"""Reads of the exit workflow that pages and the admin share."""
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from .choices import Decision, Transition
+from .models import ChecklistItem, ExitApproval
+
+TIMELINE_LENGTH = 20
+
+
+def person_name(user) -> str:
+    """A user as the pages name them: full name, else username; "" for nobody."""
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+# Words for the change reasons the workflow and the services write into the exit's history.
+TIMELINE_REASONS = {
+    "open": gettext_lazy("Opened"),
+    "hr_review": gettext_lazy("HR review signed off"),
+    "it_review": gettext_lazy("IT review signed off"),
+    **{transition.value: transition.label for transition in Transition},
+}
+
+
+def exit_timeline(exit_case) -> list[dict]:
+    """The latest moves of an exit, newest first: its own history (opened, each transition, the
+    reviews), the approval decisions and the checklist sign-offs. Three queries."""
+    entries = []
+    for record in exit_case.history.select_related("history_user").order_by("-history_id")[
+        :TIMELINE_LENGTH
+    ]:
+        reason = record.history_change_reason
+        entries.append(
+            {
+                "when": record.history_date,
+                "who": record.history_user,
+                "what": TIMELINE_REASONS.get(reason)
+                or reason
+                or (_("Created") if record.history_type == "+" else _("Changed")),
+                "state": record.get_state_display(),
+            }
+        )
+    decisions = (
+        ExitApproval.history.filter(exit_case_id=exit_case.pk, history_type="~")
+        .exclude(decision=Decision.PENDING)
+        .select_related("history_user")
+        .order_by("-history_id")[:TIMELINE_LENGTH]
+    )
+    for record in decisions:
+        what = _("Step %(position)s (%(approver)s): %(decision)s") % {
+            "position": record.position,
+            "approver": record.get_approver_display(),
+            "decision": record.get_decision_display(),
+        }
+        if record.comment:
+            what = f"{what}: “{record.comment}”"
+        entries.append(
+            {"when": record.history_date, "who": record.history_user, "what": what, "state": ""}
+        )
+    sign_offs = (
+        ChecklistItem.history.filter(
+            exit_case_id=exit_case.pk, history_type="~", signed_off_at__isnull=False
+        )
+        .select_related("history_user")
+        .order_by("-history_id")[:TIMELINE_LENGTH]
+    )
+    for record in sign_offs:
+        entries.append(
+            {
+                "when": record.history_date,
+                "who": record.history_user,
+                "what": _("Checklist: “%(title)s” signed off") % {"title": record.title},
+                "state": "",
+            }
+        )
+    entries.sort(key=lambda entry: entry["when"], reverse=True)
+    for entry in entries:
+        entry["who"] = person_name(entry["who"]) or _("the system")
+    return entries[:TIMELINE_LENGTH]
