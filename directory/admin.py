@@ -6,14 +6,21 @@ offboarding and compliance admins use it too): a staff user sees, picks and save
 enterprises granted to them; a superuser sees all.
 """
 
+import functools
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import flatten_fieldsets, unquote
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.http import Http404, HttpResponseNotAllowed
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
-from .choices import StaffRole
+from .choices import MemberStatus
 from .models import (
     AppAuthorization,
     ApprovalTemplate,
@@ -27,23 +34,28 @@ from .models import (
     ThirdPartyBinding,
 )
 from .permissions import grant_access
+from .tenancy import grants_for, roles_with_permission
 
 
 class EnterpriseConstraintsForm(forms.ModelForm):
-    """Checks the constraints that name `enterprise` when the enterprise is not a field of the
-    form (read-only on a change page, absent from list_editable). Django skips every constraint
-    naming a field the form lacks, and the database would then answer a duplicate with a 500."""
+    """Checks every constraint of the model on the whole row, fields the form lacks included.
+
+    Django skips a constraint that names a field missing from the form (the enterprise, read-only
+    on a change page; the status, set by the workflow) and the database would then answer a
+    duplicate — a second super admin, a taken employee number — with a 500. Here the row as it
+    would be saved is checked against them all; a broken one is a message on the form."""
 
     def validate_unique(self):
         super().validate_unique()
-        if "enterprise" in self.fields or self.instance.enterprise_id is None:
-            return
-        failed = set(self.errors)
-        for constraint in _enterprise_constraints(self._meta.model):
-            try:
-                constraint.validate(self._meta.model, self.instance, exclude=failed)
-            except ValidationError as error:
-                self.add_error(None, error)
+        failed = set(self.errors) - {NON_FIELD_ERRORS}
+        try:
+            self.instance.validate_constraints(exclude=failed)
+        except ValidationError as error:
+            shown = {str(message) for errors in self.errors.values() for message in errors}
+            for message in error.messages:
+                if message not in shown:
+                    self.add_error(None, message)
+                    shown.add(message)
 
 
 class EnterpriseConstraintsFormSet(forms.BaseModelFormSet):
@@ -76,59 +88,88 @@ def _enterprise_constraints(model):
 
 
 class EnterpriseScopedAdmin(SimpleHistoryAdmin):
-    """Rows, choices and autocomplete results limited to the user's enterprises.
+    """The tenant wall of the admin (S-2): every page, button and URL of a model whose rows belong
+    to enterprises — the history views of django-simple-history and the admin actions included.
 
-    Groups give permissions across enterprises, but a person may be HR in one enterprise and IT
-    in another: `editing_roles` names the roles that may add, change and delete rows here, checked
-    against the row's own enterprise. Staff granted the enterprise in another role only see.
+    - Rows: a staff user sees only rows of the enterprises granted to them (directory/tenancy.py);
+      anything else is answered as if it did not exist (the change page's "not found", a 404 on
+      every other URL).
+    - What they may do to a row follows the role they hold in the row's own enterprise
+      (`user.has_perm(perm, row)`, the object permissions of directory/rules.py): someone who is
+      HR in one enterprise and IT in another edits members only in the first.
+    - Choices (foreign keys, autocomplete) list only rows of their enterprises.
+    - History is read-only for everyone: its detail page takes no POST (its form would write the
+      row back past every rule).
     """
 
     form = EnterpriseConstraintsForm
 
-    # The path from this model to its enterprise, for the queryset filter.
-    enterprise_lookup = "enterprise"
-    # Staff roles that may edit rows (None: any role the enterprise was granted in).
-    editing_roles: tuple[str, ...] | None = None
+    # The path from this model to its enterprise's id, for the queryset filter.
+    enterprise_lookup = "enterprise_id"
 
-    def editable_enterprises(self, request):
-        return Enterprise.objects.visible_to(request.user, roles=self.editing_roles)
+    def perm(self, action: str) -> str:
+        """The permission ("app_label.codename") for `action` on this model."""
+        return f"{self.opts.app_label}.{get_permission_codename(action, self.opts)}"
 
-    def _may_edit(self, request, obj) -> bool:
-        if obj is None or self.editing_roles is None or request.user.is_superuser:
-            return True
-        enterprise_id = obj.pk if self.enterprise_lookup == "pk" else obj.enterprise_id
-        return self.editable_enterprises(request).filter(pk=enterprise_id).exists()
+    def enterprises_where(self, request, action: str):
+        """The enterprises where the user may `action` ("add", "change"…) rows of this model."""
+        return Enterprise.objects.where_user_has_perm(request.user, self.perm(action))
 
-    def has_add_permission(self, request, *args):
-        if not super().has_add_permission(request, *args):
-            return False
-        return (
-            self.editing_roles is None
-            or request.user.is_superuser
-            or self.editable_enterprises(request).exists()
+    def scope(self, request, queryset, action: str | None = None):
+        """`queryset` cut to the user's enterprises (where they may `action`, if given)."""
+        grants = grants_for(request.user)
+        if grants.all_enterprises:
+            return queryset
+        ids = (
+            grants.enterprise_ids()
+            if action is None
+            else grants.enterprise_ids_with_perm(self.perm(action))
         )
+        return queryset.filter(**{f"{self.enterprise_lookup}__in": ids})
+
+    # Permissions: without a row, the groups answer (may they do it anywhere?); with a row, the
+    # role held in its enterprise.
+
+    def has_view_permission(self, request, obj=None):
+        if obj is None:
+            return super().has_view_permission(request)
+        user = request.user
+        return user.has_perm(self.perm("view"), obj) or user.has_perm(self.perm("change"), obj)
 
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and self._may_edit(request, obj)
+        if obj is None:
+            return super().has_change_permission(request)
+        return request.user.has_perm(self.perm("change"), obj)
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and self._may_edit(request, obj)
+        if obj is None:
+            return super().has_delete_permission(request)
+        return request.user.has_perm(self.perm("delete"), obj)
+
+    def has_add_permission(self, request, *args):
+        return super().has_add_permission(request, *args) and grants_for(request.user).has_any(
+            roles_with_permission(self.perm("add"))
+        )
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(
-            **{f"{self.enterprise_lookup}__in": Enterprise.objects.visible_to(request.user)}
-        )
+        return self.scope(request, super().get_queryset(request))
+
+    # Choices
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         related = db_field.related_model
         if related is Enterprise:
-            kwargs["queryset"] = self.editable_enterprises(request)
+            kwargs["queryset"] = self.enterprises_where(request, "add")
         elif hasattr(related._default_manager, "visible_to"):
             kwargs["queryset"] = related._default_manager.visible_to(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        enterprises = list(self.enterprises_where(request, "add")[:2])
+        if len(enterprises) == 1:
+            initial.setdefault("enterprise", enterprises[0].pk)
+        return initial
 
     def get_changelist_form(self, request, **kwargs):
         kwargs.setdefault("form", EnterpriseConstraintsForm)
@@ -139,24 +180,74 @@ class EnterpriseScopedAdmin(SimpleHistoryAdmin):
         return super().get_changelist_formset(request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
+        if getattr(request, _HISTORY_READ_ONLY, False):
+            # A past version is shown, never edited.
+            return flatten_fieldsets(self.get_fieldsets(request, obj))
         readonly = tuple(super().get_readonly_fields(request, obj))
         # Moving a row to another enterprise would cut every link it has: never offered.
-        if obj is not None and "enterprise" not in readonly:
+        if (
+            obj is not None
+            and self.enterprise_lookup == "enterprise_id"
+            and ("enterprise" not in readonly)
+        ):
             readonly += ("enterprise",)
         return readonly
 
-    def get_changeform_initial_data(self, request):
-        initial = super().get_changeform_initial_data(request)
-        enterprises = list(self.editable_enterprises(request)[:2])
-        if len(enterprises) == 1:
-            initial.setdefault("enterprise", enterprises[0].pk)
-        return initial
+    # Actions act only on the selected rows of enterprises where the user may do what the action
+    # does (its `allowed_permissions`; an action that names none changes rows).
+
+    def get_action(self, action):
+        found = super().get_action(action)
+        if found is None:
+            return None
+        func, name, description = found
+        needs = [p for p in getattr(func, "allowed_permissions", ("change",)) if p in _ACTIONS]
+
+        @functools.wraps(func)
+        def within_the_wall(modeladmin, request, queryset):
+            for needed in needs or ["change"]:
+                queryset = modeladmin.scope(request, queryset, needed)
+            return func(modeladmin, request, queryset)
+
+        return within_the_wall, name, description
+
+    # django-simple-history's views: scoped like the change page, and read-only.
+
+    def _object_or_404(self, request, object_id):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404(_("There is no such %(name)s.") % {"name": self.opts.verbose_name})
+        return obj
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._object_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET"])
+        obj = self._object_or_404(request, object_id)
+        history_model = self.model.history.model
+        if (
+            not str(version_id).isdigit()
+            or not history_model.objects.filter(
+                history_id=int(version_id), **{self.opts.pk.attname: obj.pk}
+            ).exists()
+        ):
+            raise Http404(_("There is no such version."))
+        setattr(request, _HISTORY_READ_ONLY, True)
+        return super().history_form_view(request, str(obj.pk), version_id, extra_context)
+
+
+# Standard permissions an action may name in `allowed_permissions`.
+_ACTIONS = ("view", "add", "change", "delete")
+# Set on a request showing a past version: every field read-only.
+_HISTORY_READ_ONLY = "_exitdesk_history_read_only"
 
 
 @admin.register(Enterprise)
 class EnterpriseAdmin(EnterpriseScopedAdmin):
     enterprise_lookup = "pk"
-    editing_roles = (StaffRole.HR,)
     list_display = ("name", "data_region", "time_zone", "undo_window", "backup_admin")
     list_filter = ("data_region",)
     search_fields = ("name",)
@@ -168,9 +259,6 @@ class EnterpriseAdmin(EnterpriseScopedAdmin):
     def backup_admin(self, obj):
         return obj.has_backup_admin
 
-    def get_readonly_fields(self, request, obj=None):
-        return ()
-
     def has_add_permission(self, request):
         # A new tenant is created by the operator, who then grants staff access to it.
         return request.user.is_superuser
@@ -181,7 +269,6 @@ class EnterpriseAdmin(EnterpriseScopedAdmin):
 
 @admin.register(Department)
 class DepartmentAdmin(EnterpriseScopedAdmin):
-    editing_roles = (StaffRole.HR,)
     list_display = ("name", "parent", "head", "status", "pending_since", "enterprise")
     list_select_related = ("parent", "head", "enterprise")
     list_filter = ("status", ("enterprise", admin.RelatedOnlyFieldListFilter))
@@ -219,7 +306,6 @@ class MemberAddForm(EnterpriseConstraintsForm):
 
 @admin.register(Member)
 class MemberAdmin(EnterpriseScopedAdmin):
-    editing_roles = (StaffRole.HR,)
     list_display = (
         "employee_number",
         "name",
@@ -243,12 +329,24 @@ class MemberAdmin(EnterpriseScopedAdmin):
     )
     search_fields = ("name", "employee_number", "user__username", "department__name")
     autocomplete_fields = ("department", "manager")
-    readonly_fields = ("user", "joined_at")
+    # Role and status change through their doors only (S-2): the exit workflow and the
+    # super-admin handover. The page shows them, and where to go to change them.
+    readonly_fields = ("user", "joined_at", "role_and_its_door", "status_and_its_door")
     list_per_page = 50
     fieldsets = (
         (None, {"fields": ("enterprise", "user", "name", "employee_number", "title")}),
         (_("Organisation"), {"fields": ("department", "manager", "data_region")}),
-        (_("Administration"), {"fields": ("role", "is_backup_admin", "status", "joined_at")}),
+        (
+            _("Administration"),
+            {
+                "fields": (
+                    "role_and_its_door",
+                    "is_backup_admin",
+                    "status_and_its_door",
+                    "joined_at",
+                )
+            },
+        ),
     )
     add_fieldsets = (
         (None, {"fields": ("enterprise", "username", "email", "name", "employee_number", "title")}),
@@ -258,6 +356,47 @@ class MemberAdmin(EnterpriseScopedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else self.fieldsets
+
+    @admin.display(description=_("role"))
+    def role_and_its_door(self, member):
+        return format_html(
+            '{}<div class="help">{}</div>',
+            member.get_role_display(),
+            _(
+                "A role changes only through the super-admin handover or an admin's exit, "
+                "never by editing this page."
+            ),
+        )
+
+    @admin.display(description=_("status"))
+    def status_and_its_door(self, member):
+        # The exit admin belongs to the offboarding app, which builds on this one: linked by
+        # URL name only, so the directory does not import it.
+        try:
+            exits = reverse("admin:offboarding_exit_changelist")
+            open_exit = reverse("admin:offboarding_exit_add")
+        except NoReverseMatch:
+            return member.get_status_display()
+        links = [
+            format_html(
+                '<a href="{}?member__id__exact={}">{}</a>',
+                exits,
+                member.pk,
+                _("This member's exits"),
+            )
+        ]
+        if member.status == MemberStatus.ACTIVE:
+            links.append(
+                format_html(
+                    '<a href="{}?member={}">{}</a>', open_exit, member.pk, _("Open an exit")
+                )
+            )
+        return format_html(
+            '{}<div class="help">{} {}</div>',
+            member.get_status_display(),
+            _("A status changes only through an exit (or its undo), never by editing this page."),
+            format_html_join(" · ", "{}", ((link,) for link in links)),
+        )
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -282,7 +421,6 @@ class MemberAdmin(EnterpriseScopedAdmin):
 
 
 class OwnedResourceAdmin(EnterpriseScopedAdmin):
-    editing_roles = (StaffRole.HR,)
     list_display = ("name", "owner", "enterprise", "created_at")
     list_select_related = ("owner", "enterprise")
     list_filter = (("enterprise", admin.RelatedOnlyFieldListFilter),)
@@ -303,13 +441,11 @@ class CustomerGroupAdmin(OwnedResourceAdmin):
 
 @admin.register(AppAuthorization)
 class AppAuthorizationAdmin(OwnedResourceAdmin):
-    editing_roles = (StaffRole.HR, StaffRole.IT)
     list_display = ("name", "scopes", "owner", "enterprise", "created_at")
 
 
 @admin.register(ThirdPartyBinding)
 class ThirdPartyBindingAdmin(OwnedResourceAdmin):
-    editing_roles = (StaffRole.HR, StaffRole.IT)
     list_display = ("name", "provider", "account", "owner", "enterprise", "created_at")
     list_filter = ("provider",) + OwnedResourceAdmin.list_filter
 

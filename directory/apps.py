@@ -34,6 +34,9 @@ class DirectoryConfig(AppConfig):
     def ready(self):
         from . import sessions  # noqa: F401  (connects the login/logout receivers)
         from .permissions import sync_groups
+        from .rules import register_object_permissions
+
+        register_object_permissions()
 
         # After every app's migrate (its permissions exist only from then on).
         post_migrate.connect(sync_groups, dispatch_uid="directory.sync_groups")

@@ -226,10 +226,7 @@ class Member(EnterpriseScoped):
 
     def clean(self):
         super().clean()
-        # Imported here: services import models.
-        from .services import super_admin_change_error
-
-        message = super_admin_change_error(self)
+        message = self.super_admin_change_error()
         if message:
             raise ValidationError(message)
         if self.pk is not None and self.manager_id is not None and self._manages_upward():
@@ -239,6 +236,19 @@ class Member(EnterpriseScoped):
                     % {"manager": self.manager}
                 }
             )
+
+    def super_admin_change_error(self) -> str | None:
+        """Why saving this member as it is would leave its enterprise without a super admin (D-5),
+        or None. The database allows at most one active super admin (a partial unique constraint);
+        this refuses the change that would leave none, with a message a person understands."""
+        if self.pk is None or self.is_active_super_admin:
+            return None
+        if not Member.objects.filter(pk=self.pk).super_admins().exists():
+            return None
+        return _(
+            "%(name)s is the enterprise's only active super admin. Hand the super admin role to "
+            "someone else first; an enterprise can never be left without one."
+        ) % {"name": self.name}
 
     def _manages_upward(self, limit: int = 200) -> bool:
         """Whether this member appears in their new manager's chain of managers (a loop)."""

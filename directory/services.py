@@ -1,9 +1,11 @@
 """Writes to the directory that carry a rule across rows.
 
-The rule kept here (D-5): an enterprise that has an active super admin never loses it by an edit.
-The database allows at most one (a partial unique constraint); the check below refuses the change
-that would leave none, before the database sees it, with a message a person understands. Handing
-the role to someone else is the super-admin handover, which swaps both rows in one transaction.
+The rule kept here (D-5): an enterprise that has an active super admin never loses it by an edit
+(`Member.super_admin_change_error`, run by `full_clean`). Handing the role to someone else is the
+super-admin handover, which swaps both rows in one transaction.
+
+A member's status and role change only through the exit workflow and the handover (S-2): they call
+`update_member`; the admin shows both read-only.
 """
 
 from django.contrib.auth import get_user_model
@@ -17,19 +19,6 @@ from .models import Member
 
 class DirectoryError(ValidationError):
     """A directory change was refused; the message says why."""
-
-
-def super_admin_change_error(member: Member) -> str | None:
-    """Why saving `member` as it is would leave its enterprise without a super admin, or None."""
-    if member.pk is None or member.is_active_super_admin:
-        return None
-    was_active_super_admin = Member.objects.filter(pk=member.pk).super_admins().exists()
-    if not was_active_super_admin:
-        return None
-    return _(
-        "%(name)s is the enterprise's only active super admin. Hand the super admin role to "
-        "someone else first; an enterprise can never be left without one."
-    ) % {"name": member.name}
 
 
 @transaction.atomic

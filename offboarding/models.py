@@ -320,6 +320,11 @@ class ExitApproval(models.Model):
     def __str__(self):
         return f"{self.position}. {self.get_approver_display()}: {self.get_decision_display()}"
 
+    @property
+    def enterprise_id(self):
+        """The exit's enterprise: the tenant wall and the object permissions ask it."""
+        return self.exit_case.enterprise_id
+
 
 class ChecklistItem(models.Model):
     """One item of one exit's checklist: done when its automatic check passes, or when signed."""
@@ -357,6 +362,11 @@ class ChecklistItem(models.Model):
 
     def __str__(self):
         return self.title
+
+    @property
+    def enterprise_id(self):
+        """The exit's enterprise: the tenant wall and the object permissions ask it."""
+        return self.exit_case.enterprise_id
 
     @property
     def is_signed_off(self) -> bool:

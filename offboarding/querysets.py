@@ -3,6 +3,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from directory.choices import MemberStatus, StaffRole
 from directory.querysets import ScopedQuerySetMixin
+from directory.tenancy import grants_for
 
 from .choices import OPEN_STATES, Decision, ExitState
 
@@ -25,8 +26,6 @@ class ExitQuerySet(ScopedQuerySetMixin, models.QuerySet):
         """Exits whose current step `user` decides: as its active assignee, or as HR of the
         enterprise when the step has nobody active assigned. The approvals inbox, set-based; the
         same rule as `offboarding.rules.decides`, for many exits at once."""
-        from directory.models import EnterpriseAccess
-
         from .models import ExitApproval
 
         earlier_pending = ExitApproval.objects.filter(
@@ -36,9 +35,9 @@ class ExitQuerySet(ScopedQuerySetMixin, models.QuerySet):
         )
         as_assignee = Q(assignee__user=user, assignee__status=MemberStatus.ACTIVE)
         as_hr = Q(assignee__isnull=True) | ~Q(assignee__status=MemberStatus.ACTIVE)
-        if not user.is_superuser:
-            hr_of = EnterpriseAccess.objects.filter(user=user, role=StaffRole.HR)
-            as_hr &= Q(exit_case__enterprise_id__in=hr_of.values("enterprise_id"))
+        grants = grants_for(user)
+        if not grants.all_enterprises:
+            as_hr &= Q(exit_case__enterprise_id__in=grants.enterprise_ids((StaffRole.HR,)))
         current_and_mine = (
             ExitApproval.objects.filter(exit_case=OuterRef("pk"), decision=Decision.PENDING)
             .filter(as_assignee | as_hr)

@@ -126,9 +126,14 @@ def open_exit(
         raise ExitRefused(
             _("%(name)s already has an exit in progress.") % {"name": member.name}
         ) from error
-    ChecklistItem.objects.bulk_create(
-        ChecklistItem(exit_case=exit_case, position=position, **item)
-        for position, item in enumerate(checklist_template(enterprise), start=1)
+    bulk_create_with_history(
+        [
+            ChecklistItem(exit_case=exit_case, position=position, **item)
+            for position, item in enumerate(checklist_template(enterprise), start=1)
+        ],
+        ChecklistItem,
+        default_user=actor,
+        default_change_reason="open",
     )
     return exit_case
 

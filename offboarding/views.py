@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from directory.choices import StaffRole
-from directory.models import EnterpriseAccess, Member
+from directory.models import Member
+from directory.tenancy import grants_for
 
 from . import rules, services, workflow
 from .choices import OPEN_STATES, ApproverKind, Decision, ExitState, Transition
@@ -44,9 +45,7 @@ def _member_of(user) -> Member | None:
 def _may_decide_approvals(user, member: Member | None) -> bool:
     """Whether the home page offers the approvals inbox even when it is empty: HR, superusers,
     and members who manage someone or head a department (the approvers of the chain's steps)."""
-    if user.is_superuser:
-        return True
-    if EnterpriseAccess.objects.filter(user=user, role=StaffRole.HR).exists():
+    if grants_for(user).has_any((StaffRole.HR,)):
         return True
     if member is None:
         return False

@@ -13,6 +13,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed, has_transition_perm
+from simple_history.utils import bulk_create_with_history
 
 from directory import services as directory_services
 from directory.choices import MemberStatus
@@ -126,20 +127,25 @@ def _directory_change(member, *, actor, **changes) -> None:
         raise ExitRefused(" ".join(error.messages)) from error
 
 
-def _open_approvals(exit_case: Exit) -> None:
+def _open_approvals(exit_case: Exit, *, actor) -> None:
     chain = list(
         ApprovalChainStep.objects.filter(enterprise=exit_case.enterprise)
         .order_by("position")
         .values_list("approver", flat=True)
     ) or list(DEFAULT_APPROVAL_CHAIN)
-    ExitApproval.objects.bulk_create(
-        ExitApproval(
-            exit_case=exit_case,
-            position=position,
-            approver=approver,
-            assignee=_resolve_assignee(exit_case, ApproverKind(approver)),
-        )
-        for position, approver in enumerate(chain, start=1)
+    bulk_create_with_history(
+        [
+            ExitApproval(
+                exit_case=exit_case,
+                position=position,
+                approver=approver,
+                assignee=_resolve_assignee(exit_case, ApproverKind(approver)),
+            )
+            for position, approver in enumerate(chain, start=1)
+        ],
+        ExitApproval,
+        default_user=actor,
+        default_change_reason=Transition.SUBMIT.value,
     )
 
 
@@ -151,7 +157,7 @@ def submit(exit_case: Exit, *, actor) -> Exit:
     _refuse_if_blocked(exit_case, prereview.SUBMIT)
     exit_case.submit()
     _save(exit_case, actor=actor, transition=Transition.SUBMIT)
-    _open_approvals(exit_case)
+    _open_approvals(exit_case, actor=actor)
     return exit_case
 
 

@@ -8,7 +8,6 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
 from directory.admin import EnterpriseScopedAdmin
-from directory.choices import StaffRole
 
 from .. import services
 from ..choices import DEFAULT_APPROVAL_CHAIN, DEFAULT_CHECKLIST
@@ -22,19 +21,16 @@ class EnterpriseTemplateAdmin(EnterpriseScopedAdmin):
     list_select_related = ("enterprise",)
     list_per_page = 100
     # The chain and the checklist are HR's to configure; rows are edited in place on the list,
-    # so the list shows only enterprises where the user works as HR.
-    editing_roles = (StaffRole.HR,)
+    # so the list shows only enterprises where the user may change them (HR).
 
     def get_queryset(self, request):
-        return (
-            super().get_queryset(request).filter(enterprise__in=self.editable_enterprises(request))
-        )
+        return self.scope(request, super().get_queryset(request), "change")
 
     def enterprises_without_rows(self, request):
         """The user's enterprises that have no row of this model (they use the default)."""
         rows = self.model.objects.filter(enterprise=OuterRef("pk"))
         return list(
-            self.editable_enterprises(request)
+            self.enterprises_where(request, "change")
             .filter(~Exists(rows))
             .only("pk", "name")
             .order_by("name")[:50]

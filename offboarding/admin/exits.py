@@ -301,10 +301,10 @@ class ExitAdmin(EnterpriseScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
-    def _may_act(self, request) -> bool:
-        """Whether the user works on exits at all (HR and IT do; compliance only reads).
-        Who may run which transition on which exit is the workflow's question."""
-        return super().has_change_permission(request)
+    def _may_act(self, request, exit_case) -> bool:
+        """Whether the user works on this exit's enterprise's exits (HR and IT do; compliance only
+        reads). Who may run which transition on it is the workflow's question."""
+        return super().has_change_permission(request, exit_case)
 
     # The add page: opening an exit
 
@@ -373,7 +373,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _exit_page_context(self, request, exit_case) -> dict:
-        may_act = self._may_act(request)
+        may_act = self._may_act(request, exit_case)
         transitions = workflow.available_transitions(exit_case, request.user) if may_act else []
         signing_teams = _signing_teams(request, exit_case) if may_act else set()
         enterprise = exit_case.enterprise
@@ -548,7 +548,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
         exit_case = self.get_object(request, unquote(object_id))
         if exit_case is None:
             raise Http404(_("There is no such exit."))
-        if not self._may_act(request):
+        if not self._may_act(request, exit_case):
             raise PermissionDenied
         return exit_case
 

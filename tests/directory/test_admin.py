@@ -148,7 +148,8 @@ def test_an_owner_from_another_enterprise_is_a_form_error(hr_user, client, enter
     assert not CustomerGroup.objects.exists()
 
 
-def test_demoting_the_last_super_admin_in_the_admin_is_a_form_error(hr_client, super_admin):
+def test_role_and_status_cannot_be_changed_by_editing_the_member(hr_client, super_admin):
+    # given HR posting the super admin's page with another role and status
     response = hr_client.post(
         reverse("admin:directory_member_change", args=[super_admin.pk]),
         {
@@ -159,13 +160,41 @@ def test_demoting_the_last_super_admin_in_the_admin_is_a_form_error(hr_client, s
             "manager": "",
             "data_region": "CN",
             "role": MemberRole.ADMIN,
-            "status": "active",
+            "status": "departed",
+        },
+    )
+    # then the page saves what it offers, and role and status stay as they were
+    assert response.status_code == 302
+    super_admin.refresh_from_db()
+    assert super_admin.role == MemberRole.SUPER_ADMIN
+    assert super_admin.status == "active"
+    # and the page shows them read-only, with the door that changes them
+    page = hr_client.get(reverse("admin:directory_member_change", args=[super_admin.pk]))
+    form = page.context["adminform"].form
+    assert "role" not in form.fields and "status" not in form.fields
+    content = page.content.decode()
+    assert "only through an exit" in content
+    assert f"{reverse('admin:offboarding_exit_changelist')}?member__id__exact={super_admin.pk}" in (
+        content
+    )
+
+
+def test_adding_a_second_super_admin_is_a_form_error(hr_client, enterprise, super_admin):
+    response = hr_client.post(
+        reverse("admin:directory_member_add"),
+        {
+            "enterprise": enterprise.pk,
+            "username": "second-boss",
+            "name": "二号老板",
+            "employee_number": "E900002",
+            "department": super_admin.department_id,
+            "role": MemberRole.SUPER_ADMIN,
+            "data_region": "CN",
         },
     )
     assert response.status_code == 200
-    assert "only active super admin" in str(response.context["adminform"].form.errors)
-    super_admin.refresh_from_db()
-    assert super_admin.role == MemberRole.SUPER_ADMIN
+    assert "already has an active super admin" in str(response.context["adminform"].form.errors)
+    assert not Member.objects.filter(employee_number="E900002").exists()
 
 
 def test_hr_adds_a_member_with_a_new_login(hr_client, enterprise, super_admin):
