@@ -1,0 +1,76 @@
+"""Request-wide concerns of the directory: bad bytes refused, and the enterprise's time zone.
+
+Every time a user reads is in their enterprise's time zone (D-1), and labelled with it.
+
+Times are stored in UTC. For each request this activates the time zone of the enterprise the user
+works in: a member's own enterprise; for staff, the zone their granted enterprises share. Someone
+whose enterprises lie in different zones (or a superuser) reads UTC; pages that list several
+enterprises' rows show each row's time in its own enterprise's zone where it matters (the exit
+list), and every page says which zone its times are in (`{% get_current_timezone %}`).
+"""
+
+import zoneinfo
+
+from django.http import HttpResponseBadRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import Enterprise
+from .tenancy import grants_for
+
+
+def time_zone_for(user) -> str | None:
+    """The time zone `user` reads times in, or None for the server's (UTC)."""
+    if user is None or not user.is_authenticated:
+        return None
+    grants = grants_for(user)
+    if grants.all_enterprises:
+        return None
+    if grants.has_any():
+        return grants.single_time_zone()
+    zone = Enterprise.objects.filter(members__user=user).values_list("time_zone", flat=True).first()
+    return str(zone) if zone else None
+
+
+class EnterpriseTimeZoneMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        zone = time_zone_for(getattr(request, "user", None))
+        if zone:
+            timezone.activate(zoneinfo.ZoneInfo(zone))
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+class RejectNulBytesMiddleware:
+    """A NUL byte in a query string or a form value is refused with 400 (S-4).
+
+    No person types one, PostgreSQL cannot store or compare one ("text fields cannot contain NUL
+    bytes"), and Django's form fields refuse it only where a form reads the value: an admin
+    filter or an autocomplete term would otherwise reach the database and answer 500.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            "\x00" in request.path
+            or _has_nul(request.GET)
+            or (request.method == "POST" and _has_nul(request.POST))
+        ):
+            return HttpResponseBadRequest(_("The request contains a NUL byte."))
+        return self.get_response(request)
+
+
+def _has_nul(query_dict) -> bool:
+    return any(
+        "\x00" in key or any("\x00" in value for value in values)
+        for key, values in query_dict.lists()
+    )
