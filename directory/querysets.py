@@ -11,9 +11,6 @@ class ScopedQuerySetMixin:
     # The path from the model to its enterprise's id.
     enterprise_lookup = "enterprise_id"
 
-    def for_enterprise(self, enterprise):
-        return self.filter(**{self.enterprise_lookup: getattr(enterprise, "pk", enterprise)})
-
     def visible_to(self, user, roles=None):
         """Rows of the enterprises `user` may work on (the tenant wall, directory/tenancy.py);
         with `roles`, only of those where they work in one of these roles.
@@ -61,10 +58,5 @@ class MemberQuerySet(ScopedQuerySetMixin, models.QuerySet):
     def super_admins(self):
         return self.filter(role=MemberRole.SUPER_ADMIN, status=MemberStatus.ACTIVE)
 
-    def admins(self):
-        return self.filter(role__in=[MemberRole.ADMIN, MemberRole.SUPER_ADMIN])
-
-
 class OwnedResourceQuerySet(ScopedQuerySetMixin, models.QuerySet):
-    def owned_by(self, member):
-        return self.filter(owner=member)
+    pass

@@ -1,7 +1,12 @@
 """Reads of the exit workflow that pages and the admin share."""
 
+from django.db.models import Count, OuterRef, Subquery
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from directory.choices import StaffRole
+from directory.models import Member
+from directory.tenancy import grants_for
 
 from .choices import Decision, Transition
 from .models import ChecklistItem, ExitApproval
@@ -80,3 +85,47 @@ def exit_timeline(exit_case) -> list[dict]:
     for entry in entries:
         entry["who"] = person_name(entry["who"]) or _("the system")
     return entries[:TIMELINE_LENGTH]
+
+
+def member_of(user) -> Member | None:
+    return Member.objects.select_related("enterprise", "department").filter(user=user).first()
+
+
+def may_decide_approvals(user, member: Member | None) -> bool:
+    """Whether the home page offers the approvals inbox even when it is empty: HR, superusers,
+    and members who manage someone or head a department (the approvers of the chain's steps)."""
+    if grants_for(user).has_any((StaffRole.HR,)):
+        return True
+    if member is None:
+        return False
+    return member.reports.exists() or member.headed_departments.exists()
+
+
+def with_current_step(queryset):
+    """Annotate each exit with its current (first pending) step and its number of steps: the
+    inbox's "step" column in the same query as the rows."""
+    pending = ExitApproval.objects.filter(
+        exit_case=OuterRef("pk"), decision=Decision.PENDING
+    ).order_by("position")
+    steps = (
+        ExitApproval.objects.filter(exit_case=OuterRef("pk"))
+        .order_by()
+        .values("exit_case")
+        .annotate(total=Count("pk"))
+        .values("total")
+    )
+    return queryset.annotate(
+        current_position=Subquery(pending.values("position")[:1]),
+        current_approver=Subquery(pending.values("approver")[:1]),
+        steps_total=Subquery(steps),
+    )
+
+
+def steps_of(exit_case):
+    return list(
+        exit_case.approvals.select_related("assignee", "decided_by__member").order_by("position")
+    )
+
+
+def current_position(steps) -> int | None:
+    return next((step.position for step in steps if step.decision == Decision.PENDING), None)

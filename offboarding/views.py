@@ -12,20 +12,17 @@ self-service pages only ever look at the logged-in user's own member.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from directory.choices import StaffRole
 from directory.models import Member
-from directory.tenancy import grants_for
 
-from . import rules, services, workflow
-from .choices import OPEN_STATES, ApproverKind, Decision, ExitState, Transition
+from . import rules, selectors, services, workflow
+from .choices import OPEN_STATES, ApproverKind, ExitState, Transition
 from .exceptions import ExitRefused
 from .forms import CancelExitForm, DecisionForm, ExitRequestForm
-from .models import Exit, ExitApproval
+from .models import Exit
 from .prereview import prereview
 
 # ---------------------------------------------------------------------------------------------
@@ -38,50 +35,6 @@ def _posted(request):
     return request.POST if request.method == "POST" else None
 
 
-def _member_of(user) -> Member | None:
-    return Member.objects.select_related("enterprise", "department").filter(user=user).first()
-
-
-def _may_decide_approvals(user, member: Member | None) -> bool:
-    """Whether the home page offers the approvals inbox even when it is empty: HR, superusers,
-    and members who manage someone or head a department (the approvers of the chain's steps)."""
-    if grants_for(user).has_any((StaffRole.HR,)):
-        return True
-    if member is None:
-        return False
-    return member.reports.exists() or member.headed_departments.exists()
-
-
-def _with_current_step(queryset):
-    """Annotate each exit with its current (first pending) step and its number of steps: the
-    inbox's "step" column in the same query as the rows."""
-    pending = ExitApproval.objects.filter(
-        exit_case=OuterRef("pk"), decision=Decision.PENDING
-    ).order_by("position")
-    steps = (
-        ExitApproval.objects.filter(exit_case=OuterRef("pk"))
-        .order_by()
-        .values("exit_case")
-        .annotate(total=Count("pk"))
-        .values("total")
-    )
-    return queryset.annotate(
-        current_position=Subquery(pending.values("position")[:1]),
-        current_approver=Subquery(pending.values("approver")[:1]),
-        steps_total=Subquery(steps),
-    )
-
-
-def _steps_of(exit_case):
-    return list(
-        exit_case.approvals.select_related("assignee", "decided_by__member").order_by("position")
-    )
-
-
-def _current_position(steps) -> int | None:
-    return next((step.position for step in steps if step.decision == Decision.PENDING), None)
-
-
 # ---------------------------------------------------------------------------------------------
 # Home
 
@@ -90,7 +43,7 @@ def _current_position(steps) -> int | None:
 @require_GET
 def home(request):
     user = request.user
-    member = _member_of(user)
+    member = selectors.member_of(user)
     waiting_count = Exit.objects.waiting_for(user).count()
     open_exit = Exit.objects.filter(member=member).open().first() if member else None
     return render(
@@ -100,7 +53,7 @@ def home(request):
             "member": member,
             "open_exit": open_exit,
             "waiting_count": waiting_count,
-            "decides_approvals": waiting_count > 0 or _may_decide_approvals(user, member),
+            "decides_approvals": waiting_count > 0 or selectors.may_decide_approvals(user, member),
         },
     )
 
@@ -113,7 +66,7 @@ def home(request):
 @require_GET
 def approval_inbox(request):
     exits = list(
-        _with_current_step(Exit.objects.with_people().waiting_for(request.user)).order_by(
+        selectors.with_current_step(Exit.objects.with_people().waiting_for(request.user)).order_by(
             "submitted_at", "pk"
         )
     )
@@ -128,8 +81,8 @@ def approval_inbox(request):
 @require_http_methods(["GET", "POST"])
 def approval_detail(request, pk: int):
     exit_case = get_object_or_404(Exit.objects.with_people().open_to_approver(request.user), pk=pk)
-    steps = _steps_of(exit_case)
-    current_position = _current_position(steps)
+    steps = selectors.steps_of(exit_case)
+    current_position = selectors.current_position(steps)
     form = DecisionForm(_posted(request), initial={"step": current_position})
     if request.method == "POST" and form.is_valid():
         comment, step = form.cleaned_data["comment"], form.cleaned_data["step"]
@@ -202,11 +155,11 @@ def _my_exit_context(request, member: Member, form) -> dict:
         "past_exits": _own_exits(request.user).exclude(state__in=OPEN_STATES),
     }
     if open_exit is not None:
-        steps = _steps_of(open_exit)
+        steps = selectors.steps_of(open_exit)
         transitions = workflow.available_transitions(open_exit, request.user)
         context.update(
             steps=steps,
-            current_position=_current_position(steps),
+            current_position=selectors.current_position(steps),
             blockers=prereview(open_exit),
             may_submit=Transition.SUBMIT in transitions,
             may_cancel=Transition.CANCEL in transitions,
@@ -218,7 +171,7 @@ def _my_exit_context(request, member: Member, form) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def my_exit(request):
-    member = _member_of(request.user)
+    member = selectors.member_of(request.user)
     if member is None:
         return render(request, "offboarding/no_member.html", status=404)
     form = ExitRequestForm(_posted(request), today=services.local_today(member.enterprise))
