@@ -7,6 +7,7 @@ enterprises granted to them; a superuser sees all.
 """
 
 import functools
+import re
 
 from django import forms
 from django.contrib import admin, messages
@@ -180,10 +181,16 @@ class EnterpriseScopedAdmin(SimpleHistoryAdmin):
         return super().get_changelist_formset(request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
-        if getattr(request, _HISTORY_READ_ONLY, False):
-            # A past version is shown, never edited.
-            return flatten_fieldsets(self.get_fieldsets(request, obj))
         readonly = tuple(super().get_readonly_fields(request, obj))
+        if getattr(request, _HISTORY_READ_ONLY, False):
+            # A past version is shown, never edited: every field it shows is read-only. (The
+            # fieldsets come from the form, whose fields come from here: asked once, not again.)
+            setattr(request, _HISTORY_READ_ONLY, False)
+            try:
+                shown = flatten_fieldsets(self.get_fieldsets(request, obj))
+            finally:
+                setattr(request, _HISTORY_READ_ONLY, True)
+            return tuple(dict.fromkeys(readonly + tuple(shown)))
         # Moving a row to another enterprise would cut every link it has: never offered.
         if (
             obj is not None
@@ -229,7 +236,7 @@ class EnterpriseScopedAdmin(SimpleHistoryAdmin):
         obj = self._object_or_404(request, object_id)
         history_model = self.model.history.model
         if (
-            not str(version_id).isdigit()
+            not re.fullmatch(r"[0-9]{1,18}", str(version_id))
             or not history_model.objects.filter(
                 history_id=int(version_id), **{self.opts.pk.attname: obj.pk}
             ).exists()

@@ -32,7 +32,7 @@ class DirectoryConfig(AppConfig):
     }
 
     def ready(self):
-        from . import sessions  # noqa: F401  (connects the login/logout receivers)
+        from . import security, sessions  # noqa: F401  (connect the login/logout receivers)
         from .permissions import sync_groups
         from .rules import register_object_permissions
 

@@ -17,6 +17,7 @@ from simple_history.utils import bulk_create_with_history
 
 from directory import services as directory_services
 from directory.choices import MemberStatus
+from directory.security import PasswordRefused, confirm_password
 from directory.sessions import end_sessions
 
 from . import prereview, rules
@@ -289,14 +290,35 @@ def complete(exit_case: Exit, *, actor) -> Exit:
     return exit_case
 
 
-@transaction.atomic
-def undo(exit_case: Exit, *, actor, password: str) -> Exit:
+def undo(exit_case: Exit, *, actor, password: str, request=None) -> Exit:
     """completed → reverted (误操作退出, X-8): within the undo window, by HR holding the
-    permission, who re-enters their password. Member, role and login come back as they were."""
+    permission, who re-enters their password. Member, role and login come back as they were.
+
+    With `request` (a page), the password goes through `directory.security.confirm_password`:
+    django-axes counts a wrong one like a failed login and, after too many, refuses even the right
+    one until the cool-off has passed, saying when. Without (code: tests, jobs) it is only checked.
+    The check runs before the transaction, so that a refused undo keeps the failure axes recorded.
+    """
     if actor is None:
         raise ExitRefused(str(_ONLY_A_PERSON[Transition.UNDO]))
-    if not actor.check_password(password or ""):
-        raise ExitRefused(_("Your password was not right: re-enter it to confirm the undo."))
+    _confirm_password(actor, password, request=request)
+    return _undo(exit_case, actor=actor)
+
+
+def _confirm_password(actor, password: str, *, request) -> None:
+    wrong = _("Your password was not right: re-enter it to confirm the undo.")
+    if request is None:
+        if not actor.check_password(password or ""):
+            raise ExitRefused(wrong, field="password")
+        return
+    try:
+        confirm_password(actor, password, request=request)
+    except PasswordRefused as refusal:
+        raise ExitRefused(str(refusal) if refusal.locked_out else wrong, field="password") from None
+
+
+@transaction.atomic
+def _undo(exit_case: Exit, *, actor) -> Exit:
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.UNDO, actor)
     if timezone.now() >= exit_case.undo_deadline:

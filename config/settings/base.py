@@ -10,12 +10,17 @@ DATABASE_URL           e.g. postgres://user:pass@host:5432/exitdesk (default: SQ
 CELERY_BROKER_URL      e.g. redis://127.0.0.1:6379/0 (default: embedded broker under var/)
 CELERY_RESULT_BACKEND  optional; results are not needed by Exitdesk's jobs
 TIME_ZONE              server time zone for logs (default UTC; enterprises carry their own)
+AXES_FAILURE_LIMIT     wrong passwords in a row before a login or re-entry is refused (default 5)
+AXES_COOLOFF_MINUTES   minutes a locked-out user or address waits after the last try (default 30)
+TRUSTED_PROXY_COUNT    proxies in front of Django that append to X-Forwarded-For (default 0)
+STAFF_SESSION_IDLE_MINUTES  minutes without a request before a staff session ends (default 30)
 """
 
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -34,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "csp",
     "simple_history",
     "django_celery_beat",
     "rules.apps.AutodiscoverRulesConfig",
@@ -44,18 +51,26 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "directory.middleware.RejectNulBytesMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "directory.middleware.EnterpriseTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "directory.security.StaffIdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as axes asks: it turns a lockout flagged during the view into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every authenticate() of a locked-out user or address before the others run.
+    "axes.backends.AxesStandaloneBackend",
     "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -105,6 +120,45 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Security (S-5); see README "Security".
+#
+# django-axes counts every failed authenticate(): the pages' login, the admin login and the
+# password re-entries (directory.security.confirm_password). After AXES_FAILURE_LIMIT failures in
+# a row for one username, or from one address, both are refused until AXES_COOLOFF_TIME has passed
+# since the last try (a try while locked out starts the cool-off again). A success clears the
+# failures of its username only (directory.security.reset_failures_of_username), not its address's.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "directory.security.lockout_response"  # our page, translated
+AXES_CLIENT_IP_CALLABLE = "directory.security.client_ip_address"
+# The attempts name users and addresses of every enterprise, past the tenant wall: not in the
+# admin. `manage.py axes_reset_username NAME` lifts a lockout early.
+AXES_ENABLE_ADMIN = False
+# Proxies in front of Django that append the address they were called from to X-Forwarded-For.
+# 0: the client is REMOTE_ADDR. Behind a proxy, REMOTE_ADDR is the proxy's: every user would share
+# one address, and five wrong passwords anywhere would lock everyone out.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# A staff user's session ends after this long without a request (members' sessions do not).
+STAFF_SESSION_IDLE_TIMEOUT = timedelta(minutes=env.int("STAFF_SESSION_IDLE_MINUTES", default=30))
+
+# Content-Security-Policy on every response (django-csp 4). No inline script or style anywhere:
+# the pages' and the admin's styles are files under offboarding/static/offboarding/.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # Admin "revert to this version" would write the state field past the FSM: never offered.
 SIMPLE_HISTORY_REVERT_DISABLED = True

@@ -21,10 +21,12 @@ class EnterpriseTemplateAdmin(EnterpriseScopedAdmin):
     list_select_related = ("enterprise",)
     list_per_page = 100
     # The chain and the checklist are HR's to configure; rows are edited in place on the list,
-    # so the list shows only enterprises where the user may change them (HR).
+    # and the list's form edits every row it shows: to someone who may change rows somewhere the
+    # list shows only the enterprises where they may (HR), to the others where they may look.
 
     def get_queryset(self, request):
-        return self.scope(request, super().get_queryset(request), "change")
+        action = "change" if super().has_change_permission(request) else "view"
+        return self.scope(request, super().get_queryset(request), action)
 
     def enterprises_without_rows(self, request):
         """The user's enterprises that have no row of this model (they use the default)."""

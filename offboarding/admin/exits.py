@@ -384,6 +384,10 @@ class ExitAdmin(EnterpriseScopedAdmin):
             "undo_deadline": _in_time_zone(exit_case.undo_deadline, enterprise),
             "undo_window_open": exit_case.state == ExitState.COMPLETED
             and not exit_case.undo_window_has_ended,
+            # Undone: when and by whom. "Ended" is said only of a window that has ended.
+            "undone": _undone(exit_case) if exit_case.state == ExitState.REVERTED else None,
+            "undo_window_ended": exit_case.state != ExitState.REVERTED
+            and exit_case.undo_window_has_ended,
             "transition_buttons": [
                 {
                     "name": transition.value,
@@ -449,15 +453,27 @@ class ExitAdmin(EnterpriseScopedAdmin):
         if request.method == "POST":
             form = form_class(request.POST)
             if form.is_valid():
+                arguments = form.door_arguments()
+                if transition == Transition.UNDO:
+                    # The password re-entry is counted by django-axes, which needs the request.
+                    arguments["request"] = request
                 try:
-                    exit_case = workflow.DOORS[transition](
-                        exit_case, actor=request.user, **form.door_arguments()
-                    )
+                    # A refusal's times (when to try the password again) in the enterprise's zone.
+                    with timezone.override(exit_case.enterprise.time_zone):
+                        exit_case = workflow.DOORS[transition](
+                            exit_case, actor=request.user, **arguments
+                        )
                 except REFUSALS as error:
-                    messages.error(request, _refusal(error))
+                    if not form.visible_fields():
+                        messages.error(request, _refusal(error))
+                        return HttpResponseRedirect(self._change_url(exit_case))
+                    # What the person typed (a comment, a reason) is shown again with the refusal,
+                    # beside the field it is about; a password is not shown again.
+                    field = getattr(error, "field", None)
+                    form.add_error(field if field in form.fields else None, _refusal(error))
                 else:
                     messages.success(request, self._transition_done(exit_case, transition))
-                return HttpResponseRedirect(self._change_url(exit_case))
+                    return HttpResponseRedirect(self._change_url(exit_case))
         else:
             if transition not in workflow.available_transitions(exit_case, request.user):
                 messages.error(
@@ -583,6 +599,22 @@ class ExitAdmin(EnterpriseScopedAdmin):
 
     def _action_url(self, action, exit_case, name) -> str:
         return reverse(f"admin:offboarding_exit_{action}", args=[quote(exit_case.pk), name])
+
+
+def _undone(exit_case) -> dict | None:
+    """When and by whom the exit was undone, from its history (the undo door's change reason)."""
+    record = (
+        exit_case.history.filter(history_change_reason=Transition.UNDO.value)
+        .select_related("history_user")
+        .order_by("-history_id")
+        .first()
+    )
+    if record is None:
+        return None
+    return {
+        "when": _in_time_zone(record.history_date, exit_case.enterprise),
+        "by": _person(record.history_user),
+    }
 
 
 def _blocked_steps(blocker) -> list[str]:
