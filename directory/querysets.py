@@ -58,5 +58,6 @@ class MemberQuerySet(ScopedQuerySetMixin, models.QuerySet):
     def super_admins(self):
         return self.filter(role=MemberRole.SUPER_ADMIN, status=MemberStatus.ACTIVE)
 
+
 class OwnedResourceQuerySet(ScopedQuerySetMixin, models.QuerySet):
     pass

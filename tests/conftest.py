@@ -2,11 +2,32 @@ import os
 
 import pytest
 from django.db import connection
+from hypothesis import settings
 
+from directory.choices import StaffRole
 from tests import factories
 
 # Browser tests drive a live server from the test thread (Playwright's sync API runs an event loop).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# Hypothesis profiles, one per place the tests run. "ci" is Hypothesis's own CI profile (no
+# deadline, no example database, derandomized: the same examples on every run, so a failure in CI
+# fails the same way when run again) with the full search. "dev" is the quick local run: a third of
+# the examples, random ones, so that local runs keep exploring. Neither has a deadline (every
+# example goes to the database, whose round trips are slow and uneven) or an example database (no
+# .hypothesis/ folder in the tree). CI sets CI=true; HYPOTHESIS_PROFILE=ci runs CI's search here.
+settings.register_profile("ci", settings.get_profile("ci"), max_examples=40)
+settings.register_profile(
+    "dev",
+    settings.get_profile("default"),
+    max_examples=12,
+    deadline=None,
+    database=None,
+    print_blob=True,  # a failure prints the @reproduce_failure line that replays it
+)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -38,21 +59,21 @@ def super_admin(enterprise):
 @pytest.fixture
 def hr_user(enterprise):
     """A staff user granted the enterprise as HR, with the HR group's permissions."""
-    from directory.permissions import grant_access
-
-    user = factories.StaffUserFactory(username="hr")
-    grant_access(user=user, enterprise=enterprise, role="hr")
-    return user
+    return factories.StaffFactory(username="hr", enterprise=enterprise, role=StaffRole.HR)
 
 
 @pytest.fixture
 def it_user(enterprise):
     """A staff user granted the enterprise as IT, with the IT group's permissions."""
-    from directory.permissions import grant_access
+    return factories.StaffFactory(username="it", enterprise=enterprise, role=StaffRole.IT)
 
-    user = factories.StaffUserFactory(username="it")
-    grant_access(user=user, enterprise=enterprise, role="it")
-    return user
+
+@pytest.fixture
+def compliance_user(enterprise):
+    """A staff user granted the enterprise as Compliance, with that group's permissions."""
+    return factories.StaffFactory(
+        username="compliance", enterprise=enterprise, role=StaffRole.COMPLIANCE
+    )
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from factory.django import DjangoModelFactory
 
 from directory import models as directory
 from directory.choices import MemberRole, StaffRole
+from directory.permissions import grant_access
 
 PASSWORD = "exitdesk-test-pw"
 
@@ -101,6 +102,17 @@ class SharedCalendarFactory(_OwnedFactory):
         model = directory.SharedCalendar
 
 
+# One factory per model of directory.models.OWNED_RESOURCE_MODELS, in the same order.
+OWNED_RESOURCE_FACTORIES = (
+    ExternalContactFactory,
+    CustomerGroupFactory,
+    AppAuthorizationFactory,
+    ThirdPartyBindingFactory,
+    ApprovalTemplateFactory,
+    SharedCalendarFactory,
+)
+
+
 class EnterpriseAccessFactory(DjangoModelFactory):
     class Meta:
         model = directory.EnterpriseAccess
@@ -108,3 +120,30 @@ class EnterpriseAccessFactory(DjangoModelFactory):
     user = factory.SubFactory(StaffUserFactory)
     enterprise = factory.SubFactory(EnterpriseFactory)
     role = StaffRole.HR
+
+
+class GrantFactory(EnterpriseAccessFactory):
+    """An access granted as the application grants it (grant_access): with the role's group."""
+
+    @classmethod
+    def _create(cls, model_class, *, user, enterprise, role):
+        return grant_access(user=user, enterprise=enterprise, role=role)
+
+
+class StaffFactory(StaffUserFactory):
+    """A staff user granted `enterprise` as `role` ("hr", "it" or "compliance"), in that role's
+    group: `StaffFactory(enterprise=enterprise, role="hr")`."""
+
+    class Meta:
+        skip_postgeneration_save = True  # the grant saves what it changes
+
+    class Params:
+        enterprise = factory.SubFactory(EnterpriseFactory)
+        role = StaffRole.HR
+
+    grant = factory.RelatedFactory(
+        GrantFactory,
+        factory_related_name="user",
+        enterprise=factory.SelfAttribute("..enterprise"),
+        role=factory.SelfAttribute("..role"),
+    )

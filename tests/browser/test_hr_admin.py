@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from directory.permissions import grant_access
 from offboarding import services, workflow
 from offboarding.choices import ExitKind, ExitState, Team
 from offboarding.models import Exit
@@ -28,10 +27,8 @@ def shoot(page, name):
 
 
 @pytest.fixture
-def ready_exit(enterprise, super_admin, hr_user):
+def ready_exit(enterprise, super_admin, hr_user, it_user):
     """A passive exit in handover: checklist signed off by HR and IT, both reviews done."""
-    it_user = factories.StaffUserFactory(username="it")
-    grant_access(user=it_user, enterprise=enterprise, role="it")
     member = factories.MemberFactory(
         enterprise=enterprise, department=super_admin.department, name="赵六"
     )

@@ -13,12 +13,7 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 RESOURCE_FACTORIES = {
-    "externalcontact": factories.ExternalContactFactory,
-    "customergroup": factories.CustomerGroupFactory,
-    "appauthorization": factories.AppAuthorizationFactory,
-    "thirdpartybinding": factories.ThirdPartyBindingFactory,
-    "approvaltemplate": factories.ApprovalTemplateFactory,
-    "sharedcalendar": factories.SharedCalendarFactory,
+    factory._meta.model._meta.model_name: factory for factory in factories.OWNED_RESOURCE_FACTORIES
 }
 
 

@@ -76,17 +76,7 @@ def test_a_department_from_another_enterprise_is_refused(enterprise):
         services.update_member(member, actor=None, department=foreign_department)
 
 
-@pytest.mark.parametrize(
-    "factory",
-    [
-        factories.ExternalContactFactory,
-        factories.CustomerGroupFactory,
-        factories.AppAuthorizationFactory,
-        factories.ThirdPartyBindingFactory,
-        factories.ApprovalTemplateFactory,
-        factories.SharedCalendarFactory,
-    ],
-)
+@pytest.mark.parametrize("factory", factories.OWNED_RESOURCE_FACTORIES)
 def test_an_owner_from_another_enterprise_is_refused(enterprise, factory):
     resource = factory.build(enterprise=enterprise, owner=factories.MemberFactory())
     with pytest.raises(ValidationError) as refused:

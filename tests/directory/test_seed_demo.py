@@ -7,9 +7,11 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
+from django.http import HttpRequest
 
 from directory.choices import MemberRole, MemberStatus, StaffRole
-from directory.management.commands import seed_demo
+from directory.demo import plan, seeder
+from directory.demo.names import seeded_username
 from directory.models import (
     OWNED_RESOURCE_MODELS,
     CustomerGroup,
@@ -22,6 +24,11 @@ from directory.models import (
 
 DEFAULT_NAME = "示例科技有限公司"
 HISTORY_MODELS = (Enterprise, Department, Member, *OWNED_RESOURCE_MODELS)
+
+
+def log_in(username: str, password: str):
+    """The user the login pages would let in (django-axes needs the request in authenticate())."""
+    return authenticate(HttpRequest(), username=username, password=password)
 
 
 def seed(*args):
@@ -194,23 +201,23 @@ def test_demo_logins():
     output = seed("--members", "60", "--demo-logins")
     enterprise = Enterprise.objects.get()
 
-    admin = authenticate(username="admin", password="exitdesk-admin")
+    admin = log_in("admin", "exitdesk-admin")
     assert admin is not None and admin.is_staff and admin.is_superuser
 
-    hr = authenticate(username="hr", password="exitdesk-hr")
+    hr = log_in("hr", "exitdesk-hr")
     assert hr is not None and hr.is_staff and not hr.is_superuser
     access = EnterpriseAccess.objects.filter(user=hr, enterprise=enterprise, role=StaffRole.HR)
     assert access.exists()
     assert hr.groups.filter(name="HR").exists()
 
-    manager_user = authenticate(username="manager", password="exitdesk-manager")
+    manager_user = log_in("manager", "exitdesk-manager")
     assert manager_user is not None and not manager_user.is_staff
     manager = manager_user.member
     assert manager.enterprise == enterprise
     assert Department.objects.filter(head=manager).exists()
     assert manager.reports.filter(status=MemberStatus.ACTIVE).count() >= 2
 
-    employee_user = authenticate(username="employee", password="exitdesk-employee")
+    employee_user = log_in("employee", "exitdesk-employee")
     assert employee_user is not None and not employee_user.is_staff
     employee = employee_user.member
     assert employee.manager == manager
@@ -224,8 +231,29 @@ def test_demo_logins():
     before = snapshot()
     seed("--members", "60", "--demo-logins")
     assert snapshot() == before
-    assert authenticate(username="manager", password="exitdesk-manager") == manager_user
-    assert authenticate(username="employee", password="exitdesk-employee") == employee_user
+    assert log_in("manager", "exitdesk-manager") == manager_user
+    assert log_in("employee", "exitdesk-employee") == employee_user
+
+
+@pytest.mark.django_db
+def test_demo_logins_include_it_and_compliance_staff_of_the_demo_enterprise():
+    # when
+    output = seed("--members", "30", "--demo-logins")
+    # then each is staff granted the demo enterprise in their role, and logs in to the admin
+    enterprise = Enterprise.objects.get()
+    lines = output.splitlines()
+    for username, password, role, group in [
+        ("it", "exitdesk-it", StaffRole.IT, "IT"),
+        ("compliance", "exitdesk-compliance", StaffRole.COMPLIANCE, "Compliance"),
+    ]:
+        user = get_user_model().objects.get(username=username)
+        assert user.check_password(password)
+        assert user.is_active and user.is_staff and not user.is_superuser
+        grants = EnterpriseAccess.objects.filter(user=user)
+        assert list(grants.values_list("enterprise", "role")) == [(enterprise.pk, role)]
+        assert list(user.groups.values_list("name", flat=True)) == [group]
+        (line,) = [line for line in lines if line.split()[:1] == [username]]
+        assert password in line and "http://127.0.0.1:8000/admin/" in line
 
 
 @pytest.mark.django_db
@@ -237,11 +265,11 @@ def test_demo_logins_move_to_another_enterprise():
 
     acme = Enterprise.objects.get(name="Acme 测试")
     assert_directory_is_sound(acme, 40)
-    manager = authenticate(username="manager", password="exitdesk-manager")
+    manager = log_in("manager", "exitdesk-manager")
     assert manager.member.enterprise == acme
     # The first enterprise's manager got their seeded name back, and a locked password.
     first_manager.refresh_from_db()
-    assert first_manager.username == seed_demo.seeded_username(
+    assert first_manager.username == seeded_username(
         DEFAULT_NAME, first_manager.member.employee_number
     )
     assert not first_manager.has_usable_password()
@@ -296,19 +324,19 @@ def test_a_failure_leaves_nothing(monkeypatch):
     def fail(self, new_members):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(seed_demo.Seeder, "create_resources", fail)
+    monkeypatch.setattr(seeder.Seeder, "create_resources", fail)
     with pytest.raises(RuntimeError):
         seed("--members", "30")
     assert snapshot() == {key: 0 for key in snapshot()}
 
 
 def test_the_department_plan_only_grows():
-    small = seed_demo.plan_departments("公司", 40)
-    large = seed_demo.plan_departments("公司", 3000)
+    small = plan.plan_departments("公司", 40)
+    large = plan.plan_departments("公司", 3000)
     assert [p.key for p in large[:40]] == [p.key for p in small]
     keys = [p.key for p in large]
     assert len(set(keys)) == len(keys)
     assert max(len(key) for key in keys) == 3  # 中心 → 部门 → 小组 below the company
     by_key = {p.key: p for p in large}
     assert all(p.key[:-1] in by_key for p in large if p.key)  # every parent is planned
-    assert seed_demo.department_count(20_000) == 2_000
+    assert plan.department_count(20_000) == 2_000

@@ -86,8 +86,7 @@ def test_a_view_only_role_cannot_write_a_member_back_through_history(
     client, enterprise, super_admin, role
 ):
     member = factories.MemberFactory(enterprise=enterprise, name="张三")
-    staff = factories.StaffUserFactory(username=f"{role}-staff")
-    grant_access(user=staff, enterprise=enterprise, role=role)
+    staff = factories.StaffFactory(username=f"{role}-staff", enterprise=enterprise, role=role)
     client.force_login(staff)
     _history, detail = _history_urls(member)
     assert client.get(detail).status_code == 200  # they may look

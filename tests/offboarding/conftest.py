@@ -1,20 +1,36 @@
 """Fixtures of the exit workflow's tests: the people around an exit, and exits in every state.
 
-Exits are opened through `offboarding.services.open_exit` (it copies the checklist) and moved only
-through the workflow's doors, so every exit a test starts from is one a person could have reached.
+Tests build their exits here. Exits are opened through `offboarding.services.open_exit` (it copies
+the checklist) and moved only through the workflow's doors, so every exit a test starts from is one
+a person could have reached. The one exception, `exit_set_to_state`, writes the state directly, for
+the tables of refusals only.
 """
 
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from directory.permissions import grant_access
+from directory.choices import MemberStatus, StaffRole
+from directory.models import Member
 from offboarding import services, workflow
-from offboarding.choices import ExitKind, ExitState, Team
-from offboarding.models import Exit
+from offboarding.choices import (
+    DEFAULT_APPROVAL_CHAIN,
+    ApproverKind,
+    Decision,
+    ExitKind,
+    ExitState,
+    Team,
+)
+from offboarding.models import Exit, ExitApproval
 from tests import factories
+
+# `open_exit_for`'s actor when none is named: whoever usually opens that kind of exit.
+USUAL_REQUESTER = object()
+
+REJECTION_REASON = "项目未交接"  # why the manager rejects, in the exits built here
 
 
 def refreshed(exit_case: Exit) -> Exit:
@@ -31,9 +47,9 @@ def history_reasons(exit_case: Exit) -> list[str]:
 @pytest.fixture
 def other_enterprise_hr(db):
     """HR of another enterprise: may do everything HR does, but not here."""
-    user = factories.StaffUserFactory(username="hr-elsewhere")
-    grant_access(user=user, enterprise=factories.EnterpriseFactory(name="别家公司"), role="hr")
-    return user
+    return factories.StaffFactory(
+        username="hr-elsewhere", enterprise__name="别家公司", role=StaffRole.HR
+    )
 
 
 @pytest.fixture
@@ -66,13 +82,18 @@ def stranger(enterprise):
 
 @pytest.fixture
 def open_exit_for(hr_user):
-    """Open a draft exit for a member, as the services do it (with the enterprise's checklist)."""
+    """Open a draft exit for a member, as the services do it (with the enterprise's checklist).
 
-    def open_exit_for(member, *, kind=ExitKind.VOLUNTARY, actor=None, **fields) -> Exit:
+    `actor` is who opens it: by default the member for a voluntary exit and HR for any other
+    kind; None is the system (the HR system's sync). The last working day defaults to two weeks
+    from today in the enterprise's time zone.
+    """
+
+    def open_exit_for(member, *, kind=ExitKind.VOLUNTARY, actor=USUAL_REQUESTER, **fields) -> Exit:
         fields.setdefault(
             "last_working_day", services.local_today(member.enterprise) + timedelta(days=14)
         )
-        if actor is None:  # the member asks to leave; any other kind is opened by HR
+        if actor is USUAL_REQUESTER:  # the member asks to leave; any other kind is opened by HR
             voluntary = kind in (ExitKind.VOLUNTARY, ExitKind.VOLUNTARY_ADMIN)
             actor = member.user if voluntary else hr_user
         return services.open_exit(member=member, kind=kind, actor=actor, **fields)
@@ -146,7 +167,7 @@ def exit_in_state(
             return workflow.submit(open_exit_for(member), actor=member.user)
         if state == ExitState.REJECTED:
             exit_case = workflow.submit(open_exit_for(member), actor=member.user)
-            return workflow.reject(exit_case, actor=manager.user, reason="项目未交接")
+            return workflow.reject(exit_case, actor=manager.user, reason=REJECTION_REASON)
         if state == ExitState.CANCELLED:
             return workflow.cancel(open_exit_for(member), actor=member.user)
         if state == ExitState.HANDOVER:
@@ -162,3 +183,96 @@ def exit_in_state(
             return workflow.close(exit_case, actor=None)
 
     return exit_in_state
+
+
+@pytest.fixture
+def exit_set_to_state(open_exit_for, member, manager, enterprise, hr_user, it_user):
+    """The member's exit, opened by the services, then written straight into any of the eight
+    states with the fields that state implies. For the tables of refusals only.
+
+    A refusal looks only at the state, at who asks and, for approve and reject, at the approval
+    steps; writing those directly is a few queries where replaying the workflow is dozens. What is
+    written: the state (past its protection, with a queryset update), the timestamps the doors
+    set, the approval steps of the default chain decided as the state says, for a completed exit
+    the signed checklist and reviews, the member departed and their login off (restored again
+    when reverted), and what completion changed. No history rows, no sessions ended, no checks:
+    a test of what a transition does, or of what it leaves behind, starts from `exit_in_state`.
+    """
+    submitted = {
+        ExitState.PENDING_APPROVAL,
+        ExitState.REJECTED,
+        ExitState.HANDOVER,
+        ExitState.COMPLETED,
+        ExitState.REVERTED,
+        ExitState.CLOSED,
+    }
+    completed = {ExitState.COMPLETED, ExitState.REVERTED, ExitState.CLOSED}
+    departed = {ExitState.COMPLETED, ExitState.CLOSED}
+
+    def decisions(state: ExitState) -> list[Decision]:
+        """The decision on each step of the default chain (the direct manager's, then HR's)."""
+        if state == ExitState.PENDING_APPROVAL:
+            return [Decision.PENDING, Decision.PENDING]
+        if state == ExitState.REJECTED:  # the manager rejected; HR's step never came
+            return [Decision.REJECTED, Decision.PENDING]
+        return [Decision.APPROVED, Decision.APPROVED]
+
+    def exit_set_to_state(state: ExitState) -> Exit:
+        exit_case = open_exit_for(member)
+        if state == ExitState.DRAFT:
+            return exit_case
+        now = timezone.now()
+        fields = {"state": state}
+        if state in submitted:
+            fields["submitted_at"] = now
+            steps = []
+            chain = zip(DEFAULT_APPROVAL_CHAIN, decisions(state), strict=True)
+            for position, (approver, decision) in enumerate(chain, start=1):
+                step = ExitApproval(
+                    exit_case=exit_case,
+                    position=position,
+                    approver=approver,
+                    assignee=manager if approver == ApproverKind.DIRECT_MANAGER else None,
+                    decision=decision,
+                )
+                if decision != Decision.PENDING:
+                    step.decided_by = manager.user if step.assignee else hr_user
+                    step.decided_at = now
+                    step.comment = REJECTION_REASON if decision == Decision.REJECTED else "同意"
+                steps.append(step)
+            ExitApproval.objects.bulk_create(steps)
+        if state == ExitState.REJECTED:
+            fields["rejection_reason"] = REJECTION_REASON
+        if state in completed:
+            # A closed exit was completed one undo window (and a minute) ago; the others now.
+            completed_at = now
+            if state == ExitState.CLOSED:
+                completed_at = now - enterprise.undo_window - timedelta(minutes=1)
+                fields["closed_at"] = now
+            fields |= {
+                "completed_at": completed_at,
+                "undo_deadline": completed_at + enterprise.undo_window,
+                "before_completion": {
+                    "member": {
+                        "status": member.status,
+                        "role": member.role,
+                        "is_backup_admin": member.is_backup_admin,
+                    },
+                    "user": {"is_active": member.user.is_active},
+                },
+                "hr_signed_off_by": hr_user,
+                "hr_signed_off_at": completed_at,
+                "it_signed_off_by": it_user,
+                "it_signed_off_at": completed_at,
+            }
+            for team, signer in ((Team.HR, hr_user), (Team.IT, it_user)):
+                exit_case.checklist.filter(auto_check="", team=team).update(
+                    signed_off_by=signer, signed_off_at=completed_at
+                )
+        if state in departed:
+            Member.objects.filter(pk=member.pk).update(status=MemberStatus.DEPARTED)
+            get_user_model().objects.filter(pk=member.user_id).update(is_active=False)
+        Exit.objects.filter(pk=exit_case.pk).update(**fields)
+        return refreshed(exit_case)
+
+    return exit_set_to_state

@@ -16,9 +16,8 @@ from unittest import mock
 import pytest
 from django.db import connection
 
-from directory.choices import MemberStatus
+from directory.choices import MemberStatus, StaffRole
 from directory.models import Member
-from directory.permissions import grant_access
 from offboarding import services, workflow
 from offboarding.choices import ApproverKind, Decision, ExitKind, ExitState
 from offboarding.exceptions import ExitRefused
@@ -131,9 +130,7 @@ def all_at_once(*calls) -> list[Outcome]:
 
 @pytest.fixture
 def second_hr_user(enterprise):
-    user = factories.StaffUserFactory(username="hr-2")
-    grant_access(user=user, enterprise=enterprise, role="hr")
-    return user
+    return factories.StaffFactory(username="hr-2", enterprise=enterprise, role=StaffRole.HR)
 
 
 @pytest.fixture
@@ -304,14 +301,12 @@ def test_an_approval_that_gets_there_first_is_followed_by_the_cancel(
 # --- opening ----------------------------------------------------------------------------------
 
 
-def test_two_exits_opened_at_once_for_one_member_open_one(member, hr_user):
+def test_two_exits_opened_at_once_for_one_member_open_one(open_exit_for, member, hr_user):
     # given
     last_day = services.local_today(member.enterprise)
 
     def open_passive_exit():
-        services.open_exit(
-            member=member, kind=ExitKind.PASSIVE, last_working_day=last_day, actor=hr_user
-        )
+        open_exit_for(member, kind=ExitKind.PASSIVE, last_working_day=last_day, actor=hr_user)
 
     # when two requests to open an exit arrive at the same moment
     outcomes = all_at_once(open_passive_exit, open_passive_exit)

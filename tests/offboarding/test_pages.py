@@ -8,8 +8,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from directory.choices import MemberRole
-from directory.permissions import grant_access
+from directory.choices import MemberRole, StaffRole
 from offboarding import services, workflow
 from offboarding.choices import ApproverKind, Decision, ExitKind, ExitState
 from offboarding.models import ApprovalChainStep, Exit
@@ -39,18 +38,24 @@ def in_days(member, days):
     return services.local_today(member.enterprise) + timedelta(days=days)
 
 
-def draft_exit(member, **changes):
-    return services.open_exit(
-        member=member,
-        kind=changes.pop("kind", ExitKind.VOLUNTARY),
-        last_working_day=changes.pop("last_working_day", in_days(member, 30)),
-        reason=changes.pop("reason", "家庭原因"),
-        actor=member.user,
-    )
+@pytest.fixture
+def draft_exit(open_exit_for):
+    """The member's own request, a draft (through tests/offboarding/conftest.py's open_exit_for)."""
+
+    def draft_exit(member):
+        return open_exit_for(member, last_working_day=in_days(member, 30), reason="家庭原因")
+
+    return draft_exit
 
 
-def submitted_exit(member):
-    return workflow.submit(draft_exit(member), actor=member.user)
+@pytest.fixture
+def submitted_exit(draft_exit):
+    """The member's own request, submitted by them: waiting for their manager."""
+
+    def submitted_exit(member):
+        return workflow.submit(draft_exit(member), actor=member.user)
+
+    return submitted_exit
 
 
 def text(response) -> str:
@@ -112,7 +117,9 @@ def test_login_page_renders_a_login_form(client):
     assert 'name="password"' in text(response)
 
 
-def test_home_offers_a_member_their_exit_and_a_manager_the_inbox(employee, manager_client):
+def test_home_offers_a_member_their_exit_and_a_manager_the_inbox(
+    submitted_exit, employee, manager_client
+):
     # given
     submitted_exit(employee)
 
@@ -149,7 +156,9 @@ def test_home_explains_itself_to_a_login_without_a_member(db):
 # Approvals inbox
 
 
-def test_inbox_shows_only_exits_waiting_for_that_manager(enterprise, manager, employee):
+def test_inbox_shows_only_exits_waiting_for_that_manager(
+    submitted_exit, draft_exit, enterprise, manager, employee
+):
     # given
     mine = submitted_exit(employee)
     other_manager = factories.MemberFactory(enterprise=enterprise, name="赵经理")
@@ -169,7 +178,9 @@ def test_inbox_shows_only_exits_waiting_for_that_manager(enterprise, manager, em
     assert "Direct manager" in text(response)
 
 
-def test_inbox_shows_submission_time_in_the_enterprises_time_zone(employee, manager_client):
+def test_inbox_shows_submission_time_in_the_enterprises_time_zone(
+    submitted_exit, employee, manager_client
+):
     # given
     exit_case = submitted_exit(employee)
     shanghai = exit_case.submitted_at.astimezone(employee.enterprise.time_zone)
@@ -190,7 +201,9 @@ def test_inbox_has_an_empty_state(manager_client):
     assert "Nothing is waiting for your decision." in text(response)
 
 
-def test_hr_step_shows_up_in_hr_inbox_once_the_manager_approved(employee, manager, hr_user):
+def test_hr_step_shows_up_in_hr_inbox_once_the_manager_approved(
+    submitted_exit, employee, manager, hr_user
+):
     # given
     exit_case = submitted_exit(employee)
     hr = client_for(hr_user)
@@ -204,11 +217,10 @@ def test_hr_step_shows_up_in_hr_inbox_once_the_manager_approved(employee, manage
     assert list(client_for(manager.user).get(INBOX).context["exits"]) == []
 
 
-def test_hr_of_another_enterprise_never_sees_the_exit(employee):
+def test_hr_of_another_enterprise_never_sees_the_exit(submitted_exit, employee):
     # given
     submitted_exit(factories.MemberFactory(enterprise=employee.enterprise, name="无经理"))
-    outsider = factories.StaffUserFactory(username="outsider-hr")
-    grant_access(user=outsider, enterprise=factories.EnterpriseFactory(), role="hr")
+    outsider = factories.StaffFactory(username="outsider-hr", role=StaffRole.HR)
 
     # when
     response = client_for(outsider).get(INBOX)
@@ -218,7 +230,9 @@ def test_hr_of_another_enterprise_never_sees_the_exit(employee):
     assert "无经理" not in text(response)
 
 
-def test_inbox_query_count_does_not_grow_with_waiting_exits(enterprise, manager, manager_client):
+def test_inbox_query_count_does_not_grow_with_waiting_exits(
+    submitted_exit, enterprise, manager, manager_client
+):
     def inbox_queries():
         with CaptureQueriesContext(connection) as queries:
             response = manager_client.get(INBOX)
@@ -243,7 +257,7 @@ def test_inbox_query_count_does_not_grow_with_waiting_exits(enterprise, manager,
 # Approval detail and decisions
 
 
-def test_approval_page_shows_the_exit_steps_and_prereview(employee, manager_client):
+def test_approval_page_shows_the_exit_steps_and_prereview(submitted_exit, employee, manager_client):
     # given
     exit_case = submitted_exit(employee)
     factories.ExternalContactFactory(owner=employee)
@@ -260,7 +274,9 @@ def test_approval_page_shows_the_exit_steps_and_prereview(employee, manager_clie
     assert 'value="reject"' in text(response)
 
 
-def test_manager_opening_another_departments_exit_gets_404(enterprise, manager_client):
+def test_manager_opening_another_departments_exit_gets_404(
+    submitted_exit, enterprise, manager_client
+):
     # given
     stranger = factories.MemberFactory(
         enterprise=enterprise, manager=factories.MemberFactory(enterprise=enterprise)
@@ -280,7 +296,7 @@ def test_manager_opening_another_departments_exit_gets_404(enterprise, manager_c
 
 
 def test_manager_approves_through_the_form_and_hr_decides_next(
-    employee, manager, manager_client, hr_user
+    submitted_exit, employee, manager, manager_client, hr_user
 ):
     # given
     exit_case = submitted_exit(employee)
@@ -313,7 +329,9 @@ def test_manager_approves_through_the_form_and_hr_decides_next(
     assert exit_case.state == ExitState.HANDOVER
 
 
-def test_approving_the_only_step_moves_the_exit_to_handover(enterprise, employee, manager_client):
+def test_approving_the_only_step_moves_the_exit_to_handover(
+    submitted_exit, enterprise, employee, manager_client
+):
     # given
     ApprovalChainStep.objects.create(
         enterprise=enterprise, position=1, approver=ApproverKind.DIRECT_MANAGER
@@ -328,7 +346,7 @@ def test_approving_the_only_step_moves_the_exit_to_handover(enterprise, employee
     assert exit_case.state == ExitState.HANDOVER
 
 
-def test_manager_rejects_with_a_reason(employee, manager_client):
+def test_manager_rejects_with_a_reason(submitted_exit, employee, manager_client):
     # given
     exit_case = submitted_exit(employee)
 
@@ -344,7 +362,9 @@ def test_manager_rejects_with_a_reason(employee, manager_client):
     assert exit_case.rejection_reason == "项目未结束"
 
 
-def test_rejecting_without_a_reason_shows_the_error_and_changes_nothing(employee, manager_client):
+def test_rejecting_without_a_reason_shows_the_error_and_changes_nothing(
+    submitted_exit, employee, manager_client
+):
     # given
     exit_case = submitted_exit(employee)
 
@@ -359,7 +379,9 @@ def test_rejecting_without_a_reason_shows_the_error_and_changes_nothing(employee
     assert not exit_case.approvals.exclude(decision=Decision.PENDING).exists()
 
 
-def test_a_post_without_a_decision_is_refused_with_a_form_error(employee, manager_client):
+def test_a_post_without_a_decision_is_refused_with_a_form_error(
+    submitted_exit, employee, manager_client
+):
     # given
     exit_case = submitted_exit(employee)
 
@@ -373,7 +395,9 @@ def test_a_post_without_a_decision_is_refused_with_a_form_error(employee, manage
     assert exit_case.state == ExitState.PENDING_APPROVAL
 
 
-def test_manager_can_look_back_at_an_exit_they_approved(employee, manager, manager_client):
+def test_manager_can_look_back_at_an_exit_they_approved(
+    submitted_exit, employee, manager, manager_client
+):
     # given
     exit_case = submitted_exit(employee)
     workflow.approve(exit_case, actor=manager.user, comment="同意")
@@ -474,7 +498,7 @@ def test_a_double_submit_is_refused_and_changes_nothing(employee, employee_clien
     assert first.state == ExitState.PENDING_APPROVAL
 
 
-def test_cancelling_needs_the_confirmation_box(employee, employee_client):
+def test_cancelling_needs_the_confirmation_box(submitted_exit, employee, employee_client):
     # given
     exit_case = submitted_exit(employee)
 
@@ -488,7 +512,7 @@ def test_cancelling_needs_the_confirmation_box(employee, employee_client):
     assert exit_case.state == ExitState.PENDING_APPROVAL
 
 
-def test_member_cancels_their_exit_after_confirming(employee, employee_client):
+def test_member_cancels_their_exit_after_confirming(submitted_exit, employee, employee_client):
     # given
     exit_case = submitted_exit(employee)
     assert employee_client.get(cancel_url(exit_case)).status_code == 200
@@ -504,7 +528,7 @@ def test_member_cancels_their_exit_after_confirming(employee, employee_client):
     assert "Request my exit" in text(response)
 
 
-def test_nobody_cancels_another_members_exit(employee, enterprise):
+def test_nobody_cancels_another_members_exit(submitted_exit, employee, enterprise):
     # given
     exit_case = submitted_exit(employee)
     colleague = client_for(factories.MemberFactory(enterprise=enterprise).user)
@@ -519,7 +543,7 @@ def test_nobody_cancels_another_members_exit(employee, enterprise):
 
 
 def test_a_rejected_exit_shows_its_reason_among_earlier_requests(
-    employee, manager, employee_client
+    submitted_exit, employee, manager, employee_client
 ):
     # given
     exit_case = submitted_exit(employee)
@@ -534,7 +558,7 @@ def test_a_rejected_exit_shows_its_reason_among_earlier_requests(
     assert "Request my exit" in text(response)
 
 
-def test_a_draft_can_be_submitted_again(employee, employee_client):
+def test_a_draft_can_be_submitted_again(draft_exit, employee, employee_client):
     # given a draft whose submit did not happen
     exit_case = draft_exit(employee)
     assert "Submit again" in text(employee_client.get(MY_EXIT))

@@ -12,11 +12,11 @@ import time_machine
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 
 from directory import services as directory_services
-from directory.choices import MemberRole, MemberStatus
+from directory.choices import MemberRole, MemberStatus, StaffRole
 from directory.models import ExternalContact, LoginSession, Member
-from directory.permissions import grant_access
 from offboarding import prereview, services, workflow
 from offboarding.choices import (
     ApproverKind,
@@ -435,10 +435,10 @@ def test_the_table_of_transitions_covers_every_state_and_transition():
 
 @pytest.mark.parametrize("state, transition", WRONG_STATE)
 def test_a_transition_from_the_wrong_state_is_refused_and_changes_nothing(
-    exit_in_state, hr_user, state, transition
+    exit_set_to_state, hr_user, state, transition
 ):
     # given
-    exit_case = exit_in_state(state)
+    exit_case = exit_set_to_state(state)
     before = snapshot(exit_case)
     # when
     with pytest.raises(ExitRefused) as refused:
@@ -553,10 +553,10 @@ WRONG_ACTOR = [
 
 @pytest.mark.parametrize("transition, state, who, message", WRONG_ACTOR)
 def test_a_transition_by_the_wrong_person_is_refused_and_changes_nothing(
-    request, exit_in_state, ready_to_complete, transition, state, who, message
+    request, exit_set_to_state, ready_to_complete, transition, state, who, message
 ):
     # given
-    exit_case = exit_in_state(state)
+    exit_case = exit_set_to_state(state)
     if transition == Transition.COMPLETE:
         exit_case = ready_to_complete(exit_case)
     actor = ACTORS[who](request)
@@ -641,6 +641,10 @@ OWNED = [
         id="shared-calendar",
     ),
 ]
+
+
+def test_the_table_of_blockers_covers_every_owned_resource():
+    assert [case.values[0] for case in OWNED] == list(factories.OWNED_RESOURCE_FACTORIES)
 
 
 @pytest.mark.parametrize("factory, message", OWNED)
@@ -843,7 +847,8 @@ def test_completing_an_exit_logs_the_member_out_everywhere(
     client, exit_in_handover, ready_to_complete, member, hr_user
 ):
     # given the member is logged in
-    assert client.login(username="zhangsan", password=factories.PASSWORD)
+    # (django-axes, first of the backends, needs a request in authenticate())
+    assert client.login(request=HttpRequest(), username="zhangsan", password=factories.PASSWORD)
     session_key = client.session.session_key
     assert client.session[SESSION_KEY] == str(member.user.pk)
     assert LoginSession.objects.filter(user=member.user, session_key=session_key).exists()
@@ -1034,18 +1039,13 @@ SHANGHAI_JUST_AFTER_MIDNIGHT = datetime(2026, 3, 1, 16, 30, tzinfo=UTC)
 
 
 def test_a_voluntary_exit_ending_yesterday_in_shanghai_is_refused_and_nothing_is_written(
-    member,
+    open_exit_for, member
 ):
     # given it is 00:30 on March 2 in Shanghai (still March 1 in UTC)
     with time_machine.travel(SHANGHAI_JUST_AFTER_MIDNIGHT, tick=False):
-        # when
+        # when the member asks to leave on March 1
         with pytest.raises(ExitRefused) as refused:
-            services.open_exit(
-                member=member,
-                kind=ExitKind.VOLUNTARY,
-                last_working_day=date(2026, 3, 1),
-                actor=member.user,
-            )
+            open_exit_for(member, kind=ExitKind.VOLUNTARY, last_working_day=date(2026, 3, 1))
     # then
     assert str(refused.value) == "The last working day cannot be in the past."
     assert not Exit.objects.exists()
@@ -1053,27 +1053,23 @@ def test_a_voluntary_exit_ending_yesterday_in_shanghai_is_refused_and_nothing_is
     assert not ChecklistItem.objects.exists()
 
 
-def test_a_voluntary_exit_ending_today_in_shanghai_is_accepted_late_in_the_evening(member):
+def test_a_voluntary_exit_ending_today_in_shanghai_is_accepted_late_in_the_evening(
+    open_exit_for, member
+):
     with time_machine.travel(SHANGHAI_LATE_EVENING, tick=False):
-        exit_case = services.open_exit(
-            member=member,
-            kind=ExitKind.VOLUNTARY,
-            last_working_day=date(2026, 3, 1),
-            actor=member.user,
+        exit_case = open_exit_for(
+            member, kind=ExitKind.VOLUNTARY, last_working_day=date(2026, 3, 1)
         )
     assert exit_case.state == ExitState.DRAFT
     assert exit_case.checklist.count() == 12
 
 
-def test_a_passive_exit_may_have_a_last_working_day_in_the_past(member, hr_user):
+def test_a_passive_exit_may_have_a_last_working_day_in_the_past(open_exit_for, member, hr_user):
     # given
     with time_machine.travel(SHANGHAI_JUST_AFTER_MIDNIGHT, tick=False):
         # when
-        exit_case = services.open_exit(
-            member=member,
-            kind=ExitKind.PASSIVE,
-            last_working_day=date(2026, 2, 20),
-            actor=hr_user,
+        exit_case = open_exit_for(
+            member, kind=ExitKind.PASSIVE, last_working_day=date(2026, 2, 20), actor=hr_user
         )
         workflow.remove(exit_case, actor=hr_user)
     # then
@@ -1124,13 +1120,13 @@ def test_a_second_exit_for_a_member_with_one_in_progress_is_refused(open_exit_fo
 
 
 def test_a_second_exit_is_refused_while_a_completed_one_can_still_be_undone(
-    completed_exit, member, hr_user
+    completed_exit, open_exit_for, member, hr_user
 ):
     completed_exit(member)
     directory_services.change_status(member, actor=hr_user, status=MemberStatus.ACTIVE)
     with pytest.raises(ExitRefused) as refused:
-        services.open_exit(
-            member=member,
+        open_exit_for(
+            member,
             kind=ExitKind.PASSIVE,
             last_working_day=services.local_today(member.enterprise),
             actor=hr_user,
@@ -1258,8 +1254,9 @@ def test_deciding_a_step_someone_decided_meanwhile_names_who_did(
     open_exit_for, enterprise, hr_user
 ):
     # given a member without a manager: HR decides both steps; two HR staff open step 1
-    colleague = factories.StaffUserFactory(username="hr-colleague")
-    grant_access(user=colleague, enterprise=enterprise, role="hr")
+    colleague = factories.StaffFactory(
+        username="hr-colleague", enterprise=enterprise, role=StaffRole.HR
+    )
     leaver = factories.MemberFactory(enterprise=enterprise, name="孤立")
     exit_case = workflow.submit(open_exit_for(leaver), actor=leaver.user)
     workflow.approve(exit_case, actor=hr_user, step=1)
@@ -1282,7 +1279,9 @@ def test_deciding_a_step_someone_decided_meanwhile_names_who_did(
         ("the system", ExitKind.PASSIVE),
     ],
 )
-def test_opening_an_exit_is_refused_to_whoever_may_not(enterprise, member, who, kind):
+def test_opening_an_exit_is_refused_to_whoever_may_not(
+    open_exit_for, enterprise, member, who, kind
+):
     # given
     actor = {
         "a colleague": factories.MemberFactory(enterprise=enterprise).user,
@@ -1291,8 +1290,8 @@ def test_opening_an_exit_is_refused_to_whoever_may_not(enterprise, member, who, 
     }[who]
     # when
     with pytest.raises(ExitRefused) as refused:
-        services.open_exit(
-            member=member,
+        open_exit_for(
+            member,
             kind=kind,
             last_working_day=services.local_today(enterprise) + timedelta(days=7),
             actor=actor,
@@ -1304,9 +1303,9 @@ def test_opening_an_exit_is_refused_to_whoever_may_not(enterprise, member, who, 
     assert not Exit.objects.filter(member=member).exists()
 
 
-def test_the_hr_system_opens_an_exit_without_a_person(enterprise, member):
-    exit_case = services.open_exit(
-        member=member,
+def test_the_hr_system_opens_an_exit_without_a_person(open_exit_for, enterprise, member):
+    exit_case = open_exit_for(
+        member,
         kind=ExitKind.HR_SYNC,
         last_working_day=services.local_today(enterprise),
         actor=None,
