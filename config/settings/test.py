@@ -12,3 +12,11 @@ STORAGES = {
 # Serve static files from the apps directly; no collectstatic needed.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# On PostgreSQL: flush by DELETE rather than TRUNCATE between transactional tests (see the
+# module), and commit without waiting for the disk — a test database lost in a crash is rebuilt
+# by the next run anyway.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["default"]["ENGINE"] = "tests.postgresql_backend"  # noqa: F405
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"  # noqa: F405
+AXES_VERBOSE = False  # no banner and no "deleted 0 attempts" line in the test output

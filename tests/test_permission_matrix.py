@@ -1,0 +1,663 @@
+"""Every view × every role (spec S-1): one table says how each URL answers each role.
+
+Every URL pattern the project serves is taken from the URL resolver — the admin's history and
+history-detail views, autocomplete, jsi18n, the exit admin's own URLs, django-celery-beat's admin,
+the pages — and requested with GET and with an empty POST as each role of
+`tests/matrix_world.py`, its arguments naming rows of the home enterprise. Each answer is reduced
+to an outcome and compared with `TABLE`, which holds what the app is MEANT to do: a row that does
+not match is a bug in the app, not in the table.
+
+Outcomes:
+- `ok`: 200, or a redirect that is not to a login page nor the admin's "does not exist" redirect;
+- `changed`: like ok, and the request wrote to the database (only a door may: a transition, a
+  sign-off); an ok that should have been read-only and wrote something fails;
+- `login`: a redirect to /accounts/login/ or /admin/login/;
+- `hidden`: 404, or the admin's redirect to its index with the "does not exist" warning;
+- `denied` (403), `not_allowed` (405), `bad` (400);
+- `error`: a 500 or an exception, always a failure.
+
+A new URL pattern fails `test_every_url_pattern_has_a_row` until a row is added for it; a row whose
+pattern is gone fails too. Each (pattern, role, method) runs in a savepoint that is rolled back,
+so a POST that succeeds changes nothing the next request sees.
+"""
+
+import json
+import logging
+import re
+import traceback
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.contrib.messages import constants as message_levels
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import resolve, reverse
+
+from tests.matrix_world import (
+    ANONYMOUS,
+    COMPLIANCE,
+    EMPLOYEE,
+    HR,
+    IT,
+    MANAGER,
+    OTHER_COMPLIANCE,
+    OTHER_HR,
+    OTHER_IT,
+    ROLES,
+    SUPERUSER,
+    build_world,
+    every_route,
+    path_of,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _quiet_request_log(caplog):
+    """Thousands of 403s and 404s are the point here: only a 500 is worth a log line (and
+    django-axes' note of every login is none)."""
+    caplog.set_level(logging.ERROR, logger="django.request")
+    caplog.set_level(logging.WARNING, logger="axes")
+
+
+OK = "ok"
+CHANGED = "changed"
+LOGIN = "login"
+HIDDEN = "hidden"
+DENIED = "denied"
+NOT_ALLOWED = "not_allowed"
+BAD = "bad"
+ERROR = "error"
+
+GET, POST = "GET", "POST"
+METHODS = (GET, POST)
+
+NON_STAFF = (ANONYMOUS, EMPLOYEE, MANAGER)
+HOME_STAFF = (HR, IT, COMPLIANCE)
+OTHER_STAFF = (OTHER_HR, OTHER_IT, OTHER_COMPLIANCE)
+STAFF = (*HOME_STAFF, SUPERUSER, *OTHER_STAFF)
+LOGGED_IN = (EMPLOYEE, MANAGER, *STAFF)
+
+
+# ---------------------------------------------------------------------------------------------
+# The table's vocabulary
+
+
+def expect(get: dict, post: dict | None = None) -> dict[tuple[str, str], str]:
+    """The expected outcome of each (method, role): `get` and `post` map a role, or a tuple of
+    roles, to an outcome; `post` defaults to `get`. Every role must be named exactly once."""
+    cells = {}
+    for method, by_role in ((GET, get), (POST, get if post is None else post)):
+        for roles, outcome in by_role.items():
+            for role in (roles,) if isinstance(roles, str) else roles:
+                assert (method, role) not in cells, f"{role} named twice for {method}"
+                cells[(method, role)] = outcome
+        missing = set(ROLES) - {role for (m, role) in cells if m == method}
+        assert not missing, f"no {method} outcome for {sorted(missing)}"
+    return cells
+
+
+def admin_page(get: dict, post: dict | None = None) -> dict[tuple[str, str], str]:
+    """An admin URL: anyone who is not staff is sent to the admin's login, whatever they ask."""
+    return expect({NON_STAFF: LOGIN, **get}, {NON_STAFF: LOGIN, **(get if post is None else post)})
+
+
+# Where a role may not do something anywhere (no permission on the model in any enterprise), the
+# admin refuses before it looks the row up: 403 for every id alike, which reveals nothing. Where
+# it may do it in its own enterprise, a home row is answered as not existing.
+
+# Admin pages about no row in particular.
+EVERY_STAFF = admin_page({STAFF: OK})
+EVERY_STAFF_READS = admin_page(get={STAFF: OK}, post={STAFF: NOT_ALLOWED})
+NOT_FOUND_FOR_STAFF = admin_page({STAFF: HIDDEN})
+SUPERUSER_ONLY = admin_page({SUPERUSER: OK, (*HOME_STAFF, *OTHER_STAFF): DENIED})
+NOBODY = admin_page({STAFF: DENIED})  # refused to everyone, the superuser too
+# `<id>/`: Django's old address of a change page, a redirect to `<id>/change/` that answers
+# every id alike (the change page then decides); it reveals nothing.
+REDIRECT_TO_CHANGE = EVERY_STAFF
+
+# Changelists: each staff user sees only the rows of their own enterprises.
+LIST_FOR_ALL_STAFF = EVERY_STAFF
+LIST_FOR_HR = admin_page(
+    {(HR, SUPERUSER, OTHER_HR): OK, (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED}
+)
+LIST_FOR_HR_AND_IT = admin_page(
+    {(HR, IT, SUPERUSER, OTHER_HR, OTHER_IT): OK, (COMPLIANCE, OTHER_COMPLIANCE): DENIED}
+)
+HR_ADDS = LIST_FOR_HR
+
+# A home row's pages.
+HOME_READS = admin_page({(*HOME_STAFF, SUPERUSER): OK, OTHER_STAFF: HIDDEN})
+HR_CHANGES = admin_page(
+    get={(*HOME_STAFF, SUPERUSER): OK, OTHER_STAFF: HIDDEN},
+    post={
+        (HR, SUPERUSER): OK,
+        (IT, COMPLIANCE): DENIED,
+        OTHER_HR: HIDDEN,
+        (OTHER_IT, OTHER_COMPLIANCE): DENIED,
+    },
+)
+HR_AND_IT_CHANGE = admin_page(
+    get={(*HOME_STAFF, SUPERUSER): OK, OTHER_STAFF: HIDDEN},
+    post={
+        (HR, IT, SUPERUSER): OK,
+        COMPLIANCE: DENIED,
+        (OTHER_HR, OTHER_IT): HIDDEN,
+        OTHER_COMPLIANCE: DENIED,
+    },
+)
+# django-simple-history's page of one past version: read-only, so a POST is 405 for everyone.
+HISTORY_VERSION = admin_page(
+    get={(*HOME_STAFF, SUPERUSER): OK, OTHER_STAFF: HIDDEN}, post={STAFF: NOT_ALLOWED}
+)
+SUPERUSER_DELETES = SUPERUSER_ONLY
+
+# Staff access grants: HR reads them, only the superuser grants, changes or revokes.
+ACCESS_PAGE = admin_page(
+    get={
+        (HR, SUPERUSER): OK,
+        (IT, COMPLIANCE): DENIED,
+        OTHER_HR: HIDDEN,
+        (OTHER_IT, OTHER_COMPLIANCE): DENIED,
+    },
+    post={SUPERUSER: OK, (*HOME_STAFF, *OTHER_STAFF): DENIED},
+)
+ACCESS_HISTORY = admin_page({(HR, SUPERUSER): OK, (IT, COMPLIANCE): DENIED, OTHER_STAFF: HIDDEN})
+ACCESS_HISTORY_VERSION = admin_page(
+    get={(HR, SUPERUSER): OK, (IT, COMPLIANCE): DENIED, OTHER_STAFF: HIDDEN},
+    post={STAFF: NOT_ALLOWED},
+)
+
+# The approval chain: HR's to configure (view, add, change, delete); nobody else sees it.
+CHAIN_ROW = admin_page(
+    {
+        (HR, SUPERUSER): OK,
+        (IT, COMPLIANCE): DENIED,
+        OTHER_HR: HIDDEN,
+        (OTHER_IT, OTHER_COMPLIANCE): DENIED,
+    }
+)
+CHAIN_HISTORY = admin_page({(HR, SUPERUSER): OK, (IT, COMPLIANCE, *OTHER_STAFF): HIDDEN})
+CHAIN_HISTORY_VERSION = admin_page(
+    get={(HR, SUPERUSER): OK, (IT, COMPLIANCE, *OTHER_STAFF): HIDDEN}, post={STAFF: NOT_ALLOWED}
+)
+
+# The checklist template: HR configures it, IT (who signs half of its items) reads it.
+TEMPLATE_ROW_CHANGE = admin_page(
+    get={
+        (HR, IT, SUPERUSER): OK,
+        COMPLIANCE: DENIED,
+        (OTHER_HR, OTHER_IT): HIDDEN,
+        OTHER_COMPLIANCE: DENIED,
+    },
+    post={
+        (HR, SUPERUSER): OK,
+        (IT, COMPLIANCE): DENIED,
+        OTHER_HR: HIDDEN,
+        (OTHER_IT, OTHER_COMPLIANCE): DENIED,
+    },
+)
+TEMPLATE_ROW_DELETE = CHAIN_ROW
+TEMPLATE_HISTORY = admin_page({(HR, IT, SUPERUSER): OK, (COMPLIANCE, *OTHER_STAFF): HIDDEN})
+TEMPLATE_HISTORY_VERSION = admin_page(
+    get={(HR, IT, SUPERUSER): OK, (COMPLIANCE, *OTHER_STAFF): HIDDEN}, post={STAFF: NOT_ALLOWED}
+)
+# Copying the default checklist: POST only; an empty form names no enterprise of the user's (404).
+COPY_DEFAULT_CHECKLIST = admin_page(
+    get={STAFF: NOT_ALLOWED},
+    post={
+        (HR, SUPERUSER, OTHER_HR): HIDDEN,
+        (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED,
+    },
+)
+
+# The exit page is read-only for everyone: it changes only through its buttons' URLs.
+EXIT_PAGE = admin_page(
+    get={(*HOME_STAFF, SUPERUSER): OK, OTHER_STAFF: HIDDEN},
+    post={
+        (*HOME_STAFF, SUPERUSER): DENIED,
+        (OTHER_HR, OTHER_IT): HIDDEN,
+        OTHER_COMPLIANCE: DENIED,
+    },
+)
+# A button's URL (cancel, sign off an HR item, sign off the HR review): GET shows a confirmation
+# (or goes back to the exit with "not open to you"); an empty POST runs the door, which lets HR and
+# the superuser through and refuses IT with a message. Compliance only reads exits.
+EXIT_DOOR_FOR_HR = admin_page(
+    get={(HR, IT, SUPERUSER): OK, COMPLIANCE: DENIED, OTHER_STAFF: HIDDEN},
+    post={(HR, SUPERUSER): CHANGED, IT: OK, COMPLIANCE: DENIED, OTHER_STAFF: HIDDEN},
+)
+
+# The pages (not the admin): login required.
+PUBLIC = expect({ROLES: OK})
+PUBLIC_READ = expect(get={ROLES: OK}, post={ROLES: NOT_ALLOWED})
+PAGE_FOR_EVERYONE_LOGGED_IN = expect({ANONYMOUS: LOGIN, LOGGED_IN: OK})
+PAGE_FOR_EVERYONE_LOGGED_IN_READ = expect(
+    get={ANONYMOUS: LOGIN, LOGGED_IN: OK}, post={ANONYMOUS: LOGIN, LOGGED_IN: NOT_ALLOWED}
+)
+PAGE_FOR_MEMBERS = expect({ANONYMOUS: LOGIN, (EMPLOYEE, MANAGER): OK, STAFF: HIDDEN})
+PAGE_FOR_THE_DECIDER = expect({ANONYMOUS: LOGIN, MANAGER: OK, (EMPLOYEE, *STAFF): HIDDEN})
+# The employee's own exit: submitting again a request already pending is refused with a message.
+OWN_EXIT_POST_ONLY = expect(
+    get={ANONYMOUS: LOGIN, LOGGED_IN: NOT_ALLOWED},
+    post={ANONYMOUS: LOGIN, EMPLOYEE: OK, (MANAGER, *STAFF): HIDDEN},
+)
+OWN_EXIT = expect({ANONYMOUS: LOGIN, EMPLOYEE: OK, (MANAGER, *STAFF): HIDDEN})
+
+
+TABLE = {
+    # The admin site
+    "admin/": EVERY_STAFF,
+    "admin/login/": PUBLIC,
+    # Logging out is a POST; anyone not staff is sent to the admin index (then its login).
+    "admin/logout/": expect(
+        get={NON_STAFF: OK, STAFF: NOT_ALLOWED}, post={NON_STAFF: OK, STAFF: LOGIN}
+    ),
+    "admin/password_change/": EVERY_STAFF,
+    "admin/password_change/done/": EVERY_STAFF_READS,
+    "admin/autocomplete/": EVERY_STAFF_READS,
+    "admin/jsi18n/": EVERY_STAFF_READS,
+    # "View on site": no model of ours has a page outside the admin.
+    "admin/r/<path:content_type_id>/<path:object_id>/": NOT_FOUND_FOR_STAFF,
+    "admin/(?P<app_label>auth|django_celery_beat|directory|offboarding)/$": EVERY_STAFF,
+    "admin/(?P<url>.*)$": NOT_FOUND_FOR_STAFF,
+    # Users and groups: the operator's (superuser's) alone.
+    "admin/auth/group/": SUPERUSER_ONLY,
+    "admin/auth/group/add/": SUPERUSER_ONLY,
+    "admin/auth/group/<path:object_id>/history/": SUPERUSER_ONLY,
+    "admin/auth/group/<path:object_id>/delete/": SUPERUSER_ONLY,
+    "admin/auth/group/<path:object_id>/change/": SUPERUSER_ONLY,
+    "admin/auth/group/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/auth/user/<id>/password/": SUPERUSER_ONLY,
+    "admin/auth/user/": SUPERUSER_ONLY,
+    "admin/auth/user/add/": SUPERUSER_ONLY,
+    "admin/auth/user/<path:object_id>/history/": SUPERUSER_ONLY,
+    "admin/auth/user/<path:object_id>/delete/": SUPERUSER_ONLY,
+    "admin/auth/user/<path:object_id>/change/": SUPERUSER_ONLY,
+    "admin/auth/user/<path:object_id>/": REDIRECT_TO_CHANGE,
+    # Periodic jobs (django-celery-beat): the operator's alone.
+    "admin/django_celery_beat/periodictask/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/periodictask/add/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/periodictask/<path:object_id>/history/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/periodictask/<path:object_id>/delete/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/periodictask/<path:object_id>/change/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/periodictask/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/django_celery_beat/clockedschedule/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/clockedschedule/add/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/clockedschedule/<path:object_id>/history/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/clockedschedule/<path:object_id>/delete/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/clockedschedule/<path:object_id>/change/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/clockedschedule/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/django_celery_beat/crontabschedule/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/crontabschedule/add/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/crontabschedule/<path:object_id>/history/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/crontabschedule/<path:object_id>/delete/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/crontabschedule/<path:object_id>/change/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/crontabschedule/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/django_celery_beat/solarschedule/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/solarschedule/add/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/solarschedule/<path:object_id>/history/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/solarschedule/<path:object_id>/delete/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/solarschedule/<path:object_id>/change/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/solarschedule/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/django_celery_beat/intervalschedule/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/intervalschedule/add/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/intervalschedule/<path:object_id>/history/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/intervalschedule/<path:object_id>/delete/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/intervalschedule/<path:object_id>/change/": SUPERUSER_ONLY,
+    "admin/django_celery_beat/intervalschedule/<path:object_id>/": REDIRECT_TO_CHANGE,
+    # Enterprises: created and deleted by the operator; HR edits their own.
+    "admin/directory/enterprise/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/directory/enterprise/": LIST_FOR_ALL_STAFF,
+    "admin/directory/enterprise/add/": SUPERUSER_ONLY,
+    "admin/directory/enterprise/<path:object_id>/history/": HOME_READS,
+    "admin/directory/enterprise/<path:object_id>/delete/": SUPERUSER_DELETES,
+    "admin/directory/enterprise/<path:object_id>/change/": HR_CHANGES,
+    "admin/directory/enterprise/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/directory/department/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/directory/department/": LIST_FOR_ALL_STAFF,
+    "admin/directory/department/add/": HR_ADDS,
+    "admin/directory/department/<path:object_id>/history/": HOME_READS,
+    "admin/directory/department/<path:object_id>/delete/": SUPERUSER_DELETES,
+    "admin/directory/department/<path:object_id>/change/": HR_CHANGES,
+    "admin/directory/department/<path:object_id>/": REDIRECT_TO_CHANGE,
+    # Members leave through an exit and are never deleted, not even by the superuser.
+    "admin/directory/member/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/directory/member/": LIST_FOR_ALL_STAFF,
+    "admin/directory/member/add/": HR_ADDS,
+    "admin/directory/member/<path:object_id>/history/": HOME_READS,
+    "admin/directory/member/<path:object_id>/delete/": NOBODY,
+    "admin/directory/member/<path:object_id>/change/": HR_CHANGES,
+    "admin/directory/member/<path:object_id>/": REDIRECT_TO_CHANGE,
+    # The resources members own: HR edits them all, IT the app authorizations and bindings.
+    "admin/directory/externalcontact/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/directory/externalcontact/": LIST_FOR_ALL_STAFF,
+    "admin/directory/externalcontact/add/": HR_ADDS,
+    "admin/directory/externalcontact/<path:object_id>/history/": HOME_READS,
+    "admin/directory/externalcontact/<path:object_id>/delete/": SUPERUSER_DELETES,
+    "admin/directory/externalcontact/<path:object_id>/change/": HR_CHANGES,
+    "admin/directory/externalcontact/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/directory/customergroup/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/directory/customergroup/": LIST_FOR_ALL_STAFF,
+    "admin/directory/customergroup/add/": HR_ADDS,
+    "admin/directory/customergroup/<path:object_id>/history/": HOME_READS,
+    "admin/directory/customergroup/<path:object_id>/delete/": SUPERUSER_DELETES,
+    "admin/directory/customergroup/<path:object_id>/change/": HR_CHANGES,
+    "admin/directory/customergroup/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/directory/appauthorization/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/directory/appauthorization/": LIST_FOR_ALL_STAFF,
+    "admin/directory/appauthorization/add/": HR_ADDS,
+    "admin/directory/appauthorization/<path:object_id>/history/": HOME_READS,
+    "admin/directory/appauthorization/<path:object_id>/delete/": SUPERUSER_DELETES,
+    "admin/directory/appauthorization/<path:object_id>/change/": HR_AND_IT_CHANGE,
+    "admin/directory/appauthorization/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/directory/thirdpartybinding/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/directory/thirdpartybinding/": LIST_FOR_ALL_STAFF,
+    "admin/directory/thirdpartybinding/add/": HR_ADDS,
+    "admin/directory/thirdpartybinding/<path:object_id>/history/": HOME_READS,
+    "admin/directory/thirdpartybinding/<path:object_id>/delete/": SUPERUSER_DELETES,
+    "admin/directory/thirdpartybinding/<path:object_id>/change/": HR_AND_IT_CHANGE,
+    "admin/directory/thirdpartybinding/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/directory/approvaltemplate/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/directory/approvaltemplate/": LIST_FOR_ALL_STAFF,
+    "admin/directory/approvaltemplate/add/": HR_ADDS,
+    "admin/directory/approvaltemplate/<path:object_id>/history/": HOME_READS,
+    "admin/directory/approvaltemplate/<path:object_id>/delete/": SUPERUSER_DELETES,
+    "admin/directory/approvaltemplate/<path:object_id>/change/": HR_CHANGES,
+    "admin/directory/approvaltemplate/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/directory/sharedcalendar/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/directory/sharedcalendar/": LIST_FOR_ALL_STAFF,
+    "admin/directory/sharedcalendar/add/": HR_ADDS,
+    "admin/directory/sharedcalendar/<path:object_id>/history/": HOME_READS,
+    "admin/directory/sharedcalendar/<path:object_id>/delete/": SUPERUSER_DELETES,
+    "admin/directory/sharedcalendar/<path:object_id>/change/": HR_CHANGES,
+    "admin/directory/sharedcalendar/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/directory/enterpriseaccess/([^/]+)/history/([^/]+)/$": ACCESS_HISTORY_VERSION,
+    "admin/directory/enterpriseaccess/": LIST_FOR_HR,
+    "admin/directory/enterpriseaccess/add/": SUPERUSER_ONLY,
+    "admin/directory/enterpriseaccess/<path:object_id>/history/": ACCESS_HISTORY,
+    "admin/directory/enterpriseaccess/<path:object_id>/delete/": SUPERUSER_DELETES,
+    "admin/directory/enterpriseaccess/<path:object_id>/change/": ACCESS_PAGE,
+    "admin/directory/enterpriseaccess/<path:object_id>/": REDIRECT_TO_CHANGE,
+    # Exits
+    "admin/offboarding/approvalchainstep/([^/]+)/history/([^/]+)/$": CHAIN_HISTORY_VERSION,
+    "admin/offboarding/approvalchainstep/": LIST_FOR_HR,
+    "admin/offboarding/approvalchainstep/add/": HR_ADDS,
+    "admin/offboarding/approvalchainstep/<path:object_id>/history/": CHAIN_HISTORY,
+    "admin/offboarding/approvalchainstep/<path:object_id>/delete/": CHAIN_ROW,
+    "admin/offboarding/approvalchainstep/<path:object_id>/change/": CHAIN_ROW,
+    "admin/offboarding/approvalchainstep/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/offboarding/checklisttemplateitem/copy-default/": COPY_DEFAULT_CHECKLIST,
+    "admin/offboarding/checklisttemplateitem/([^/]+)/history/([^/]+)/$": TEMPLATE_HISTORY_VERSION,
+    "admin/offboarding/checklisttemplateitem/": LIST_FOR_HR_AND_IT,
+    "admin/offboarding/checklisttemplateitem/add/": HR_ADDS,
+    "admin/offboarding/checklisttemplateitem/<path:object_id>/history/": TEMPLATE_HISTORY,
+    "admin/offboarding/checklisttemplateitem/<path:object_id>/delete/": TEMPLATE_ROW_DELETE,
+    "admin/offboarding/checklisttemplateitem/<path:object_id>/change/": TEMPLATE_ROW_CHANGE,
+    "admin/offboarding/checklisttemplateitem/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/offboarding/exit/<path:object_id>/transition/<str:name>/": EXIT_DOOR_FOR_HR,
+    "admin/offboarding/exit/<path:object_id>/checklist/<int:item_id>/sign-off/": EXIT_DOOR_FOR_HR,
+    "admin/offboarding/exit/<path:object_id>/review/<str:name>/sign-off/": EXIT_DOOR_FOR_HR,
+    "admin/offboarding/exit/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/offboarding/exit/": LIST_FOR_ALL_STAFF,
+    "admin/offboarding/exit/add/": HR_ADDS,
+    "admin/offboarding/exit/<path:object_id>/history/": HOME_READS,
+    "admin/offboarding/exit/<path:object_id>/delete/": SUPERUSER_DELETES,
+    "admin/offboarding/exit/<path:object_id>/change/": EXIT_PAGE,
+    "admin/offboarding/exit/<path:object_id>/": REDIRECT_TO_CHANGE,
+    # Logging in and out, passwords, language
+    "accounts/login/": PUBLIC,
+    "accounts/logout/": expect(get={ROLES: NOT_ALLOWED}, post={ROLES: LOGIN}),
+    "accounts/password_change/": PAGE_FOR_EVERYONE_LOGGED_IN,
+    "accounts/password_change/done/": PAGE_FOR_EVERYONE_LOGGED_IN_READ,
+    "accounts/password_reset/": PUBLIC,
+    "accounts/password_reset/done/": PUBLIC_READ,
+    "accounts/reset/<uidb64>/<token>/": PUBLIC,
+    "accounts/reset/done/": PUBLIC_READ,
+    "i18n/setlang/": PUBLIC,
+    # The pages: approvals (managers, department heads, HR) and the member's own exit
+    "": PAGE_FOR_EVERYONE_LOGGED_IN_READ,
+    "approvals/": PAGE_FOR_EVERYONE_LOGGED_IN_READ,
+    "approvals/<int:pk>/": PAGE_FOR_THE_DECIDER,
+    "me/exit/": PAGE_FOR_MEMBERS,
+    "me/exit/<int:pk>/submit/": OWN_EXIT_POST_ONLY,
+    "me/exit/<int:pk>/cancel/": OWN_EXIT,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Asking
+
+
+_WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+# Written by logging in and out, not data a view changes.
+_BOOKKEEPING_TABLES = {
+    "django_session",
+    "directory_loginsession",
+    "axes_accesslog",
+    "axes_accessattempt",
+    "axes_accessfailurelog",
+}
+
+
+def classify(response, written: set[str]) -> str:
+    status = response.status_code
+    if status >= 500 or response.exc_info:
+        return ERROR
+    if status in (301, 302, 303, 307, 308):
+        target = urlsplit(response["Location"]).path
+        if target in (reverse("login"), reverse("admin:login")):
+            outcome = LOGIN
+        elif target == reverse("admin:index") and _warned(response):
+            outcome = HIDDEN  # ModelAdmin's "… with ID … doesn't exist" redirect
+        else:
+            outcome = OK
+    else:
+        outcome = {200: OK, 404: HIDDEN, 403: DENIED, 405: NOT_ALLOWED, 400: BAD}.get(
+            status, f"http {status}"
+        )
+    if written:
+        return CHANGED if outcome == OK else f"{outcome}, and wrote {sorted(written)}"
+    return outcome
+
+
+def _warned(response) -> bool:
+    storage = getattr(response.wsgi_request, "_messages", None)
+    queued = getattr(storage, "_queued_messages", [])
+    return any(message.level == message_levels.WARNING for message in queued)
+
+
+class _WriteWatcher:
+    """Notes the tables a request writes to: an execute wrapper looks at each statement's first
+    words, much cheaper than capturing every query with its parameters."""
+
+    def __init__(self):
+        self.tables: set[str] = set()
+
+    def __call__(self, execute, sql, params, many, context):
+        if match := _WRITE.match(sql):
+            self.tables.add(match.group(1))
+        return execute(sql, params, many, context)
+
+
+def ask(client: Client, method: str, path: str, *, watch_writes: bool = True):
+    """One request in a savepoint rolled back afterwards; the client's cookies as they were
+    before it (a logout, a language, a message are forgotten). Returns (outcome, response)."""
+    cookies = client.cookies
+    client.cookies = type(cookies)()
+    client.cookies.update(cookies)
+    watcher = _WriteWatcher()
+    try:
+        with transaction.atomic():
+            if watch_writes:
+                with connection.execute_wrapper(watcher):
+                    response = client.generic(method, path)
+            else:
+                response = client.generic(method, path)
+            transaction.set_rollback(True)
+    finally:
+        client.cookies = cookies
+    return classify(response, watcher.tables - _BOOKKEEPING_TABLES), response
+
+
+def error_lines(response) -> str:
+    """The key lines of a 500: the exception, and the last line of the project's own code it
+    went through (a RecursionError's traceback is a thousand frames of Django)."""
+    if not response.exc_info:
+        return f"HTTP {response.status_code} without an exception"
+    kind, error, tb = response.exc_info
+    project = f"{settings.BASE_DIR}/"
+    ours = [
+        frame
+        for frame in traceback.extract_tb(tb)
+        if frame.filename.startswith(project)
+        and not frame.filename.startswith((f"{project}.venv/", f"{project}tests/"))
+    ]
+    where = ""
+    if ours:
+        frame = ours[-1]
+        path = frame.filename.removeprefix(project)
+        where = f" at {path}:{frame.lineno} in {frame.name}: {frame.line}"
+    return f"{kind.__name__}: {str(error)[:200]}{where}"
+
+
+def client_for(world, role) -> Client:
+    client = Client(raise_request_exception=False)
+    if world.users[role] is not None:
+        client.force_login(world.users[role])
+    return client
+
+
+def leaked(response, world) -> list[str]:
+    """Names of the home enterprise's rows found in a page answered to another enterprise."""
+    if response.get("Content-Type", "").split(";")[0] not in ("text/html", "application/json"):
+        return []
+    body = response.content.decode(errors="replace")
+    return [
+        name for name in world.home_names if name in body or json.dumps(name).strip('"') in body
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The matrix
+
+
+def test_every_url_pattern_has_a_row():
+    served = [route.key for route in every_route()]
+    missing = [key for key in served if key not in TABLE]
+    gone = [key for key in TABLE if key not in served]
+    assert not missing, "\n".join(
+        ["URL patterns without a row in TABLE:"] + [f"  add a row for {key!r}" for key in missing]
+    )
+    assert not gone, "\n".join(
+        ["Rows of TABLE for URL patterns the project no longer serves:"]
+        + [f"  remove the row {key!r}" for key in gone]
+    )
+
+
+MEMBER_LIST = "admin/directory/member/"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_view_answers_every_role_as_the_table_says(role):
+    """Every URL pattern, GET and POST, as `role`, against TABLE; another enterprise's staff
+    never see a home row's name on any page they get."""
+    world = build_world()
+    client = client_for(world, role)
+    failures = []
+    for route in every_route():
+        path = world.url_for(route)
+        served_by = resolve(urlsplit(path).path).route
+        if served_by != route.key:
+            failures.append(f"{path} should reach {route.key!r} but reaches {served_by!r}")
+            continue
+        for method in METHODS:
+            outcome, response = ask(client, method, path)
+            where = f"{method} {path} ({route.key!r}) as {role}"
+            if outcome == ERROR:
+                print(f"{where}: 500, {error_lines(response)}")
+            expected = TABLE.get(route.key, {}).get((method, role))
+            if expected is None:
+                failures.append(f"{where}: answered {outcome}; add a row for {route.key!r}")
+            elif outcome != expected:
+                detail = f" ({error_lines(response)})" if outcome == ERROR else ""
+                failures.append(f"{where}: expected {expected}, got {outcome}{detail}")
+            if role in OTHER_STAFF and method == GET and (names := leaked(response, world)):
+                failures.append(f"{where}: shows the home enterprise's {names}")
+            if route.key == MEMBER_LIST and method == GET and role in STAFF:
+                # The changelist lists the user's own members (so that the check above looks at
+                # a real list): the superuser and the other enterprise's staff see theirs.
+                listed = world.other_member.name in response.content.decode()
+                if listed != (role in (SUPERUSER, *OTHER_STAFF)):
+                    failures.append(f"{where}: lists {world.other_member.name}: {listed}")
+    assert not failures, f"{len(failures)} answers differ from TABLE:\n" + "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------------------------
+# Malformed input never answers 500
+
+MALFORMED_VALUES = (
+    "abc",
+    "0",
+    "99999999999999999999",
+    "-1",
+    "1%00",
+    "x" * 2000,
+    "%C2%B2",  # "²": str.isdigit() says yes, int() says no
+)
+MALFORMED_QUERIES = (
+    "q=%00",
+    "o=abc",
+    "created_at__year=abc",
+    "created_at__month=13&created_at__year=2026",
+    "enterprise__id__exact=abc",
+    "enterprise__id__exact=99999999999999999999",
+    "p=abc",
+    "e=1",
+)
+
+
+@pytest.mark.parametrize("role", [SUPERUSER])
+def test_malformed_values_in_urls_never_answer_500(role):
+    """Each argument of each URL pattern in turn replaced by a malformed value, the others
+    naming home rows: whatever the answer, it is not a 500. As the superuser, whom no
+    permission stops before a view reads its arguments (HR reaches the same code, or a 403)."""
+    world = build_world()
+    client = client_for(world, role)
+    errors = []
+    for route in every_route():
+        values = world.values_for(route)
+        for name in values:
+            for bad in MALFORMED_VALUES:
+                path = path_of(route, {**values, name: bad})
+                outcome, response = ask(client, GET, path, watch_writes=False)
+                if outcome == ERROR:
+                    errors.append(
+                        f"GET {path[:100]} (<{name}> of {route.key!r} = {bad[:20]!r}): "
+                        + error_lines(response)
+                    )
+    assert not errors, "500 on malformed URLs:\n" + "\n".join(errors)
+
+
+@pytest.mark.parametrize("role", [HR])
+def test_malformed_query_strings_on_changelists_never_answer_500(role):
+    """As HR, whose changelists and filters are cut to their enterprise: the filters' values
+    meet the tenant wall's own filter."""
+    world = build_world()
+    client = client_for(world, role)
+    errors = []
+    changelists = [
+        route
+        for route in every_route()
+        if route.chain[-1].name and route.chain[-1].name.endswith("_changelist")
+    ]
+    assert changelists
+    for route in changelists:
+        for query in MALFORMED_QUERIES:
+            path = f"{world.url_for(route)}?{query}"
+            outcome, response = ask(client, GET, path, watch_writes=False)
+            if outcome == ERROR:
+                errors.append(f"GET {path}: {error_lines(response)}")
+    assert not errors, "500 on malformed query strings:\n" + "\n".join(errors)
