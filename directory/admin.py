@@ -338,10 +338,10 @@ class MemberAdmin(EnterpriseScopedAdmin):
     autocomplete_fields = ("department", "manager")
     # Role and status change through their doors only (S-2): the exit workflow and the
     # super-admin handover. The page shows them, and where to go to change them.
-    readonly_fields = ("user", "joined_at", "role_and_its_door", "status_and_its_door")
+    readonly_fields = ("login", "joined_at", "role_and_its_door", "status_and_its_door")
     list_per_page = 50
     fieldsets = (
-        (None, {"fields": ("enterprise", "user", "name", "employee_number", "title")}),
+        (None, {"fields": ("enterprise", "login", "name", "employee_number", "title")}),
         (_("Organisation"), {"fields": ("department", "manager", "data_region")}),
         (
             _("Administration"),
@@ -363,6 +363,11 @@ class MemberAdmin(EnterpriseScopedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else self.fieldsets
+
+    @admin.display(description=_("login"))
+    def login(self, member):
+        # The username only: the user admin is the operator's, not the enterprise staff's.
+        return member.user.get_username()
 
     @admin.display(description=_("role"))
     def role_and_its_door(self, member):

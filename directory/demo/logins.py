@@ -77,13 +77,19 @@ def ensure_login_user(username: str, *, is_staff: bool, is_superuser: bool):
         if getattr(user, attribute) != value:
             setattr(user, attribute, value)
             changed = True
-    # check_password first: re-hashing an unchanged password would rewrite the row every run.
-    if not user.check_password(DEMO_PASSWORDS[username]):
-        user.set_password(DEMO_PASSWORDS[username])
-        changed = True
+    changed |= _give_demo_password(user, username)
     if changed:
         user.save()
     return user
+
+
+def _give_demo_password(user, username: str) -> bool:
+    """Set the login's demo password if it has another; whether it changed. check_password first:
+    re-hashing an unchanged password would rewrite the row on every run."""
+    if user.check_password(DEMO_PASSWORDS[username]):
+        return False
+    user.set_password(DEMO_PASSWORDS[username])
+    return True
 
 
 def pick_manager_and_employee(enterprise: Enterprise) -> tuple[Member, Member]:
@@ -169,8 +175,6 @@ def claim_username(user, username: str) -> None:
         user.is_staff = user.is_superuser = False
         user.is_active = True
         changed = True
-    if not user.check_password(DEMO_PASSWORDS[username]):
-        user.set_password(DEMO_PASSWORDS[username])
-        changed = True
+    changed |= _give_demo_password(user, username)
     if changed:
         user.save()
