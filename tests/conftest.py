@@ -1,10 +1,14 @@
 import os
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from hypothesis import settings
 
 from directory.choices import StaffRole
+from offboarding import services, workflow
+from offboarding.choices import ExitKind, ExitState, Team
+from offboarding.models import Exit
 from tests import factories
 
 # Browser tests drive a live server from the test thread (Playwright's sync API runs an event loop).
@@ -80,3 +84,88 @@ def compliance_user(enterprise):
 def hr_client(client, hr_user):
     client.force_login(hr_user)
     return client
+
+
+# ---------------------------------------------------------------------------------------------
+# Exits: the one way tests build them — opened through the services, moved through the doors.
+
+# `open_exit_for`'s actor when none is named: whoever usually opens that kind of exit.
+USUAL_REQUESTER = object()
+
+
+def refreshed(exit_case: Exit) -> Exit:
+    return Exit.objects.get(pk=exit_case.pk)
+
+
+@pytest.fixture
+def open_exit_for(hr_user):
+    """Open a draft exit for a member, as the services do it (with the enterprise's checklist).
+
+    `actor` is who opens it: by default the member for a voluntary exit and HR for any other
+    kind; None is the system (the HR system's sync). The last working day defaults to two weeks
+    from today in the enterprise's time zone.
+    """
+
+    def open_exit_for(member, *, kind=ExitKind.VOLUNTARY, actor=USUAL_REQUESTER, **fields) -> Exit:
+        fields.setdefault(
+            "last_working_day", services.local_today(member.enterprise) + timedelta(days=14)
+        )
+        if actor is USUAL_REQUESTER:  # the member asks to leave; any other kind is opened by HR
+            voluntary = kind in (ExitKind.VOLUNTARY, ExitKind.VOLUNTARY_ADMIN)
+            actor = member.user if voluntary else hr_user
+        return services.open_exit(member=member, kind=kind, actor=actor, **fields)
+
+    return open_exit_for
+
+
+@pytest.fixture
+def approve_every_step(hr_user):
+    """Approve every step still waiting, each by whoever decides it (assignee, else HR)."""
+
+    def approve_every_step(exit_case: Exit) -> Exit:
+        exit_case = refreshed(exit_case)
+        while exit_case.state == ExitState.PENDING_APPROVAL:
+            step = exit_case.approvals.filter(decision="pending").order_by("position").first()
+            actor = step.assignee.user if step.assignee else hr_user
+            exit_case = workflow.approve(exit_case, actor=actor, comment="同意")
+        return exit_case
+
+    return approve_every_step
+
+
+@pytest.fixture
+def exit_in_handover(open_exit_for, approve_every_step):
+    """A voluntary exit submitted by its member and approved through the whole chain."""
+
+    def exit_in_handover(member, **fields) -> Exit:
+        exit_case = open_exit_for(member, **fields)
+        exit_case = workflow.submit(exit_case, actor=member.user)
+        return approve_every_step(exit_case)
+
+    return exit_in_handover
+
+
+@pytest.fixture
+def ready_to_complete(hr_user, it_user):
+    """Sign off every checklist item a person signs (by its team) and both reviews."""
+
+    def ready_to_complete(exit_case: Exit) -> Exit:
+        staff = {Team.HR: hr_user, Team.IT: it_user}
+        for item in exit_case.checklist.filter(auto_check="", signed_off_at__isnull=True):
+            services.sign_off_item(item, actor=staff[item.team], note="已核对")
+        for team, user in staff.items():
+            exit_case = refreshed(exit_case)
+            if getattr(exit_case, f"{team}_signed_off_at") is None:
+                services.sign_off_review(exit_case, actor=user, team=team)
+        return refreshed(exit_case)
+
+    return ready_to_complete
+
+
+@pytest.fixture
+def completed_exit(exit_in_handover, ready_to_complete, hr_user):
+    def completed_exit(member, **fields) -> Exit:
+        exit_case = ready_to_complete(exit_in_handover(member, **fields))
+        return workflow.complete(exit_case, actor=hr_user)
+
+    return completed_exit

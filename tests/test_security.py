@@ -28,15 +28,10 @@ from tests.offboarding import conftest as exit_fixtures
 
 pytestmark = pytest.mark.django_db
 
-# The exits' fixtures (a member who leaves, exits in each state), shared with tests/offboarding/.
+# The people around an exit, shared with tests/offboarding/ (the exits' fixtures are everyone's).
 department = exit_fixtures.department
 manager = exit_fixtures.manager
 member = exit_fixtures.member
-open_exit_for = exit_fixtures.open_exit_for
-approve_every_step = exit_fixtures.approve_every_step
-exit_in_handover = exit_fixtures.exit_in_handover
-ready_to_complete = exit_fixtures.ready_to_complete
-completed_exit = exit_fixtures.completed_exit
 
 LIMIT = django_settings.AXES_FAILURE_LIMIT
 COOL_OFF = django_settings.AXES_COOLOFF_TIME

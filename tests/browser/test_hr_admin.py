@@ -27,13 +27,13 @@ def shoot(page, name):
 
 
 @pytest.fixture
-def ready_exit(enterprise, super_admin, hr_user, it_user):
+def ready_exit(enterprise, super_admin, hr_user, it_user, open_exit_for):
     """A passive exit in handover: checklist signed off by HR and IT, both reviews done."""
     member = factories.MemberFactory(
         enterprise=enterprise, department=super_admin.department, name="赵六"
     )
-    exit_case = services.open_exit(
-        member=member,
+    exit_case = open_exit_for(
+        member,
         kind=ExitKind.PASSIVE,
         last_working_day=services.local_today(enterprise) + timedelta(days=3),
         reason="合同到期",
@@ -77,14 +77,14 @@ def test_hr_completes_an_exit_with_nothing_left(admin_login, live_server, hr_use
 
 
 def test_hr_sees_the_blockers_of_a_fresh_draft_and_signs_off_an_item(
-    admin_login, live_server, enterprise, super_admin, hr_user
+    admin_login, live_server, enterprise, super_admin, hr_user, open_exit_for
 ):
     member = factories.MemberFactory(
         enterprise=enterprise, department=super_admin.department, name="钱七"
     )
     factories.ExternalContactFactory(enterprise=enterprise, owner=member)
-    exit_case = services.open_exit(
-        member=member,
+    exit_case = open_exit_for(
+        member,
         kind=ExitKind.VOLUNTARY,
         last_working_day=services.local_today(enterprise) + timedelta(days=30),
         actor=hr_user,
@@ -173,13 +173,13 @@ def test_hr_copies_the_default_checklist_and_sees_the_default_chain(
 
 
 def test_hr_submits_an_exit_and_approves_a_step_with_a_comment(
-    admin_login, live_server, enterprise, super_admin, hr_user
+    admin_login, live_server, enterprise, super_admin, hr_user, open_exit_for
 ):
     member = factories.MemberFactory(
         enterprise=enterprise, department=super_admin.department, name="吴十"
     )
-    exit_case = services.open_exit(
-        member=member,
+    exit_case = open_exit_for(
+        member,
         kind=ExitKind.PASSIVE,
         last_working_day=services.local_today(enterprise) + timedelta(days=10),
         actor=hr_user,

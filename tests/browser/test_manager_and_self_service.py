@@ -138,10 +138,12 @@ def test_employee_requests_exit_and_manager_then_hr_approve_it(
     assert exit_case.state == ExitState.HANDOVER
 
 
-def test_manager_cannot_reject_without_saying_why(page, login, live_server, employee, manager):
+def test_manager_cannot_reject_without_saying_why(
+    page, login, live_server, employee, manager, open_exit_for
+):
     # given
-    exit_case = services.open_exit(
-        member=employee,
+    exit_case = open_exit_for(
+        employee,
         kind=ExitKind.VOLUNTARY,
         last_working_day=services.local_today(employee.enterprise),
         actor=employee.user,
@@ -162,10 +164,12 @@ def test_manager_cannot_reject_without_saying_why(page, login, live_server, empl
     assert exit_case.state == ExitState.PENDING_APPROVAL
 
 
-def test_employee_cancels_after_ticking_the_confirmation(page, login, live_server, employee):
+def test_employee_cancels_after_ticking_the_confirmation(
+    page, login, live_server, employee, open_exit_for
+):
     # given
-    exit_case = services.open_exit(
-        member=employee,
+    exit_case = open_exit_for(
+        employee,
         kind=ExitKind.VOLUNTARY,
         last_working_day=services.local_today(employee.enterprise),
         actor=employee.user,

@@ -188,20 +188,14 @@ def test_one_answer_to_who_works_where(db, enterprise, other_enterprise):
 
 
 def test_the_checklist_and_the_approval_steps_are_created_with_history(
-    hr_user, enterprise, super_admin
+    open_exit_for, enterprise, super_admin
 ):
-    from offboarding import services, workflow
+    from offboarding import workflow
 
     department = factories.DepartmentFactory(enterprise=enterprise)
     manager = factories.MemberFactory(enterprise=enterprise, department=department)
     member = factories.MemberFactory(enterprise=enterprise, department=department, manager=manager)
-    exit_case = services.open_exit(
-        member=member,
-        kind="voluntary",
-        last_working_day=services.local_today(enterprise),
-        actor=member.user,
-    )
-    workflow.submit(exit_case, actor=member.user)
+    exit_case = workflow.submit(open_exit_for(member), actor=member.user)
     items = ChecklistItem.objects.filter(exit_case=exit_case)
     steps = ExitApproval.objects.filter(exit_case=exit_case)
     assert items.exists() and steps.exists()

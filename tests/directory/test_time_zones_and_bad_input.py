@@ -6,23 +6,17 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from offboarding import services
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def late_evening_exit(enterprise, hr_user):
+def late_evening_exit(enterprise, open_exit_for):
     """An exit opened on 31 January at 20:00 UTC: already 1 February in Shanghai."""
     member = factories.MemberFactory(enterprise=enterprise, name="张三")
     with time_machine.travel(datetime(2026, 1, 31, 20, 0, tzinfo=UTC), tick=False):
-        return services.open_exit(
-            member=member,
-            kind="passive",
-            last_working_day=datetime(2026, 1, 31).date(),
-            actor=hr_user,
-        )
+        return open_exit_for(member, kind="passive")
 
 
 def test_the_exit_list_date_filter_counts_days_in_the_enterprises_time_zone(

@@ -1,6 +1,8 @@
 """Fixtures of the exit workflow's tests: the people around an exit, and exits in every state.
 
-Tests build their exits here. Exits are opened through `offboarding.services.open_exit` (it copies
+Tests build their exits with the fixtures of tests/conftest.py (`open_exit_for`,
+`exit_in_handover`, `completed_exit`…) and the ones here (`exit_in_state`, `exit_set_to_state`).
+Exits are opened through `offboarding.services.open_exit` (it copies
 the checklist) and moved only through the workflow's doors, so every exit a test starts from is one
 a person could have reached. The one exception, `exit_set_to_state`, writes the state directly, for
 the tables of refusals only.
@@ -15,26 +17,19 @@ from django.utils import timezone
 
 from directory.choices import MemberStatus, StaffRole
 from directory.models import Member
-from offboarding import services, workflow
+from offboarding import workflow
 from offboarding.choices import (
     DEFAULT_APPROVAL_CHAIN,
     ApproverKind,
     Decision,
-    ExitKind,
     ExitState,
     Team,
 )
 from offboarding.models import Exit, ExitApproval
 from tests import factories
-
-# `open_exit_for`'s actor when none is named: whoever usually opens that kind of exit.
-USUAL_REQUESTER = object()
+from tests.conftest import refreshed  # noqa: F401  (tests import it from here too)
 
 REJECTION_REASON = "项目未交接"  # why the manager rejects, in the exits built here
-
-
-def refreshed(exit_case: Exit) -> Exit:
-    return Exit.objects.get(pk=exit_case.pk)
 
 
 def history_reasons(exit_case: Exit) -> list[str]:
@@ -78,80 +73,6 @@ def member(enterprise, department, manager):
 def stranger(enterprise):
     """A member of the same enterprise with nothing to do with the exit."""
     return factories.MemberFactory(enterprise=enterprise, name="路人甲")
-
-
-@pytest.fixture
-def open_exit_for(hr_user):
-    """Open a draft exit for a member, as the services do it (with the enterprise's checklist).
-
-    `actor` is who opens it: by default the member for a voluntary exit and HR for any other
-    kind; None is the system (the HR system's sync). The last working day defaults to two weeks
-    from today in the enterprise's time zone.
-    """
-
-    def open_exit_for(member, *, kind=ExitKind.VOLUNTARY, actor=USUAL_REQUESTER, **fields) -> Exit:
-        fields.setdefault(
-            "last_working_day", services.local_today(member.enterprise) + timedelta(days=14)
-        )
-        if actor is USUAL_REQUESTER:  # the member asks to leave; any other kind is opened by HR
-            voluntary = kind in (ExitKind.VOLUNTARY, ExitKind.VOLUNTARY_ADMIN)
-            actor = member.user if voluntary else hr_user
-        return services.open_exit(member=member, kind=kind, actor=actor, **fields)
-
-    return open_exit_for
-
-
-@pytest.fixture
-def approve_every_step(hr_user):
-    """Approve every step still waiting, each by whoever decides it (assignee, else HR)."""
-
-    def approve_every_step(exit_case: Exit) -> Exit:
-        exit_case = refreshed(exit_case)
-        while exit_case.state == ExitState.PENDING_APPROVAL:
-            step = exit_case.approvals.filter(decision="pending").order_by("position").first()
-            actor = step.assignee.user if step.assignee else hr_user
-            exit_case = workflow.approve(exit_case, actor=actor, comment="同意")
-        return exit_case
-
-    return approve_every_step
-
-
-@pytest.fixture
-def exit_in_handover(open_exit_for, approve_every_step):
-    """A voluntary exit submitted by its member and approved through the whole chain."""
-
-    def exit_in_handover(member, **fields) -> Exit:
-        exit_case = open_exit_for(member, **fields)
-        exit_case = workflow.submit(exit_case, actor=member.user)
-        return approve_every_step(exit_case)
-
-    return exit_in_handover
-
-
-@pytest.fixture
-def ready_to_complete(hr_user, it_user):
-    """Sign off every checklist item a person signs (by its team) and both reviews."""
-
-    def ready_to_complete(exit_case: Exit) -> Exit:
-        staff = {Team.HR: hr_user, Team.IT: it_user}
-        for item in exit_case.checklist.filter(auto_check="", signed_off_at__isnull=True):
-            services.sign_off_item(item, actor=staff[item.team], note="已核对")
-        for team, user in staff.items():
-            exit_case = refreshed(exit_case)
-            if getattr(exit_case, f"{team}_signed_off_at") is None:
-                services.sign_off_review(exit_case, actor=user, team=team)
-        return refreshed(exit_case)
-
-    return ready_to_complete
-
-
-@pytest.fixture
-def completed_exit(exit_in_handover, ready_to_complete, hr_user):
-    def completed_exit(member, **fields) -> Exit:
-        exit_case = ready_to_complete(exit_in_handover(member, **fields))
-        return workflow.complete(exit_case, actor=hr_user)
-
-    return completed_exit
 
 
 @pytest.fixture
