@@ -37,6 +37,22 @@ class Enterprise(models.Model):
         default=timedelta(hours=24),
         help_text=_("How long after completion an exit can still be undone (误操作退出)."),
     )
+    customer_acceptance_period = models.DurationField(
+        _("customer acceptance period"),
+        default=timedelta(hours=24),
+        help_text=_(
+            "How long a customer may decline being handed over to a successor (WeCom: 24 hours); "
+            "zero: the handover is final at once."
+        ),
+    )
+    customer_limit_per_member = models.PositiveIntegerField(
+        _("external contacts per member"),
+        default=20000,
+        help_text=_(
+            "How many external contacts one member may look after; a successor at the limit "
+            "cannot receive more."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -51,7 +67,12 @@ class Enterprise(models.Model):
                 condition=Q(undo_window__gte=timedelta(0)),
                 name="enterprise_undo_window_not_negative",
                 violation_error_message=_("The undo window cannot be negative."),
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(customer_acceptance_period__gte=timedelta(0)),
+                name="enterprise_customer_acceptance_period_not_negative",
+                violation_error_message=_("The customer acceptance period cannot be negative."),
+            ),
         ]
 
     def __str__(self):

@@ -116,3 +116,28 @@ DEFAULT_CHECKLIST = (
     ("chat_retention", _("Chat records put under retention"), Team.IT, ""),
     ("account_access", _("Account access revoked"), Team.IT, ""),
 )
+
+
+class ResourceType(models.TextChoices):
+    """The kinds of resource a member owns and a successor inherits (离职继承, X-5): one per model
+    of directory.models.OWNED_RESOURCE_MODELS."""
+
+    EXTERNAL_CONTACT = "external_contact", _("External contact")
+    CUSTOMER_GROUP = "customer_group", _("Customer group")
+    APP_AUTHORIZATION = "app_authorization", _("Self-built app authorization")
+    THIRD_PARTY_BINDING = "third_party_binding", _("Third-party app binding")
+    APPROVAL_TEMPLATE = "approval_template", _("Approval template")
+    SHARED_CALENDAR = "shared_calendar", _("Shared calendar")
+
+
+class InheritanceStatus(models.TextChoices):
+    """Where one inherited resource stands (X-5)."""
+
+    # Moved to the successor, final.
+    DONE = "done", _("Handed over")
+    # Moved to the successor; the customer may still decline until the acceptance period ends.
+    WAITING = "waiting", _("Waiting for the customer")
+    # The customer declined: kept with the successor as a lost customer; no longer blocks the exit.
+    REFUSED = "refused", _("Declined by the customer")
+    # Not moved: the successor already looks after as many contacts as one member may.
+    RECEIVER_FULL = "receiver_full", _("Successor has reached the limit")

@@ -1,4 +1,5 @@
-"""The exit workflow's data: Exit (a protected FSM), its approval steps and its checklist.
+"""The exit workflow's data: Exit (a protected FSM), its approval steps, its checklist, and the
+resignation inheritance (离职继承) of what the member owns: batches and their items.
 
 The transition methods on Exit only move the state and set the fields that belong to the move;
 every caller goes through offboarding/workflow.py, which locks, checks, saves and records history.
@@ -23,6 +24,8 @@ from .choices import (
     Decision,
     ExitKind,
     ExitState,
+    InheritanceStatus,
+    ResourceType,
     Team,
 )
 from .querysets import ExitQuerySet
@@ -156,6 +159,11 @@ class Exit(FSMModelMixin, EnterpriseScoped):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # What completion changed, so that undo can put it back exactly (X-8).
     before_completion = models.JSONField(_("state before completion"), default=dict, blank=True)
+    # Whether the member's login was active when a removal cut it (None: no removal), so that
+    # cancelling the exit, or undoing it after completion, gives it back exactly.
+    login_before_removal = models.BooleanField(
+        _("login active before the removal"), null=True, blank=True
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -371,3 +379,93 @@ class ChecklistItem(models.Model):
     @property
     def is_signed_off(self) -> bool:
         return self.signed_off_at is not None
+
+
+class InheritanceBatch(EnterpriseScoped):
+    """One handover of a leaving member's resources to their successors (离职继承, X-5).
+
+    Written only by offboarding/inheritance.py; `successors` records, per resource type, the id of
+    the member who received it; `undone_at` is set when undoing the exit gave everything back.
+    """
+
+    exit_case = models.ForeignKey(
+        Exit,
+        on_delete=models.CASCADE,
+        related_name="inheritance_batches",
+        verbose_name=_("exit"),
+    )
+    from_member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("leaving member")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("handed over by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Resource type (ResourceType value) → id of the member who received that type.
+    successors = models.JSONField(_("successors by resource type"), default=dict, blank=True)
+    undone_at = models.DateTimeField(_("given back at"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    same_enterprise_fields = ("exit_case", "from_member")
+
+    class Meta:
+        verbose_name = _("inheritance batch")
+        verbose_name_plural = _("inheritance batches")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return _("Handover of %(member)s") % {"member": self.from_member}
+
+
+class InheritanceItem(models.Model):
+    """One resource of one batch: to whom it went, and where its handover stands."""
+
+    batch = models.ForeignKey(
+        InheritanceBatch, on_delete=models.CASCADE, related_name="items", verbose_name=_("batch")
+    )
+    resource_type = models.CharField(
+        _("resource type"), max_length=32, choices=ResourceType.choices
+    )
+    resource_id = models.BigIntegerField(_("resource id"))
+    successor = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="inherited_items",
+        verbose_name=_("successor"),
+    )
+    status = models.CharField(_("status"), max_length=16, choices=InheritanceStatus.choices)
+    # For a waiting item: when the customer's acceptance period ends (the settle job's key).
+    settles_at = models.DateTimeField(_("settles at"), null=True, blank=True)
+    refusal_reason = models.TextField(_("refusal reason"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("inherited resource")
+        verbose_name_plural = _("inherited resources")
+        ordering = ["batch", "resource_type", "resource_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "resource_type", "resource_id"],
+                name="inheritance_item_unique_per_batch",
+                violation_error_message=_("This resource is already in this handover."),
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "settles_at"], name="inheritance_item_settle"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_resource_type_display()} #{self.resource_id}"
+
+    @property
+    def enterprise_id(self):
+        """The batch's enterprise: the tenant wall and the object permissions ask it."""
+        return self.batch.enterprise_id

@@ -20,7 +20,7 @@ from directory.choices import MemberStatus
 from directory.security import PasswordRefused, confirm_password
 from directory.sessions import end_sessions
 
-from . import prereview, rules
+from . import inheritance, prereview, rules
 from .choices import (
     DEFAULT_APPROVAL_CHAIN,
     REMOVABLE_KINDS,
@@ -236,17 +236,28 @@ def reject(exit_case: Exit, *, actor, reason: str, step: int | None = None) -> E
 
 @transaction.atomic
 def cancel(exit_case: Exit, *, actor) -> Exit:
-    """draft | pending_approval | handover → cancelled, by the member or HR. Nothing else moves."""
+    """draft | pending_approval | handover → cancelled, by the member or HR. A removal's cut
+    login is restored exactly as it was before the removal; nothing else moves."""
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.CANCEL, actor)
     exit_case.cancel()
-    return _save(exit_case, actor=actor, transition=Transition.CANCEL)
+    _save(exit_case, actor=actor, transition=Transition.CANCEL)
+    if exit_case.login_before_removal is not None:
+        user = exit_case.member.user
+        user.is_active = exit_case.login_before_removal
+        user.save(update_fields=["is_active"])
+    return exit_case
 
 
 @transaction.atomic
 def remove(exit_case: Exit, *, actor) -> Exit:
     """draft → handover for a passive exit (「通讯录」-「删除成员」): HR holding the permission,
-    no approval chain."""
+    no approval chain.
+
+    The member's access is cut at once (成员端会话清除): their login is deactivated and every
+    session of theirs ends, while the handover goes on. Whether the login was active is kept on the
+    exit, so that cancelling gives it back exactly, and an undo after completion too.
+    """
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.REMOVE, actor)
     if exit_case.kind not in REMOVABLE_KINDS:
@@ -257,8 +268,14 @@ def remove(exit_case: Exit, *, actor) -> Exit:
             )
         )
     _refuse_if_blocked(exit_case, prereview.SUBMIT)
+    user = exit_case.member.user
     exit_case.remove()
-    return _save(exit_case, actor=actor, transition=Transition.REMOVE)
+    exit_case.login_before_removal = user.is_active
+    _save(exit_case, actor=actor, transition=Transition.REMOVE)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    end_sessions(user)
+    return exit_case
 
 
 @transaction.atomic
@@ -279,7 +296,12 @@ def complete(exit_case: Exit, *, actor) -> Exit:
             "role": member.role,
             "is_backup_admin": member.is_backup_admin,
         },
-        "user": {"is_active": user.is_active},
+        # A removal cut the login already: what undo restores is the login before that.
+        "user": {
+            "is_active": user.is_active
+            if exit_case.login_before_removal is None
+            else exit_case.login_before_removal
+        },
     }
     exit_case.complete()
     _save(exit_case, actor=actor, transition=Transition.COMPLETE)
@@ -333,6 +355,7 @@ def _undo(exit_case: Exit, *, actor) -> Exit:
     user = exit_case.member.user
     user.is_active = before["user"]["is_active"]
     user.save(update_fields=["is_active"])
+    inheritance.give_back(exit_case, actor=actor)  # what successors inherited comes back (X-5)
     return exit_case
 
 

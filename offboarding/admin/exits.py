@@ -70,8 +70,9 @@ TRANSITION_QUESTIONS = {
         "Cancel the exit of %(member)s? The member stays in the enterprise as they are."
     ),
     Transition.REMOVE: gettext_lazy(
-        "Remove %(member)s from the enterprise (passive exit)? The exit goes straight to "
-        "handover, without the approval chain."
+        "Remove %(member)s from the enterprise (passive exit)? Their login is deactivated and "
+        "all their sessions end at once; the exit goes straight to handover, without the "
+        "approval chain. Cancelling the exit gives the login back."
     ),
     Transition.COMPLETE: gettext_lazy(
         "Complete the exit of %(member)s? They become departed, their login is deactivated and "

@@ -119,6 +119,10 @@ def test_hr_saves_their_enterprise_in_the_admin(hr_client, enterprise):
             "undo_window_0": "2",
             "undo_window_1": "00:00:00",
             "undo_window": "2 00:00:00",
+            "customer_acceptance_period_0": "1",
+            "customer_acceptance_period_1": "00:00:00",
+            "customer_acceptance_period": "1 00:00:00",
+            "customer_limit_per_member": "20000",
         },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors

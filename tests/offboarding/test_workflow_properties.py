@@ -375,6 +375,10 @@ class ExitWorkflowMachine(RuleBasedStateMachine):
             assert member.status == MemberStatus.DEPARTED
             assert member.user.is_active is False
             assert latest.undo_deadline == latest.completed_at + self.enterprise.undo_window
+        elif latest.state == ExitState.HANDOVER and latest.kind in REMOVABLE_KINDS:
+            # A removal cut the login at once; the member stays active until completion.
+            assert member.status == MemberStatus.ACTIVE
+            assert member.user.is_active is (latest.login_before_removal is None)
         else:  # draft, pending approval, handover, rejected, cancelled, reverted
             assert member.status == MemberStatus.ACTIVE
             assert member.user.is_active is True
