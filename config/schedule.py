@@ -1,11 +1,11 @@
-"""Every periodic job in one place.
+"""Every periodic job in one place: what runs when, and why.
 
-django-celery-beat's DatabaseScheduler reads these on start (they become rows HR can edit in the
-admin under "Periodic tasks"); an edit made in the admin is kept, the entry here is only
-the default.
-The nightly jobs (J-1 … J-5) are added here by the issues that build them.
+The schedules themselves are rows of django-celery-beat (its DatabaseScheduler reads them), created
+by data migrations so that every database has them after `migrate`, and editable in the admin
+under "Periodic tasks": a schedule edited there is kept, never overwritten by a later migration.
+
+- `offboarding.settle_inheritance`, every 10 minutes (offboarding/migrations/0004): handed-over
+  customers whose acceptance period (24 hours by default) has ended become final (X-5).
+
+The nightly jobs (J-1 … J-5) join this list as the issues that build them land.
 """
-
-from celery.schedules import crontab  # noqa: F401  (used as jobs are added)
-
-BEAT_SCHEDULE: dict = {}

@@ -283,7 +283,13 @@ def settle_waiting(now=None) -> int:
     settled = 0
     while True:
         with transaction.atomic():
-            ids = list(due.values_list("pk", flat=True)[: _chunk_size()])
+            # Locked, skipping rows another run holds: two runs at once never settle (and write
+            # the history of) the same item twice.
+            ids = list(
+                due.select_for_update(skip_locked=True).values_list("pk", flat=True)[
+                    : _chunk_size()
+                ]
+            )
             if not ids:
                 return settled
             # status=waiting again: a refusal recorded meanwhile wins.

@@ -1,0 +1,45 @@
+"""The exit workflow's Celery tasks: thin, idempotent, and scheduled after `migrate`."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from config.celery import app
+from directory.models import ExternalContact
+from offboarding import inheritance, tasks
+from offboarding.choices import InheritanceStatus
+from offboarding.models import InheritanceItem
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_settle_inheritance_is_scheduled_every_ten_minutes_after_migrate():
+    task = PeriodicTask.objects.get(name="offboarding.settle_inheritance")
+    assert task.task == "offboarding.settle_inheritance"
+    assert (task.interval.every, task.interval.period) == (10, "minutes")
+    assert task.enabled
+    assert "offboarding.settle_inheritance" in app.tasks
+
+
+def test_settle_inheritance_finishes_the_handovers_whose_acceptance_period_ended(
+    exit_in_handover, member, manager, hr_user
+):
+    # given a member's customers handed over to their manager, waiting 24 hours
+    factories.ExternalContactFactory.create_batch(3, enterprise=member.enterprise, owner=member)
+    exit_case = exit_in_handover(member)
+    inheritance.inherit(exit_case, actor=hr_user, successor=manager)
+    items = InheritanceItem.objects.filter(batch__exit_case=exit_case)
+    assert set(items.values_list("status", flat=True)) == {InheritanceStatus.WAITING}
+    # when the task runs before the period ends, nothing settles
+    assert tasks.settle_inheritance() == 0
+    # when it runs after, every item is done; and a second run does nothing more
+    later = timezone.now() + member.enterprise.customer_acceptance_period + timedelta(minutes=1)
+    with time_machine.travel(later, tick=False):
+        assert tasks.settle_inheritance() == 3
+        assert tasks.settle_inheritance() == 0
+    assert set(items.values_list("status", flat=True)) == {InheritanceStatus.DONE}
+    assert ExternalContact.objects.filter(owner=manager).count() == 3
