@@ -266,6 +266,16 @@ class EnterpriseAdmin(EnterpriseScopedAdmin):
     def backup_admin(self, obj):
         return obj.has_backup_admin
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # 权限真空期风险 (D-5): the enterprise's own page says so too, not only the admin index.
+        if obj is not None and not getattr(obj, "has_backup_admin", True):
+            context["no_backup_admin"] = True
+            context["members_url"] = (
+                f"{reverse('admin:directory_member_changelist')}"
+                f"?enterprise__id__exact={obj.pk}&role__exact=admin"
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def has_add_permission(self, request):
         # A new tenant is created by the operator, who then grants staff access to it.
         return request.user.is_superuser

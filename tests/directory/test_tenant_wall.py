@@ -208,3 +208,10 @@ def test_the_checklist_and_the_approval_steps_are_created_with_history(
     assert item_history.count() == items.count()
     assert step_history.count() == steps.count()
     assert {record.history_user for record in step_history} == {member.user}
+
+
+def test_the_enterprise_page_warns_when_it_has_no_backup_admin(hr_client, enterprise, super_admin):
+    url = reverse("admin:directory_enterprise_change", args=[enterprise.pk])
+    assert "has no backup admin" in hr_client.get(url).content.decode()
+    factories.MemberFactory(enterprise=enterprise, is_backup_admin=True)
+    assert "has no backup admin" not in hr_client.get(url).content.decode()
