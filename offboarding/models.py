@@ -469,3 +469,70 @@ class InheritanceItem(models.Model):
     def enterprise_id(self):
         """The batch's enterprise: the tenant wall and the object permissions ask it."""
         return self.batch.enterprise_id
+
+
+class AccountFreeze(EnterpriseScoped):
+    """An admin account frozen because it was stolen (管理员账号被盗, H-3), and its unfreezing.
+
+    The record keeps what the freeze changed, so that unfreezing gives back the login as it was;
+    the member's own rows carry the history of their status and role.
+    """
+
+    enterprise = models.ForeignKey(
+        Enterprise,
+        on_delete=models.CASCADE,
+        related_name="account_freezes",
+        verbose_name=_("enterprise"),
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="freezes", verbose_name=_("frozen member")
+    )
+    reason = models.TextField(_("reason"))
+    frozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("frozen by"),
+    )
+    frozen_at = models.DateTimeField(_("frozen at"), default=timezone.now)
+    # The backup admin who became super admin, when the frozen account was the super admin.
+    promoted = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("promoted to super admin"),
+    )
+    # What the freeze changed: {"role": …, "is_backup_admin": …, "login_active": …}.
+    before = models.JSONField(_("state before the freeze"), default=dict)
+    unfrozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("unfrozen by"),
+    )
+    unfrozen_at = models.DateTimeField(_("unfrozen at"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    same_enterprise_fields = ("member", "promoted")
+
+    class Meta:
+        verbose_name = _("account freeze")
+        verbose_name_plural = _("account freezes")
+        ordering = ["-frozen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(unfrozen_at__isnull=True),
+                name="one_standing_freeze_per_member",
+                violation_error_message=_("This account is frozen already."),
+            )
+        ]
+
+    def __str__(self):
+        return _("Freeze of %(member)s") % {"member": self.member}

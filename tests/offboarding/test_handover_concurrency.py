@@ -1,5 +1,6 @@
-"""Two handovers to one successor at the same moment (S-3) never push them past the enterprise's
-limit of external contacts per member. PostgreSQL only: SQLite has no row locks to wait on."""
+"""Handovers at the same moment (S-3): two inheritances to one successor never push them past
+the enterprise's limit of external contacts per member, and freezes at once never leave an
+enterprise with zero or two super admins. PostgreSQL only: SQLite has no row locks to wait on."""
 
 import pytest
 
@@ -41,3 +42,21 @@ def test_two_handovers_at_once_to_one_successor_stay_within_the_limit(
     assert ExternalContact.objects.filter(owner=manager).count() == 10
     full = InheritanceItem.objects.filter(status=InheritanceStatus.RECEIVER_FULL)
     assert full.count() == 4
+
+
+def test_freezing_the_super_admin_and_the_backup_admin_at_once_leaves_one_super_admin(
+    enterprise, super_admin, hr_user
+):
+    from directory.choices import MemberRole
+    from directory.models import Member
+    from offboarding import handover
+
+    backup = factories.MemberFactory(
+        enterprise=enterprise, role=MemberRole.ADMIN, is_backup_admin=True
+    )
+    outcomes = all_at_once(
+        lambda: handover.freeze_account(super_admin, actor=hr_user, reason="账号被盗"),
+        lambda: handover.freeze_account(backup, actor=hr_user, reason="账号被盗"),
+    )
+    assert sum(outcome.done for outcome in outcomes) >= 1, outcomes
+    assert Member.objects.filter(enterprise=enterprise).super_admins().count() == 1
