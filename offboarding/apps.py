@@ -22,7 +22,15 @@ class OffboardingConfig(AppConfig):
             "add_checklisttemplateitem",
             "change_checklisttemplateitem",
             "delete_checklisttemplateitem",
+            "view_inheritancebatch",
+            "view_inheritanceitem",
         ],
-        "it": ["view_exit", "change_exit", "view_checklisttemplateitem"],
-        "compliance": ["view_exit"],
+        "it": [
+            "view_exit",
+            "change_exit",
+            "view_checklisttemplateitem",
+            "view_inheritancebatch",
+            "view_inheritanceitem",
+        ],
+        "compliance": ["view_exit", "view_inheritancebatch", "view_inheritanceitem"],
     }

@@ -6,7 +6,10 @@ serves into an address of a home row: object ids, history ids, item ids, transit
 
 Everything is built through the services and the workflow's doors, so the exit is one a person
 could have reached: a voluntary exit in `pending_approval`, whose current step is decided by the
-employee's direct manager.
+employee's direct manager. A second exit, a removal in handover, carries the handover (离职继承)
+URLs: its member's resources were handed over once to the manager, who had room for one of the two
+external contacts only (one item `waiting`, one `receiver_full`; the other contact is still the
+member's, so handing over again still has something to move).
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ from django_celery_beat.models import (
 from directory.choices import StaffRole
 from directory.models import EnterpriseAccess
 from directory.permissions import GROUP_NAMES, grant_access
-from offboarding import services, workflow
-from offboarding.choices import ApproverKind, Team, Transition
-from offboarding.models import ApprovalChainStep, ChecklistTemplateItem
+from offboarding import inheritance, services, workflow
+from offboarding.choices import ApproverKind, ExitKind, InheritanceStatus, Team, Transition
+from offboarding.models import ApprovalChainStep, ChecklistTemplateItem, InheritanceItem
 from tests import factories
 
 # The roles of the matrix.
@@ -210,6 +213,8 @@ class World:
     other_member: object  # Member of the other enterprise
     exit_case: object
     checklist_item: object  # a manual HR item of the exit
+    handover_exit: object  # a removal in handover, whose resources were partly handed over
+    inheritance_batch: object  # its handover batch
     rows: dict[type[models.Model], models.Model]  # the home row each admin URL names
     users: dict[str, object] = field(default_factory=dict)  # role → user (None: anonymous)
 
@@ -231,13 +236,22 @@ class World:
     def home_names(self) -> list[str]:
         """Names only rows of the home enterprise carry: no page for another enterprise's staff
         may show one."""
-        return [self.enterprise.name, self.employee.name, self.manager.name]
+        return [
+            self.enterprise.name,
+            self.employee.name,
+            self.manager.name,
+            self.handover_exit.member.name,
+        ]
 
     def _value(self, route, name, model, row) -> str:
         if model is not None and row is None:
             raise LookupError(
                 f"build_world() has no row of {model._meta.label} for {route.key!r}: add one"
             )
+        if name == "object_id" and "/inheritance/" in route.key:
+            return str(self.handover_exit.pk)
+        if name == "batch_id":
+            return str(self.inheritance_batch.pk)
         if name in ("object_id", "id") and row is not None:
             return str(row.pk)
         if name == "version_id" and row is not None:
@@ -322,6 +336,27 @@ def build_world() -> World:
     exit_case = workflow.submit(exit_case, actor=employee.user)
     checklist_item = exit_case.checklist.filter(auto_check="", team=Team.HR).order_by("position")[0]
 
+    # The removal in handover: its member owns two contacts and a customer group; the manager,
+    # who already looks after one contact, may look after two.
+    leaver = factories.MemberFactory(
+        enterprise=enterprise, department=department, manager=manager, name="王五"
+    )
+    for _n in range(2):
+        factories.ExternalContactFactory(enterprise=enterprise, owner=leaver)
+    factories.CustomerGroupFactory(enterprise=enterprise, owner=leaver)
+    enterprise.customer_limit_per_member = 2
+    enterprise.save(update_fields=["customer_limit_per_member"])
+    handover_exit = services.open_exit(
+        member=leaver,
+        kind=ExitKind.PASSIVE,
+        last_working_day=services.local_today(enterprise) + timedelta(days=14),
+        reason="合同到期",
+        actor=users[HR],
+    )
+    handover_exit = workflow.remove(handover_exit, actor=users[HR])
+    batch = inheritance.inherit(handover_exit, actor=users[HR])
+    full_item = InheritanceItem.objects.get(batch=batch, status=InheritanceStatus.RECEIVER_FULL)
+
     interval = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
     rows = {
         type(row): row
@@ -333,6 +368,8 @@ def build_world() -> World:
             EnterpriseAccess.objects.get(user=users[HR], enterprise=enterprise),
             exit_case,
             chain_step,
+            batch,
+            full_item,
             ChecklistTemplateItem.objects.filter(enterprise=enterprise).order_by("position")[0],
             interval,
             CrontabSchedule.objects.create(minute="0", hour="3"),
@@ -354,6 +391,8 @@ def build_world() -> World:
         other_member=other_member,
         exit_case=exit_case,
         checklist_item=checklist_item,
+        handover_exit=handover_exit,
+        inheritance_batch=batch,
         rows=rows,
         users=users,
     )

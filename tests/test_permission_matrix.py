@@ -229,6 +229,22 @@ EXIT_DOOR_FOR_HR = admin_page(
     get={(HR, IT, SUPERUSER): OK, COMPLIANCE: DENIED, OTHER_STAFF: HIDDEN},
     post={(HR, SUPERUSER): CHANGED, IT: OK, COMPLIANCE: DENIED, OTHER_STAFF: HIDDEN},
 )
+# Handing a member's resources over (离职继承), and reassigning contacts that did not fit: HR's
+# alone. IT works on exits but is refused (403), as Compliance, who only reads them, is. An empty
+# POST hands over with the default successor (the manager): a batch is written. Reassigning needs
+# a successor: an empty POST shows the form again with its error, changing nothing.
+EXIT_INHERITANCE = admin_page(
+    get={(HR, SUPERUSER): OK, (IT, COMPLIANCE): DENIED, OTHER_STAFF: HIDDEN},
+    post={(HR, SUPERUSER): CHANGED, (IT, COMPLIANCE): DENIED, OTHER_STAFF: HIDDEN},
+)
+EXIT_INHERITANCE_REASSIGN = admin_page(
+    get={(HR, SUPERUSER): OK, (IT, COMPLIANCE): DENIED, OTHER_STAFF: HIDDEN},
+)
+# The handover's records (batches, items): read by HR, IT and Compliance of their enterprise;
+# nobody adds, changes or deletes one, the superuser included.
+RECORD_PAGE = admin_page(
+    get={(*HOME_STAFF, SUPERUSER): OK, OTHER_STAFF: HIDDEN}, post={STAFF: DENIED}
+)
 
 # The pages (not the admin): login required.
 PUBLIC = expect({ROLES: OK})
@@ -400,6 +416,10 @@ TABLE = {
     "admin/offboarding/exit/<path:object_id>/transition/<str:name>/": EXIT_DOOR_FOR_HR,
     "admin/offboarding/exit/<path:object_id>/checklist/<int:item_id>/sign-off/": EXIT_DOOR_FOR_HR,
     "admin/offboarding/exit/<path:object_id>/review/<str:name>/sign-off/": EXIT_DOOR_FOR_HR,
+    "admin/offboarding/exit/<path:object_id>/inheritance/": EXIT_INHERITANCE,
+    "admin/offboarding/exit/<path:object_id>/inheritance/<int:batch_id>/reassign/": (
+        EXIT_INHERITANCE_REASSIGN
+    ),
     "admin/offboarding/exit/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
     "admin/offboarding/exit/": LIST_FOR_ALL_STAFF,
     "admin/offboarding/exit/add/": HR_ADDS,
@@ -407,6 +427,20 @@ TABLE = {
     "admin/offboarding/exit/<path:object_id>/delete/": SUPERUSER_DELETES,
     "admin/offboarding/exit/<path:object_id>/change/": EXIT_PAGE,
     "admin/offboarding/exit/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/offboarding/inheritancebatch/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/offboarding/inheritancebatch/": LIST_FOR_ALL_STAFF,
+    "admin/offboarding/inheritancebatch/add/": NOBODY,
+    "admin/offboarding/inheritancebatch/<path:object_id>/history/": HOME_READS,
+    "admin/offboarding/inheritancebatch/<path:object_id>/delete/": NOBODY,
+    "admin/offboarding/inheritancebatch/<path:object_id>/change/": RECORD_PAGE,
+    "admin/offboarding/inheritancebatch/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/offboarding/inheritanceitem/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/offboarding/inheritanceitem/": LIST_FOR_ALL_STAFF,
+    "admin/offboarding/inheritanceitem/add/": NOBODY,
+    "admin/offboarding/inheritanceitem/<path:object_id>/history/": HOME_READS,
+    "admin/offboarding/inheritanceitem/<path:object_id>/delete/": NOBODY,
+    "admin/offboarding/inheritanceitem/<path:object_id>/change/": RECORD_PAGE,
+    "admin/offboarding/inheritanceitem/<path:object_id>/": REDIRECT_TO_CHANGE,
     # Logging in and out, passwords, language
     "accounts/login/": PUBLIC,
     "accounts/logout/": expect(get={ROLES: NOT_ALLOWED}, post={ROLES: LOGIN}),

@@ -4,6 +4,7 @@ door of offboarding/workflow.py or to offboarding/services.py, which lock, check
 - `exits.py`: `ExitAdmin`, the exit's changelist and page with its transition buttons, pre-review,
   review, approval steps, checklist and timeline, and the views behind the buttons.
 - `configuration.py`: each enterprise's approval chain and checklist template.
+- `inheritance.py`: the handover batches and their items (离职继承), read-only.
 - `forms.py`: the forms those pages post.
 
 All of them stand behind `EnterpriseScopedAdmin`, the tenant wall.
@@ -11,5 +12,12 @@ All of them stand behind `EnterpriseScopedAdmin`, the tenant wall.
 
 from .configuration import ApprovalChainStepAdmin, ChecklistTemplateItemAdmin
 from .exits import ExitAdmin
+from .inheritance import InheritanceBatchAdmin, InheritanceItemAdmin
 
-__all__ = ["ApprovalChainStepAdmin", "ChecklistTemplateItemAdmin", "ExitAdmin"]
+__all__ = [
+    "ApprovalChainStepAdmin",
+    "ChecklistTemplateItemAdmin",
+    "ExitAdmin",
+    "InheritanceBatchAdmin",
+    "InheritanceItemAdmin",
+]

@@ -3,10 +3,12 @@ door of offboarding/workflow.py or to offboarding/services.py, which lock, check
 
 - `ExitAdmin`: the changelist; the add page opens an exit through `services.open_exit`; the change
   page is read-only (the state is protected) and shows the transition buttons the user may press
-  now, the pre-review's blockers (X-6), the joint HR/IT review, the approval steps, the checklist
-  and a timeline of the exit's history. Buttons go to admin URLs of their own (`get_urls()`): a GET
-  shows a confirmation page and changes nothing; a POST runs the door and comes back with its
-  message.
+  now, the pre-review's blockers (X-6), the joint HR/IT review, the approval steps, the checklist,
+  the handover of the member's resources (离职继承: each batch, with counts by resource type and
+  status) and a timeline of the exit's history. Buttons go to admin URLs of their own
+  (`get_urls()`): a GET shows a confirmation page and changes nothing; a POST runs the door and
+  comes back with its message. HR hands resources over (`inheritance.inherit`) and reassigns
+  contacts a full successor could not take (`inheritance.reassign_full_items`) the same way.
 - `ApprovalChainStepAdmin`, `ChecklistTemplateItemAdmin`: each enterprise's approval chain and
   checklist template, with what an enterprise without its own uses (the defaults).
 
@@ -18,6 +20,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Max
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -25,17 +28,25 @@ from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from directory.admin import EnterpriseScopedAdmin
+from directory.models import ExternalContact, Member
 from directory.services import DirectoryError
 
-from .. import prereview, rules, services, workflow
-from ..choices import ExitState, Team, Transition
+from .. import inheritance, prereview, rules, services, workflow
+from ..choices import AutoCheck, ExitState, InheritanceStatus, ResourceType, Team, Transition
 from ..exceptions import ExitRefused
-from ..models import ChecklistItem, Exit, ExitApproval
+from ..models import ChecklistItem, Exit, ExitApproval, InheritanceItem
 from ..selectors import exit_timeline, person_name
-from .forms import TRANSITION_FORMS, ConfirmTransitionForm, ExitAddForm, SignOffForm
+from .forms import (
+    TRANSITION_FORMS,
+    ConfirmTransitionForm,
+    ExitAddForm,
+    InheritanceForm,
+    ReassignForm,
+    SignOffForm,
+)
 
 TEMPLATES = "admin/offboarding/exit"
 _person = person_name  # no link: HR cannot open the user admin
@@ -107,6 +118,20 @@ TRANSITION_PREREVIEW = {
     Transition.REMOVE: prereview.SUBMIT,
     Transition.COMPLETE: prereview.COMPLETE,
 }
+
+# The resource type each automatic check of the pre-review counts (`prereview.owned_counts`).
+RESOURCE_TYPE_OF_CHECK = {
+    AutoCheck.EXTERNAL_CONTACTS: ResourceType.EXTERNAL_CONTACT,
+    AutoCheck.CUSTOMER_GROUPS: ResourceType.CUSTOMER_GROUP,
+    AutoCheck.APP_AUTHORIZATIONS: ResourceType.APP_AUTHORIZATION,
+    AutoCheck.THIRD_PARTY_BINDINGS: ResourceType.THIRD_PARTY_BINDING,
+    AutoCheck.APPROVAL_TEMPLATES: ResourceType.APPROVAL_TEMPLATE,
+    AutoCheck.SHARED_CALENDARS: ResourceType.SHARED_CALENDAR,
+}
+assert set(RESOURCE_TYPE_OF_CHECK.values()) == set(ResourceType)
+
+# How many lost customers (refused items) the exit page names; the rest are counted.
+REFUSED_SHOWN = 50
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,6 +404,12 @@ class ExitAdmin(EnterpriseScopedAdmin):
         signing_teams = _signing_teams(request, exit_case) if may_act else set()
         enterprise = exit_case.enterprise
         in_progress = exit_case.state in services.SIGNABLE_STATES
+        may_hand_over = (
+            may_act
+            and exit_case.state == ExitState.HANDOVER
+            and rules.is_hr.test(request.user, exit_case)
+        )
+        handover = self._handover(exit_case, may_reassign=may_hand_over)
         return {
             "exit_panel": True,
             "time_zone": enterprise.time_zone,
@@ -404,6 +435,12 @@ class ExitAdmin(EnterpriseScopedAdmin):
                 {"message": blocker.message, "blocks": _blocked_steps(blocker)}
                 for blocker in (prereview.prereview(exit_case) if in_progress else [])
             ],
+            # Waiting customers do not block completion (X-5): a note, not a blocker.
+            "prereview_notes": [handover["waiting_note"]]
+            if in_progress and handover["waiting_note"]
+            else [],
+            "inheritance_url": self._exit_url("inheritance", exit_case) if may_hand_over else None,
+            "handover": handover,
             "reviews": [
                 self._review(exit_case, team, signing_teams) for team in (Team.HR, Team.IT)
             ],
@@ -420,6 +457,112 @@ class ExitAdmin(EnterpriseScopedAdmin):
             "url": self._action_url("sign_off_review", exit_case, team.value)
             if signed_at is None and team in signing_teams
             else None,
+        }
+
+    def _handover(self, exit_case, *, may_reassign: bool) -> dict:
+        """The exit's handover batches for its page: a fixed number of queries, however many
+        resources moved (counts are aggregated by the database; lost customers are capped)."""
+        enterprise = exit_case.enterprise
+        batches = list(
+            exit_case.inheritance_batches.select_related("created_by").order_by("created_at", "pk")
+        )
+        if not batches:
+            return {"batches": [], "refused": [], "refused_more": 0, "waiting_note": None}
+        rows = (
+            InheritanceItem.objects.filter(batch__exit_case=exit_case)
+            .order_by()
+            .values("batch_id", "resource_type", "status")
+            .annotate(count=Count("pk"), settles_at=Max("settles_at"))
+        )
+        by_batch: dict[int, list] = {}
+        for row in rows:
+            by_batch.setdefault(row["batch_id"], []).append(row)
+        names = dict(
+            Member.objects.filter(
+                pk__in={pk for batch in batches for pk in batch.successors.values()}
+            ).values_list("pk", "name")
+        )
+        waiting_count, waiting_until = 0, None
+        shown = []
+        for batch in batches:
+            batch_rows = sorted(
+                by_batch.get(batch.pk, []),
+                key=lambda row: (
+                    _type_order(row["resource_type"]),
+                    list(InheritanceStatus.values).index(row["status"]),
+                ),
+            )
+            waiting = [row for row in batch_rows if row["status"] == InheritanceStatus.WAITING]
+            full = sum(
+                row["count"]
+                for row in batch_rows
+                if row["status"] == InheritanceStatus.RECEIVER_FULL
+            )
+            settles_at = max((row["settles_at"] for row in waiting), default=None)
+            if batch.undone_at is None and waiting:
+                waiting_count += sum(row["count"] for row in waiting)
+                waiting_until = max(filter(None, [waiting_until, settles_at]))
+            shown.append(
+                {
+                    "id": batch.pk,
+                    "when": _in_time_zone(batch.created_at, enterprise),
+                    "by": _person(batch.created_by),
+                    "undone_at": _in_time_zone(batch.undone_at, enterprise),
+                    "successors": [
+                        {
+                            "type": ResourceType(rtype).label,
+                            "name": names.get(member_id, "?"),
+                        }
+                        for rtype, member_id in sorted(
+                            batch.successors.items(), key=lambda pair: _type_order(pair[0])
+                        )
+                    ],
+                    "counts": [
+                        {
+                            "type": ResourceType(row["resource_type"]).label,
+                            "status": row["status"],
+                            "status_label": InheritanceStatus(row["status"]).label,
+                            "count": row["count"],
+                        }
+                        for row in batch_rows
+                    ],
+                    "settles_at": _in_time_zone(settles_at, enterprise),
+                    "receiver_full": full,
+                    "reassign_url": self._exit_url("inheritance_reassign", exit_case, batch.pk)
+                    if may_reassign and full and batch.undone_at is None
+                    else None,
+                }
+            )
+        refused_items = InheritanceItem.objects.filter(
+            batch__exit_case=exit_case, status=InheritanceStatus.REFUSED
+        )
+        refused = list(refused_items.select_related("successor").order_by("pk")[:REFUSED_SHOWN])
+        contacts = ExternalContact.objects.in_bulk([item.resource_id for item in refused])
+        waiting_note = None
+        if waiting_count:
+            waiting_note = ngettext(
+                "%(count)d external contact is waiting for the customer's acceptance until "
+                "%(when)s; this does not block completion.",
+                "%(count)d external contacts are waiting for the customers' acceptance until "
+                "%(when)s; this does not block completion.",
+                waiting_count,
+            ) % {"count": waiting_count, "when": _in_time_zone(waiting_until, enterprise)}
+        return {
+            "batches": shown,
+            "refused": [
+                {
+                    "contact": str(contacts[item.resource_id])
+                    if item.resource_id in contacts
+                    else f"#{item.resource_id}",
+                    "successor": item.successor.name,
+                    "reason": item.refusal_reason,
+                }
+                for item in refused
+            ],
+            "refused_more": max(0, refused_items.count() - len(refused))
+            if len(refused) == REFUSED_SHOWN
+            else 0,
+            "waiting_note": waiting_note,
         }
 
     # The buttons' URLs: GET shows a confirmation page, POST runs the door.
@@ -441,6 +584,16 @@ class ExitAdmin(EnterpriseScopedAdmin):
                 "<path:object_id>/review/<str:name>/sign-off/",
                 wrap(self.sign_off_review_view),
                 name="offboarding_exit_sign_off_review",
+            ),
+            path(
+                "<path:object_id>/inheritance/",
+                wrap(self.inheritance_view),
+                name="offboarding_exit_inheritance",
+            ),
+            path(
+                "<path:object_id>/inheritance/<int:batch_id>/reassign/",
+                wrap(self.inheritance_reassign_view),
+                name="offboarding_exit_inheritance_reassign",
             ),
             *super().get_urls(),
         ]
@@ -559,6 +712,116 @@ class ExitAdmin(EnterpriseScopedAdmin):
             form=None,
         )
 
+    def inheritance_view(self, request, object_id):
+        """离职继承: hand everything the member owns to successors (`inheritance.inherit`)."""
+        exit_case = self._exit_to_hand_over(request, object_id)
+        if exit_case.state != ExitState.HANDOVER:
+            return self._not_in_handover(request, exit_case)
+        member = exit_case.member
+        owned = {
+            RESOURCE_TYPE_OF_CHECK[check]: count
+            for check, count in prereview.owned_counts(member).items()
+        }
+        owned_types = [rtype for rtype in ResourceType if owned[rtype]]
+        form_kwargs = {"exit_case": exit_case, "resource_types": owned_types}
+        if request.method == "POST":
+            form = InheritanceForm(request.POST, **form_kwargs)
+            if form.is_valid():
+                try:
+                    batch = inheritance.inherit(
+                        exit_case, actor=request.user, **form.door_arguments()
+                    )
+                except ExitRefused as error:
+                    field = getattr(error, "field", None)
+                    form.add_error(field if field in form.fields else None, _refusal(error))
+                else:
+                    messages.success(request, _handed_over(batch, member))
+                    return HttpResponseRedirect(self._change_url(exit_case))
+        else:
+            form = InheritanceForm(**form_kwargs)
+        default_successor = exit_case.successor or member.manager
+        return self._render(
+            request,
+            exit_case,
+            "inheritance.html",
+            title=_("Hand over resources (离职继承): %(exit)s") % {"exit": exit_case},
+            action=_("Hand over resources (离职继承)"),
+            question=_(
+                "Hand everything %(member)s owns over to their successors? Ownership moves at "
+                "once; external contacts wait for the customers' acceptance period."
+            )
+            % {"member": member.name},
+            owned=[{"type": rtype.label, "count": owned[rtype]} for rtype in ResourceType],
+            owns_anything=bool(owned_types),
+            default_successor=default_successor.name if default_successor else None,
+            form=form,
+        )
+
+    def inheritance_reassign_view(self, request, object_id, batch_id):
+        """Give the contacts a full successor could not take to someone with room."""
+        exit_case = self._exit_to_hand_over(request, object_id)
+        if exit_case.state != ExitState.HANDOVER:
+            return self._not_in_handover(request, exit_case)
+        batch = get_object_or_404(exit_case.inheritance_batches.all(), pk=batch_id)
+        full = batch.items.filter(
+            resource_type=ResourceType.EXTERNAL_CONTACT, status=InheritanceStatus.RECEIVER_FULL
+        ).count()
+        if request.method == "POST":
+            form = ReassignForm(request.POST, exit_case=exit_case)
+            if form.is_valid():
+                successor = form.cleaned_data["successor"]
+                try:
+                    moved = inheritance.reassign_full_items(
+                        batch, actor=request.user, successor=successor
+                    )
+                except ExitRefused as error:
+                    form.add_error("successor", _refusal(error))
+                else:
+                    messages.success(
+                        request,
+                        ngettext(
+                            "%(count)d external contact went to %(name)s.",
+                            "%(count)d external contacts went to %(name)s.",
+                            moved,
+                        )
+                        % {"count": moved, "name": successor.name},
+                    )
+                    return HttpResponseRedirect(self._change_url(exit_case))
+        else:
+            form = ReassignForm(exit_case=exit_case)
+        return self._render(
+            request,
+            exit_case,
+            "transition_confirmation.html",
+            title=_("Reassign external contacts: %(exit)s") % {"exit": exit_case},
+            action=_("Reassign external contacts"),
+            question=ngettext(
+                "%(count)d external contact of %(member)s did not fit: its successor already "
+                "looks after as many as one member may. Who takes it?",
+                "%(count)d external contacts of %(member)s did not fit: their successor already "
+                "looks after as many as one member may. Who takes them?",
+                full,
+            )
+            % {"count": full, "member": exit_case.member.name},
+            form=form,
+        )
+
+    def _exit_to_hand_over(self, request, object_id):
+        """The exit whose member's resources HR hands over: behind the same wall as the other
+        buttons; only HR of its enterprise (403 for anyone else who works on exits)."""
+        exit_case = self._exit_to_act_on(request, object_id)
+        if not rules.is_hr.test(request.user, exit_case):
+            raise PermissionDenied
+        return exit_case
+
+    def _not_in_handover(self, request, exit_case):
+        messages.error(
+            request,
+            _("Resources are handed over only while the exit is in handover; it is %(state)s.")
+            % {"state": exit_case.get_state_display()},
+        )
+        return HttpResponseRedirect(self._change_url(exit_case))
+
     def _exit_to_act_on(self, request, object_id):
         """The exit, if it is in the user's enterprises (else 404, as for any hidden row) and the
         user works on exits; whether they may do this to it is the workflow's question."""
@@ -601,6 +864,9 @@ class ExitAdmin(EnterpriseScopedAdmin):
     def _action_url(self, action, exit_case, name) -> str:
         return reverse(f"admin:offboarding_exit_{action}", args=[quote(exit_case.pk), name])
 
+    def _exit_url(self, action, exit_case, *args) -> str:
+        return reverse(f"admin:offboarding_exit_{action}", args=[quote(exit_case.pk), *args])
+
 
 def _undone(exit_case) -> dict | None:
     """When and by whom the exit was undone, from its history (the undo door's change reason)."""
@@ -615,6 +881,26 @@ def _undone(exit_case) -> dict | None:
     return {
         "when": _in_time_zone(record.history_date, exit_case.enterprise),
         "by": _person(record.history_user),
+    }
+
+
+def _type_order(rtype) -> int:
+    return list(ResourceType.values).index(rtype)
+
+
+def _handed_over(batch, member) -> str:
+    """What a handover moved, by status: the message HR reads after it."""
+    counts = dict(
+        batch.items.order_by().values_list("status").annotate(count=Count("pk")).order_by()
+    )
+    summary = ", ".join(
+        _("%(status)s: %(count)d") % {"status": status.label, "count": counts[status]}
+        for status in InheritanceStatus
+        if counts.get(status)
+    )
+    return _("The resources of %(member)s are handed over (%(summary)s).") % {
+        "member": member.name,
+        "summary": summary,
     }
 
 

@@ -1,13 +1,14 @@
-"""The forms of the exit admin's pages: opening an exit, confirming a transition, signing off."""
+"""The forms of the exit admin's pages: opening an exit, confirming a transition, signing off,
+handing a leaving member's resources over (离职继承)."""
 
 from django import forms
 from django.utils.translation import gettext_lazy
 
 from directory.choices import StaffRole
-from directory.models import Enterprise
+from directory.models import Enterprise, Member
 
 from .. import services
-from ..choices import Transition
+from ..choices import ResourceType, Transition
 from ..exceptions import ExitRefused
 from ..models import Exit
 
@@ -116,3 +117,68 @@ class CopyDefaultChecklistForm(forms.Form):
         self.fields["enterprise"].queryset = Enterprise.objects.visible_to(
             user, roles=(StaffRole.HR,)
         )
+
+
+def _successor_choices(exit_case):
+    """Who may succeed the leaving member: the active members of the exit's enterprise but them.
+    (The door checks again, with the rows locked.)"""
+    return (
+        Member.objects.active()
+        .filter(enterprise_id=exit_case.enterprise_id)
+        .exclude(pk=exit_case.member_id)
+        .order_by("name", "pk")
+    )
+
+
+class InheritanceForm(forms.Form):
+    """One successor for everything, and optionally another one per resource type the member
+    owns. Left empty, `inheritance.inherit` picks the exit's successor, else the direct manager."""
+
+    successor = forms.ModelChoiceField(
+        queryset=Member.objects.none(),
+        required=False,
+        label=gettext_lazy("Successor"),
+        help_text=gettext_lazy(
+            "Receives every resource type not given to someone else below. Empty: the exit's "
+            "successor, else the member's direct manager."
+        ),
+    )
+
+    def __init__(self, *args, exit_case, resource_types=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = _successor_choices(exit_case)
+        self.fields["successor"].queryset = choices
+        self.resource_types = [ResourceType(rtype) for rtype in resource_types]
+        for rtype in self.resource_types:
+            self.fields[self.field_name(rtype)] = forms.ModelChoiceField(
+                queryset=choices,
+                required=False,
+                label=rtype.label,
+                help_text=gettext_lazy("Only if this type goes to someone else."),
+            )
+
+    @staticmethod
+    def field_name(rtype) -> str:
+        return f"successor_{ResourceType(rtype).value}"
+
+    def door_arguments(self) -> dict:
+        by_type = {
+            rtype: self.cleaned_data[self.field_name(rtype)]
+            for rtype in self.resource_types
+            if self.cleaned_data.get(self.field_name(rtype)) is not None
+        }
+        return {"successor": self.cleaned_data["successor"], "successors_by_type": by_type}
+
+
+class ReassignForm(forms.Form):
+    """Who takes the external contacts a full successor could not take."""
+
+    successor = forms.ModelChoiceField(
+        queryset=Member.objects.none(),
+        label=gettext_lazy("Successor"),
+        error_messages={"required": gettext_lazy("Choose who takes these external contacts.")},
+    )
+
+    def __init__(self, *args, exit_case, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["successor"].queryset = _successor_choices(exit_case)

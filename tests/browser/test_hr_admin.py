@@ -200,3 +200,52 @@ def test_hr_submits_an_exit_and_approves_a_step_with_a_comment(
     expect(page.locator(".messagelist .success")).to_contain_text("next step")
     expect(page.locator("#approvals-group")).to_contain_text("同意，交接清楚")
     shoot(page, "13-exit-page-pending-approval")
+
+
+def test_hr_hands_the_resources_over_from_the_exit_page_and_completes_the_exit(
+    admin_login, live_server, enterprise, super_admin, hr_user, it_user, open_exit_for
+):
+    # given a removal in handover, everything signed off, but the member still owns customers
+    boss = factories.MemberFactory(
+        enterprise=enterprise, department=super_admin.department, name="周经理"
+    )
+    member = factories.MemberFactory(
+        enterprise=enterprise, department=super_admin.department, manager=boss, name="吴九"
+    )
+    factories.ExternalContactFactory.create_batch(3, enterprise=enterprise, owner=member)
+    factories.CustomerGroupFactory.create_batch(2, enterprise=enterprise, owner=member)
+    exit_case = open_exit_for(member, kind=ExitKind.PASSIVE, actor=hr_user)
+    exit_case = workflow.remove(exit_case, actor=hr_user)
+    signers = {Team.HR: hr_user, Team.IT: it_user}
+    for item in exit_case.checklist.filter(auto_check=""):
+        services.sign_off_item(item, actor=signers[item.team], note="已完成")
+    services.sign_off_review(exit_case, actor=hr_user, team=Team.HR)
+    services.sign_off_review(exit_case, actor=it_user, team=Team.IT)
+
+    page = admin_login(hr_user.username, factories.PASSWORD)
+    page.goto(f"{live_server.url}/admin/offboarding/exit/{exit_case.pk}/change/")
+    expect(page.locator("#exit-blockers")).to_contain_text("Still owns 3 external contacts")
+
+    # when HR hands everything over to the default successor, the manager
+    page.locator("#inheritance-button").click()
+    expect(page).to_have_url(re.compile(r"/inheritance/$"))
+    owned = page.locator("#inheritance-owned")
+    expect(owned.get_by_role("row", name=re.compile("External contact"))).to_contain_text("3")
+    expect(owned.get_by_role("row", name=re.compile("Customer group"))).to_contain_text("2")
+    expect(page.locator("#inheritance-default-successor")).to_contain_text("周经理")
+    shoot(page, "08-confirm-inheritance")
+    page.get_by_role("button", name="Hand over").click()
+
+    # then the exit page shows the handover, and only a note about the waiting customers
+    expect(page).to_have_url(re.compile(rf"/admin/offboarding/exit/{exit_case.pk}/change/$"))
+    expect(page.locator(".messagelist .success")).to_contain_text("are handed over")
+    expect(page.locator("#exit-handover")).to_contain_text("External contact → 周经理")
+    expect(page.locator("#exit-prereview-notes")).to_contain_text("3 external contacts")
+    expect(page.locator(".exit-clear")).to_be_visible()
+    shoot(page, "09-exit-page-after-inheritance")
+
+    # and the exit completes
+    page.locator("#exit-panel").get_by_role("link", name="Complete", exact=True).click()
+    page.get_by_role("button", name="Yes, I’m sure").click()
+    expect(page.locator("#exit-state")).to_have_text("Completed")
+    assert Exit.objects.get(pk=exit_case.pk).state == ExitState.COMPLETED

@@ -1,11 +1,13 @@
-"""The exit workflow's Celery tasks: thin, idempotent, and scheduled after `migrate`."""
+"""The exit workflow's Celery tasks: thin, idempotent, and scheduled by a data migration."""
 
+import importlib
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from config.celery import app
 from directory.models import ExternalContact
@@ -17,12 +19,32 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-def test_settle_inheritance_is_scheduled_every_ten_minutes_after_migrate():
+def _run_schedule_migration():
+    """The data migration's own function, run against the current models (a transactional test
+    elsewhere in the run may have flushed the rows `migrate` wrote)."""
+    migration = importlib.import_module("offboarding.migrations.0004_settle_inheritance_schedule")
+    migration.create_schedule(django_apps, None)
+
+
+def test_settle_inheritance_is_scheduled_every_ten_minutes_by_its_migration():
+    PeriodicTask.objects.filter(name="offboarding.settle_inheritance").delete()
+    _run_schedule_migration()
     task = PeriodicTask.objects.get(name="offboarding.settle_inheritance")
     assert task.task == "offboarding.settle_inheritance"
     assert (task.interval.every, task.interval.period) == (10, "minutes")
     assert task.enabled
     assert "offboarding.settle_inheritance" in app.tasks
+
+
+def test_a_schedule_edited_in_the_admin_is_not_overwritten_by_the_migration():
+    PeriodicTask.objects.filter(name="offboarding.settle_inheritance").delete()
+    _run_schedule_migration()
+    task = PeriodicTask.objects.get(name="offboarding.settle_inheritance")
+    task.interval = IntervalSchedule.objects.create(every=30, period="minutes")
+    task.save()
+    _run_schedule_migration()
+    task = PeriodicTask.objects.get(name="offboarding.settle_inheritance")
+    assert (task.interval.every, task.interval.period) == (30, "minutes")
 
 
 def test_settle_inheritance_finishes_the_handovers_whose_acceptance_period_ended(
