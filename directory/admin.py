@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
-from .choices import MemberStatus
+from .choices import MemberRole, MemberStatus
 from .models import (
     AppAuthorization,
     ApprovalTemplate,
@@ -411,6 +411,16 @@ class MemberAdmin(EnterpriseScopedAdmin):
             links.append(
                 format_html(
                     '<a href="{}?member={}">{}</a>', open_exit, member.pk, _("Open an exit")
+                )
+            )
+        if member.status == MemberStatus.ACTIVE and member.role != MemberRole.MEMBER:
+            # 管理员账号被盗: the emergency freeze, which promotes the backup admin if need be.
+            links.append(
+                format_html(
+                    '<a href="{}?member={}">{}</a>',
+                    reverse("admin:offboarding_accountfreeze_add"),
+                    member.pk,
+                    _("Freeze (account stolen)"),
                 )
             )
         return format_html(

@@ -24,6 +24,8 @@ class OffboardingConfig(AppConfig):
             "delete_checklisttemplateitem",
             "view_inheritancebatch",
             "view_inheritanceitem",
+            "view_accountfreeze",
+            "add_accountfreeze",
         ],
         "it": [
             "view_exit",
@@ -31,6 +33,12 @@ class OffboardingConfig(AppConfig):
             "view_checklisttemplateitem",
             "view_inheritancebatch",
             "view_inheritanceitem",
+            "view_accountfreeze",
         ],
-        "compliance": ["view_exit", "view_inheritancebatch", "view_inheritanceitem"],
+        "compliance": [
+            "view_exit",
+            "view_inheritancebatch",
+            "view_inheritanceitem",
+            "view_accountfreeze",
+        ],
     }

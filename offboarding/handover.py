@@ -29,15 +29,14 @@ from .exceptions import ExitRefused
 from .models import AccountFreeze
 
 
-@transaction.atomic
-def freeze_account(member: Member, *, actor, reason: str) -> AccountFreeze:
-    """Freeze `member`'s admin account (see the module docstring). Returns the freeze record."""
-    reason = (reason or "").strip()
+def check_freeze(member: Member, *, actor, reason: str) -> None:
+    """Raise ExitRefused if `freeze_account` with these values would be refused; write nothing.
+    The admin's form calls it to show the refusal on the form; the door calls it again, under the
+    member's row lock."""
     if actor is None or not grants_for(actor).has_role(member.enterprise_id, (StaffRole.HR,)):
         raise ExitRefused(_("Only HR of the enterprise can freeze an admin account."))
-    if not reason:
+    if not (reason or "").strip():
         raise ExitRefused(_("Say why the account is frozen: the record keeps it."), field="reason")
-    member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
     if member.status != MemberStatus.ACTIVE:
         raise ExitRefused(
             _("%(name)s is %(status)s: only an active account can be frozen.")
@@ -51,6 +50,16 @@ def freeze_account(member: Member, *, actor, reason: str) -> AccountFreeze:
             )
             % {"name": member.name}
         )
+    if member.is_active_super_admin:
+        _backup_admin_of(member)
+
+
+@transaction.atomic
+def freeze_account(member: Member, *, actor, reason: str) -> AccountFreeze:
+    """Freeze `member`'s admin account (see the module docstring). Returns the freeze record."""
+    member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
+    check_freeze(member, actor=actor, reason=reason)
+    reason = reason.strip()
     user = member.user
     before = {
         "role": member.role,
@@ -118,7 +127,7 @@ def unfreeze_account(freeze: AccountFreeze, *, actor) -> AccountFreeze:
     freeze = AccountFreeze.objects.select_for_update().get(pk=freeze.pk)
     if freeze.unfrozen_at is not None:
         raise ExitRefused(_("This account was unfrozen already."))
-    if not _may_unfreeze(actor, freeze):
+    if not may_unfreeze(actor, freeze):
         raise ExitRefused(
             _("Only the enterprise's super admin (or a superuser) can unfreeze an account.")
         )
@@ -136,7 +145,9 @@ def unfreeze_account(freeze: AccountFreeze, *, actor) -> AccountFreeze:
     return freeze
 
 
-def _may_unfreeze(actor, freeze: AccountFreeze) -> bool:
+def may_unfreeze(actor, freeze: AccountFreeze) -> bool:
+    """Whether `actor` may give the frozen account back: a superuser, or the login of the
+    enterprise's active super admin (not the frozen member's own)."""
     if actor is None or not actor.is_authenticated or not actor.is_active:
         return False
     if actor.is_superuser:

@@ -35,10 +35,10 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from directory.choices import StaffRole
+from directory.choices import MemberRole, StaffRole
 from directory.models import EnterpriseAccess
 from directory.permissions import GROUP_NAMES, grant_access
-from offboarding import inheritance, services, workflow
+from offboarding import handover, inheritance, services, workflow
 from offboarding.choices import ApproverKind, ExitKind, InheritanceStatus, Team, Transition
 from offboarding.models import ApprovalChainStep, ChecklistTemplateItem, InheritanceItem
 from tests import factories
@@ -357,6 +357,12 @@ def build_world() -> World:
     batch = inheritance.inherit(handover_exit, actor=users[HR])
     full_item = InheritanceItem.objects.get(batch=batch, status=InheritanceStatus.RECEIVER_FULL)
 
+    # A stolen admin account, frozen by HR (the super admin is untouched: an admin's account).
+    stolen = factories.MemberFactory(
+        enterprise=enterprise, department=department, name="赵管理", role=MemberRole.ADMIN
+    )
+    freeze = handover.freeze_account(stolen, actor=users[HR], reason="账号被盗")
+
     interval = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
     rows = {
         type(row): row
@@ -370,6 +376,7 @@ def build_world() -> World:
             chain_step,
             batch,
             full_item,
+            freeze,
             ChecklistTemplateItem.objects.filter(enterprise=enterprise).order_by("position")[0],
             interval,
             CrontabSchedule.objects.create(minute="0", hour="3"),

@@ -246,6 +246,13 @@ RECORD_PAGE = admin_page(
     get={(*HOME_STAFF, SUPERUSER): OK, OTHER_STAFF: HIDDEN}, post={STAFF: DENIED}
 )
 
+# Unfreezing a stolen admin account: the enterprise's super admin (none of the staff here) or a
+# superuser; the staff who may see the record are refused, another enterprise's do not see it.
+UNFREEZE = admin_page(
+    get={SUPERUSER: OK, HOME_STAFF: DENIED, OTHER_STAFF: HIDDEN},
+    post={SUPERUSER: CHANGED, HOME_STAFF: DENIED, OTHER_STAFF: HIDDEN},
+)
+
 # The pages (not the admin): login required.
 PUBLIC = expect({ROLES: OK})
 PUBLIC_READ = expect(get={ROLES: OK}, post={ROLES: NOT_ALLOWED})
@@ -427,6 +434,14 @@ TABLE = {
     "admin/offboarding/exit/<path:object_id>/delete/": SUPERUSER_DELETES,
     "admin/offboarding/exit/<path:object_id>/change/": EXIT_PAGE,
     "admin/offboarding/exit/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/offboarding/accountfreeze/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/offboarding/accountfreeze/": LIST_FOR_ALL_STAFF,
+    "admin/offboarding/accountfreeze/add/": HR_ADDS,
+    "admin/offboarding/accountfreeze/<path:object_id>/history/": HOME_READS,
+    "admin/offboarding/accountfreeze/<path:object_id>/delete/": NOBODY,
+    "admin/offboarding/accountfreeze/<path:object_id>/change/": RECORD_PAGE,
+    "admin/offboarding/accountfreeze/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/offboarding/accountfreeze/<path:object_id>/unfreeze/": UNFREEZE,
     "admin/offboarding/inheritancebatch/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
     "admin/offboarding/inheritancebatch/": LIST_FOR_ALL_STAFF,
     "admin/offboarding/inheritancebatch/add/": NOBODY,

@@ -3,6 +3,7 @@ is frozen at once, the backup admin takes over as super admin in the same transa
 new super admin can give the account back."""
 
 import pytest
+from django.urls import reverse
 
 from directory.choices import MemberRole, MemberStatus, StaffRole
 from directory.models import LoginSession, Member
@@ -113,3 +114,54 @@ def test_the_new_super_admin_unfreezes_the_account(enterprise, super_admin, back
     assert freeze.unfrozen_by == backup_admin.user
     with pytest.raises(ExitRefused, match="unfrozen already"):
         handover.unfreeze_account(freeze, actor=backup_admin.user)
+
+
+# --- in the admin ---------------------------------------------------------------------------
+
+
+def test_hr_freezes_a_stolen_account_from_the_admin(
+    hr_client, enterprise, super_admin, backup_admin
+):
+    response = hr_client.post(
+        reverse("admin:offboarding_accountfreeze_add"),
+        {"member": super_admin.pk, "reason": "账号被盗，异地登录"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    freeze = AccountFreeze.objects.get(member=super_admin)
+    assert response.redirect_chain[-1][0] == reverse(
+        "admin:offboarding_accountfreeze_change", args=[freeze.pk]
+    )
+    assert "is the super admin now" in response.content.decode()
+    super_admin.refresh_from_db()
+    assert super_admin.status == MemberStatus.FROZEN
+    assert _active_super_admins(enterprise) == [backup_admin]
+
+
+def test_a_refused_freeze_is_shown_on_the_form_and_changes_nothing(
+    hr_client, enterprise, super_admin
+):
+    response = hr_client.post(
+        reverse("admin:offboarding_accountfreeze_add"),
+        {"member": super_admin.pk, "reason": "账号被盗"},
+    )
+    assert response.status_code == 200
+    assert "no active backup admin" in str(response.context["adminform"].form.errors)
+    super_admin.refresh_from_db()
+    assert super_admin.is_active_super_admin
+    assert not AccountFreeze.objects.exists()
+
+
+def test_a_superuser_unfreezes_from_the_record_and_hr_may_not(
+    client, hr_client, enterprise, super_admin, backup_admin, hr_user
+):
+    freeze = handover.freeze_account(backup_admin, actor=hr_user, reason="异常登录")
+    url = reverse("admin:offboarding_accountfreeze_unfreeze", args=[freeze.pk])
+    assert hr_client.post(url).status_code == 403
+    root = factories.UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    page = client.get(reverse("admin:offboarding_accountfreeze_change", args=[freeze.pk]))
+    assert url in page.content.decode()
+    assert client.post(url).status_code == 302
+    backup_admin.refresh_from_db()
+    assert backup_admin.status == MemberStatus.ACTIVE and backup_admin.user.is_active

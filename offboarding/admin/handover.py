@@ -1,0 +1,178 @@
+"""Frozen admin accounts (管理员账号被盗, H-3) in the admin.
+
+"Add" is the emergency action: HR names the stolen admin account and says why; the save is
+`handover.freeze_account`, which freezes it and, for the super admin, promotes the backup admin in
+the same transaction. A record is read-only afterwards; its page offers "Unfreeze" to whoever may
+(`handover.unfreeze_account` decides: the enterprise's super admin, or a superuser). Behind
+`EnterpriseScopedAdmin`, like every admin of an enterprise's rows.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from directory.admin import EnterpriseScopedAdmin
+from directory.choices import MemberRole, MemberStatus
+
+from .. import handover
+from ..exceptions import ExitRefused
+from ..models import AccountFreeze
+from ..selectors import person_name
+
+
+class FreezeForm(forms.ModelForm):
+    """The emergency action. Its rules live in `handover.check_freeze`; a refusal is shown here."""
+
+    actor = None  # set by AccountFreezeAdmin.get_form
+
+    class Meta:
+        model = AccountFreeze
+        fields = ("member", "reason")
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self.errors:
+            return cleaned_data
+        try:
+            handover.check_freeze(
+                cleaned_data["member"], actor=self.actor, reason=cleaned_data.get("reason", "")
+            )
+        except ExitRefused as refusal:
+            field = refusal.field if refusal.field in self.fields else None
+            self.add_error(field, str(refusal))
+        return cleaned_data
+
+
+@admin.register(AccountFreeze)
+class AccountFreezeAdmin(EnterpriseScopedAdmin):
+    list_display = ("member", "frozen_at", "frozen_by_name", "promoted", "unfrozen_at")
+    list_select_related = ("member", "promoted", "frozen_by", "enterprise")
+    list_filter = (("unfrozen_at", admin.EmptyFieldListFilter),)
+    search_fields = ("member__name", "member__employee_number")
+    autocomplete_fields = ("member",)
+    readonly_fields = (
+        "enterprise",
+        "member",
+        "reason",
+        "frozen_by_name",
+        "frozen_at",
+        "promoted",
+        "unfrozen_by_name",
+        "unfrozen_at",
+    )
+
+    @admin.display(description=gettext_lazy("frozen by"))
+    def frozen_by_name(self, freeze):
+        return person_name(freeze.frozen_by)
+
+    @admin.display(description=gettext_lazy("unfrozen by"))
+    def unfrozen_by_name(self, freeze):
+        return person_name(freeze.unfrozen_by)
+
+    # The add page is the freeze; a record never changes by its form, and is never deleted.
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = type("FreezeForm", (FreezeForm,), {"actor": request.user})
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "member":
+            field.queryset = field.queryset.filter(
+                status=MemberStatus.ACTIVE, role__in=(MemberRole.ADMIN, MemberRole.SUPER_ADMIN)
+            )
+        return field
+
+    def save_model(self, request, obj, form, change):
+        freeze = handover.freeze_account(
+            form.cleaned_data["member"], actor=request.user, reason=form.cleaned_data["reason"]
+        )
+        obj.pk = freeze.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        pass  # freeze_account wrote everything
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.promoted_id:
+            messages.warning(
+                request,
+                _(
+                    "%(member)s is frozen and logged out everywhere; %(promoted)s is the super "
+                    "admin now."
+                )
+                % {"member": obj.member.name, "promoted": obj.promoted.name},
+            )
+        else:
+            messages.warning(
+                request,
+                _("%(member)s is frozen and logged out everywhere.") % {"member": obj.member.name},
+            )
+        return HttpResponseRedirect(self._change_url(obj))
+
+    # Unfreeze: GET asks, POST does.
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/unfreeze/",
+                self.admin_site.admin_view(self.unfreeze_view),
+                name="offboarding_accountfreeze_unfreeze",
+            ),
+            *super().get_urls(),
+        ]
+
+    def unfreeze_view(self, request, object_id):
+        freeze = self.get_object(request, unquote(object_id))
+        if freeze is None:
+            raise Http404(_("There is no such account freeze."))
+        if not handover.may_unfreeze(request.user, freeze):
+            raise PermissionDenied
+        if request.method == "POST":
+            try:
+                handover.unfreeze_account(freeze, actor=request.user)
+            except ExitRefused as refusal:
+                messages.error(request, str(refusal))
+            else:
+                messages.success(
+                    request, _("%(member)s is unfrozen.") % {"member": freeze.member.name}
+                )
+            return HttpResponseRedirect(self._change_url(freeze))
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request,
+            "admin/offboarding/accountfreeze/unfreeze.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "original": freeze,
+                "title": _("Unfreeze %(member)s") % {"member": freeze.member.name},
+                "change_url": self._change_url(freeze),
+            },
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.unfrozen_at is None and handover.may_unfreeze(request.user, obj):
+            context["unfreeze_url"] = reverse(
+                "admin:offboarding_accountfreeze_unfreeze", args=[obj.pk]
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _change_url(self, freeze) -> str:
+        return reverse("admin:offboarding_accountfreeze_change", args=[freeze.pk])
