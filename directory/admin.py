@@ -20,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import services
+from . import services, tenancy
 from .choices import MemberRole, MemberStatus
 from .models import (
     AppAuthorization,
@@ -118,15 +118,8 @@ class EnterpriseScopedAdmin(SimpleHistoryAdmin):
 
     def scope(self, request, queryset, action: str | None = None):
         """`queryset` cut to the user's enterprises (where they may `action`, if given)."""
-        grants = grants_for(request.user)
-        if grants.all_enterprises:
-            return queryset
-        ids = (
-            grants.enterprise_ids()
-            if action is None
-            else grants.enterprise_ids_with_perm(self.perm(action))
-        )
-        return queryset.filter(**{f"{self.enterprise_lookup}__in": ids})
+        roles = None if action is None else roles_with_permission(self.perm(action))
+        return tenancy.scope(queryset, request.user, lookup=self.enterprise_lookup, roles=roles)
 
     # Permissions: without a row, the groups answer (may they do it anywhere?); with a row, the
     # role held in its enterprise.

@@ -4,7 +4,7 @@ from django.db import models
 from tree_queries.query import TreeQuerySet
 
 from .choices import DepartmentStatus, MemberRole, MemberStatus
-from .tenancy import grants_for
+from .tenancy import roles_with_permission, scope
 
 
 class ScopedQuerySetMixin:
@@ -13,23 +13,12 @@ class ScopedQuerySetMixin:
 
     def visible_to(self, user, roles=None):
         """Rows of the enterprises `user` may work on (the tenant wall, directory/tenancy.py);
-        with `roles`, only of those where they work in one of these roles.
-
-        The enterprise ids are known before the query (`enterprise_id IN (1, 2)`), so the
-        `(enterprise, …)` indexes serve it."""
-        grants = grants_for(user)
-        if grants.all_enterprises:
-            return self
-        return self.filter(**{f"{self.enterprise_lookup}__in": grants.enterprise_ids(roles)})
+        with `roles`, only of those where they work in one of these roles."""
+        return scope(self, user, lookup=self.enterprise_lookup, roles=roles)
 
     def where_user_has_perm(self, user, perm: str):
         """Rows of the enterprises where `user` holds a role that has `perm` ("app.codename")."""
-        grants = grants_for(user)
-        if grants.all_enterprises:
-            return self
-        return self.filter(
-            **{f"{self.enterprise_lookup}__in": grants.enterprise_ids_with_perm(perm)}
-        )
+        return self.visible_to(user, roles=roles_with_permission(perm))
 
 
 class EnterpriseQuerySet(ScopedQuerySetMixin, models.QuerySet):

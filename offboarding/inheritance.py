@@ -51,7 +51,6 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
-from directory.choices import MemberStatus
 from directory.models import (
     AppAuthorization,
     ApprovalTemplate,
@@ -62,7 +61,7 @@ from directory.models import (
     ThirdPartyBinding,
 )
 
-from . import rules
+from . import rules, services
 from .choices import ExitState, InheritanceStatus, ResourceType
 from .exceptions import ExitRefused
 from .models import Exit, InheritanceBatch, InheritanceItem
@@ -85,6 +84,14 @@ _HISTORY_FIELDS = ("history_date", "history_change_reason", "history_type", "his
 def change_reason(batch: InheritanceBatch) -> str:
     """The history reason of every row a batch moves: which handover moved it."""
     return f"inheritance:{batch.pk}"
+
+
+def owned_counts(member) -> dict[ResourceType, int]:
+    """How many resources of each type `member` still owns (one indexed count per type)."""
+    return {
+        rtype: model.objects.filter(owner_id=member.pk).count()
+        for rtype, model in RESOURCE_MODELS.items()
+    }
 
 
 # -- the doors -------------------------------------------------------------------------------
@@ -113,11 +120,7 @@ def inherit(
     """
     exit_case = _lock_for_handover(exit_case, actor=actor)
     member = exit_case.member
-    counts = {
-        rtype: model.objects.filter(owner_id=member.pk).count()
-        for rtype, model in RESOURCE_MODELS.items()
-    }
-    to_hand_over = [rtype for rtype, count in counts.items() if count]
+    to_hand_over = [rtype for rtype, count in owned_counts(member).items() if count]
     if not to_hand_over:
         raise ExitRefused(_("%(name)s owns nothing left to hand over.") % {"name": member.name})
     successor_ids = _successor_ids(exit_case, successor, successors_by_type, to_hand_over)
@@ -195,7 +198,7 @@ def reassign_full_items(batch: InheritanceBatch, *, actor, successor: Member) ->
     batch = InheritanceBatch.objects.select_for_update().get(pk=batch.pk)
     if batch.undone_at is not None:
         raise ExitRefused(_("This handover was given back: it can no longer be changed."))
-    _validate_successor(exit_case, successor)
+    services.check_successor(exit_case.member, successor)
     _lock_successors(exit_case, {successor.pk})
     enterprise = exit_case.enterprise
     full = batch.items.filter(
@@ -387,7 +390,7 @@ def _successor_ids(exit_case, successor, successors_by_type, types) -> dict:
     by_type = {ResourceType(key): value for key, value in (successors_by_type or {}).items()}
     for named in [successor, *by_type.values()]:
         if named is not None:
-            _validate_successor(exit_case, named)
+            services.check_successor(exit_case.member, named)
     member = exit_case.member
     default_id = (
         successor.pk if successor is not None else exit_case.successor_id or member.manager_id
@@ -408,21 +411,11 @@ def _successor_ids(exit_case, successor, successors_by_type, types) -> dict:
     return chosen
 
 
-def _validate_successor(exit_case, successor) -> None:
-    """The refusals of `services.check_open_exit` for a successor, in the same words."""
-    if successor.pk == exit_case.member_id:
-        raise ExitRefused(_("A member cannot succeed themselves."), field="successor")
-    if successor.enterprise_id != exit_case.enterprise_id:
-        raise ExitRefused(_("The successor belongs to another enterprise."), field="successor")
-    if successor.status != MemberStatus.ACTIVE:
-        raise ExitRefused(_("The successor must be an active member."), field="successor")
-
-
 def _lock_successors(exit_case, member_ids: set) -> None:
     """Lock the successors' rows (in id order: no deadlock) and check them as locked: a default
     successor (the exit's, the manager) is checked here, and a change made meanwhile is seen."""
     for locked in Member.objects.select_for_update().filter(pk__in=member_ids).order_by("pk"):
-        _validate_successor(exit_case, locked)
+        services.check_successor(exit_case.member, locked)
 
 
 def _room_for_contacts(enterprise, member_id) -> int:

@@ -72,12 +72,19 @@ def check_open_exit(*, member, kind: ExitKind, last_working_day, successor=None,
             _("The last working day cannot be in the past."), field="last_working_day"
         )
     if successor is not None:
-        if successor.pk == member.pk:
-            raise ExitRefused(_("A member cannot succeed themselves."), field="successor")
-        if successor.enterprise_id != enterprise.pk:
-            raise ExitRefused(_("The successor belongs to another enterprise."), field="successor")
-        if successor.status != MemberStatus.ACTIVE:
-            raise ExitRefused(_("The successor must be an active member."), field="successor")
+        check_successor(member, successor)
+
+
+def check_successor(member, successor) -> None:
+    """Raise ExitRefused (on the field "successor") unless `successor` may take over from
+    `member`: another, active member of the same enterprise. Opening an exit and handing the
+    member's resources over (offboarding.inheritance) ask the same."""
+    if successor.pk == member.pk:
+        raise ExitRefused(_("A member cannot succeed themselves."), field="successor")
+    if successor.enterprise_id != member.enterprise_id:
+        raise ExitRefused(_("The successor belongs to another enterprise."), field="successor")
+    if successor.status != MemberStatus.ACTIVE:
+        raise ExitRefused(_("The successor must be an active member."), field="successor")
 
 
 @transaction.atomic

@@ -35,7 +35,7 @@ from directory.models import ExternalContact, Member
 from directory.services import DirectoryError
 
 from .. import inheritance, prereview, rules, services, workflow
-from ..choices import AutoCheck, ExitState, InheritanceStatus, ResourceType, Team, Transition
+from ..choices import ExitState, InheritanceStatus, ResourceType, Team, Transition
 from ..exceptions import ExitRefused
 from ..models import ChecklistItem, Exit, ExitApproval, InheritanceItem
 from ..selectors import exit_timeline, person_name
@@ -49,7 +49,6 @@ from .forms import (
 )
 
 TEMPLATES = "admin/offboarding/exit"
-_person = person_name  # no link: HR cannot open the user admin
 
 
 def _in_time_zone(moment, enterprise):
@@ -119,17 +118,6 @@ TRANSITION_PREREVIEW = {
     Transition.COMPLETE: prereview.COMPLETE,
 }
 
-# The resource type each automatic check of the pre-review counts (`prereview.owned_counts`).
-RESOURCE_TYPE_OF_CHECK = {
-    AutoCheck.EXTERNAL_CONTACTS: ResourceType.EXTERNAL_CONTACT,
-    AutoCheck.CUSTOMER_GROUPS: ResourceType.CUSTOMER_GROUP,
-    AutoCheck.APP_AUTHORIZATIONS: ResourceType.APP_AUTHORIZATION,
-    AutoCheck.THIRD_PARTY_BINDINGS: ResourceType.THIRD_PARTY_BINDING,
-    AutoCheck.APPROVAL_TEMPLATES: ResourceType.APPROVAL_TEMPLATE,
-    AutoCheck.SHARED_CALENDARS: ResourceType.SHARED_CALENDAR,
-}
-assert set(RESOURCE_TYPE_OF_CHECK.values()) == set(ResourceType)
-
 # How many lost customers (refused items) the exit page names; the rest are counted.
 REFUSED_SHOWN = 50
 
@@ -186,7 +174,7 @@ class ApprovalInline(ReadOnlyExitInline):
 
     @admin.display(description=gettext_lazy("decided by"))
     def decided_by_name(self, approval):
-        return _person(approval.decided_by)
+        return person_name(approval.decided_by)
 
 
 class ChecklistInline(ReadOnlyExitInline):
@@ -217,7 +205,7 @@ class ChecklistInline(ReadOnlyExitInline):
         if not item.is_signed_off:
             return ""
         return _("%(user)s, %(when)s") % {
-            "user": _person(item.signed_off_by),
+            "user": person_name(item.signed_off_by),
             "when": formats.localize(timezone.template_localtime(item.signed_off_at)),
         }
 
@@ -314,7 +302,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
 
     @admin.display(description=gettext_lazy("requested by"))
     def requested_by_name(self, exit_case):
-        return _person(exit_case.requested_by)
+        return person_name(exit_case.requested_by)
 
     # Permissions: an exit is a record. It changes through the workflow only, and only a
     # superuser deletes one.
@@ -424,7 +412,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
                 {
                     "name": transition.value,
                     "label": transition.label,
-                    "url": self._action_url("transition", exit_case, transition.value),
+                    "url": self._exit_url("transition", exit_case, transition.value),
                 }
                 for transition in BUTTON_ORDER
                 if transition in transitions
@@ -452,9 +440,9 @@ class ExitAdmin(EnterpriseScopedAdmin):
         signed_at = getattr(exit_case, f"{prefix}_signed_off_at")
         return {
             "team": team.label,
-            "signed_by": _person(getattr(exit_case, f"{prefix}_signed_off_by")),
+            "signed_by": person_name(getattr(exit_case, f"{prefix}_signed_off_by")),
             "signed_at": signed_at,
-            "url": self._action_url("sign_off_review", exit_case, team.value)
+            "url": self._exit_url("sign_off_review", exit_case, team.value)
             if signed_at is None and team in signing_teams
             else None,
         }
@@ -506,7 +494,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
                 {
                     "id": batch.pk,
                     "when": _in_time_zone(batch.created_at, enterprise),
-                    "by": _person(batch.created_by),
+                    "by": person_name(batch.created_by),
                     "undone_at": _in_time_zone(batch.undone_at, enterprise),
                     "successors": [
                         {
@@ -718,10 +706,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
         if exit_case.state != ExitState.HANDOVER:
             return self._not_in_handover(request, exit_case)
         member = exit_case.member
-        owned = {
-            RESOURCE_TYPE_OF_CHECK[check]: count
-            for check, count in prereview.owned_counts(member).items()
-        }
+        owned = inheritance.owned_counts(member)
         owned_types = [rtype for rtype in ResourceType if owned[rtype]]
         form_kwargs = {"exit_case": exit_case, "resource_types": owned_types}
         if request.method == "POST":
@@ -861,9 +846,6 @@ class ExitAdmin(EnterpriseScopedAdmin):
     def _change_url(self, exit_case) -> str:
         return reverse("admin:offboarding_exit_change", args=[quote(exit_case.pk)])
 
-    def _action_url(self, action, exit_case, name) -> str:
-        return reverse(f"admin:offboarding_exit_{action}", args=[quote(exit_case.pk), name])
-
     def _exit_url(self, action, exit_case, *args) -> str:
         return reverse(f"admin:offboarding_exit_{action}", args=[quote(exit_case.pk), *args])
 
@@ -880,7 +862,7 @@ def _undone(exit_case) -> dict | None:
         return None
     return {
         "when": _in_time_zone(record.history_date, exit_case.enterprise),
-        "by": _person(record.history_user),
+        "by": person_name(record.history_user),
     }
 
 
