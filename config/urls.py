@@ -1,8 +1,14 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
+
+from offboarding.forms import LoginForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Django's login page with our form (it also lets an old super admin in during their
+    # emergency window); the rest of django.contrib.auth's pages as they are.
+    path("accounts/login/", LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("offboarding.urls")),

@@ -37,3 +37,16 @@ class StaffRole(models.TextChoices):
     HR = "hr", _("HR")
     IT = "it", _("IT")
     COMPLIANCE = "compliance", _("Compliance")
+
+
+class HandoverPolicy(models.TextChoices):
+    """How the super admin role passes on when the super admin leaves (H-2): the three columns of
+    the seed's comparison."""
+
+    # WeCom: the new super admin confirms (dual verification); the old one keeps an emergency
+    # window afterwards.
+    GRACE = "grace", _("Confirmed, then an emergency window (WeCom)")
+    # DingTalk: the new super admin confirms; the swap takes effect at once, no window.
+    IMMEDIATE = "immediate", _("Confirmed, effective at once (DingTalk)")
+    # Feishu: a named custodian holds the role until the permanent super admin accepts.
+    CUSTODY = "custody", _("Held by a custodian until accepted (Feishu)")

@@ -17,7 +17,14 @@ from simple_history.models import HistoricalRecords
 from timezone_field import TimeZoneField
 from tree_queries.models import TreeNode
 
-from .choices import DataRegion, DepartmentStatus, MemberRole, MemberStatus, StaffRole
+from .choices import (
+    DataRegion,
+    DepartmentStatus,
+    HandoverPolicy,
+    MemberRole,
+    MemberStatus,
+    StaffRole,
+)
 from .querysets import (
     DepartmentQuerySet,
     EnterpriseQuerySet,
@@ -53,6 +60,23 @@ class Enterprise(models.Model):
             "cannot receive more."
         ),
     )
+    handover_policy = models.CharField(
+        _("super admin handover policy"),
+        max_length=16,
+        choices=HandoverPolicy.choices,
+        default=HandoverPolicy.GRACE,
+        help_text=_(
+            "How the super admin role passes on when the super admin leaves (超级管理员移交)."
+        ),
+    )
+    handover_grace_period = models.DurationField(
+        _("emergency window"),
+        default=timedelta(days=7),
+        help_text=_(
+            "With the WeCom policy: how long the old super admin may still sign in to the "
+            "emergency page after the handover (WeCom: 7 days)."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -72,6 +96,11 @@ class Enterprise(models.Model):
                 condition=Q(customer_acceptance_period__gte=timedelta(0)),
                 name="enterprise_customer_acceptance_period_not_negative",
                 violation_error_message=_("The customer acceptance period cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(handover_grace_period__gte=timedelta(0)),
+                name="enterprise_handover_grace_period_not_negative",
+                violation_error_message=_("The emergency window cannot be negative."),
             ),
         ]
 

@@ -47,10 +47,15 @@ class PasswordRefused(Exception):
 def confirm_password(user, password: str, *, request) -> None:
     """Check that `password` is `user`'s own, as a login would: counted by axes, refused while the
     user or their address is locked out. Raises PasswordRefused; returns nothing when right.
+    Without a request (code: tests, commands) the password is only checked.
 
     Call it outside any transaction that a refusal rolls back, or the failure axes just recorded
     is rolled back with it and never counts.
     """
+    if request is None:
+        if not user.check_password(password or ""):
+            raise PasswordRefused(_("The password was not right."))
+        return
     # The page that asked for the password shows the refusal itself, on its form: the lockout
     # page of `lockout_response` is for the login pages only.
     request.password_reentry = True

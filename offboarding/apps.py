@@ -26,6 +26,7 @@ class OffboardingConfig(AppConfig):
             "view_inheritanceitem",
             "view_accountfreeze",
             "add_accountfreeze",
+            "view_superadminhandover",
         ],
         "it": [
             "view_exit",
@@ -34,11 +35,16 @@ class OffboardingConfig(AppConfig):
             "view_inheritancebatch",
             "view_inheritanceitem",
             "view_accountfreeze",
+            "view_superadminhandover",
         ],
         "compliance": [
             "view_exit",
             "view_inheritancebatch",
             "view_inheritanceitem",
             "view_accountfreeze",
+            "view_superadminhandover",
         ],
     }
+
+    def ready(self):
+        from . import middleware  # noqa: F401  (connect the emergency window's login receiver)

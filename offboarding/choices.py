@@ -141,3 +141,20 @@ class InheritanceStatus(models.TextChoices):
     REFUSED = "refused", _("Declined by the customer")
     # Not moved: the successor already looks after as many contacts as one member may.
     RECEIVER_FULL = "receiver_full", _("Successor has reached the limit")
+
+
+class HandoverState(models.TextChoices):
+    """Where a super-admin handover (超级管理员移交, H-1) stands."""
+
+    # Named by the leaving super admin; waits for the new one's authenticator code.
+    AWAITING_CONFIRMATION = "awaiting_confirmation", _("Waiting for the new super admin")
+    # Custody policy: the custodian holds the role until the new super admin accepts.
+    IN_CUSTODY = "in_custody", _("Held by the custodian")
+    # The new super admin confirmed and holds the role.
+    DONE = "done", _("Done")
+    # Withdrawn before the new super admin confirmed.
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+# A handover in one of these states still waits for the new super admin: one per enterprise.
+OPEN_HANDOVER_STATES = (HandoverState.AWAITING_CONFIRMATION, HandoverState.IN_CUSTODY)

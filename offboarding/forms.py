@@ -8,8 +8,13 @@ offboarding/services.py and offboarding/workflow.py, whose refusals the views sh
 from datetime import date, timedelta
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
+from directory.models import Member
+
+from . import handover
 from .choices import Transition
 
 # How far ahead the self-service form proposes the last working day: a usual notice period.
@@ -79,3 +84,109 @@ class CancelExitForm(forms.Form):
         label=_("Yes, cancel my exit request"),
         error_messages={"required": _("Tick the box to confirm that you want to cancel.")},
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Super-admin handover (超级管理员移交) and the emergency window
+
+
+class HandoverRequestForm(forms.Form):
+    """The leaving super admin names the new one by employee number (an enterprise may have
+    200,000 members: no list to scroll) and re-enters their password. With the custody policy the
+    custodian is named too. Who may be named is `handover.check_handover_request`'s to decide."""
+
+    new_admin = forms.CharField(
+        label=_("Employee number of the new super admin"),
+        max_length=32,
+        help_text=_("They confirm with an authenticator app on their phone; then it passes."),
+    )
+    custodian = forms.CharField(
+        label=_("Employee number of the custodian"),
+        max_length=32,
+        help_text=_(
+            "An admin or the backup admin. They hold the role from now until the new super admin "
+            "accepts."
+        ),
+    )
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, enterprise, custody: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.enterprise = enterprise
+        if not custody:
+            del self.fields["custodian"]
+
+    def _member_by_number(self, field: str):
+        number = self.cleaned_data[field].strip()
+        member = Member.objects.filter(enterprise=self.enterprise, employee_number=number).first()
+        if member is None:
+            raise forms.ValidationError(
+                _("No member of %(enterprise)s has the employee number “%(number)s”."),
+                params={"enterprise": self.enterprise, "number": number},
+            )
+        return member
+
+    def clean_new_admin(self):
+        return self._member_by_number("new_admin")
+
+    def clean_custodian(self):
+        return self._member_by_number("custodian")
+
+
+class AuthenticatorCodeForm(forms.Form):
+    """The new super admin's confirmation: the 6-digit code their authenticator app shows."""
+
+    token = forms.CharField(
+        label=_("Code from your authenticator app"),
+        max_length=6,
+        validators=[
+            RegexValidator(r"^\d{6}$", _("Enter the 6 digits your authenticator app shows."))
+        ],
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}
+        ),
+    )
+
+
+class WithdrawHandoverForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("Yes, withdraw this handover"),
+        error_messages={"required": _("Tick the box to confirm that you want to withdraw it.")},
+    )
+
+
+class ReportStolenForm(forms.Form):
+    """From the emergency page: the new super admin's account is stolen; freeze it."""
+
+    reason = forms.CharField(
+        label=_("What happened"),
+        max_length=COMMENT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("HR and the new super admin read it in the freeze record."),
+    )
+    confirm = forms.BooleanField(
+        label=_("Yes, freeze the account now"),
+        error_messages={"required": _("Tick the box to confirm the freeze.")},
+    )
+
+
+class UnfreezeForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("Yes, give the account back"),
+        error_messages={"required": _("Tick the box to confirm that you want to unfreeze it.")},
+    )
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, which also lets the old super admin in during their emergency window
+    once their exit has deactivated the login (offboarding.backends lets the password through;
+    offboarding.middleware keeps the session on the emergency page)."""
+
+    def confirm_login_allowed(self, user):
+        if not user.is_active and handover.open_window_for(user) is not None:
+            return
+        super().confirm_login_allowed(user)

@@ -1,6 +1,26 @@
 """Admin handover (H-1 … H-3): the doors that change who administers an enterprise.
 
-This step holds the emergency freeze (管理员账号被盗 → 立即冻结账号并启用备用管理员, H-3):
+The super-admin handover (超级管理员移交, H-1), under the enterprise's policy (H-2):
+
+- `request_handover`: the leaving super admin, whose exit is open, names the new super admin and
+  re-enters their password. With the custody policy (Feishu) they also name a custodian — an admin
+  or the backup admin — who holds the role from that moment until the new one accepts.
+- `confirm_handover`: the new super admin confirms with the code of their authenticator app
+  (django-otp TOTP; the page enrols the device with a QR code). Only then does the role pass, in
+  one transaction (`directory.services.pass_super_admin`): from the leaving super admin (grace,
+  immediate) or from the custodian, who gets their own role back (custody). A wrong or replayed
+  code is refused and changes nothing.
+- With the grace policy (WeCom) the old super admin keeps an emergency window
+  (`Enterprise.handover_grace_period`, 7 days): they may still sign in, even once their exit has
+  deactivated the login (offboarding.backends), but only to the emergency page
+  (offboarding.middleware), which shows the handover and can `report_stolen` the new account: the
+  freeze below. `close_grace_windows` (the Celery task `offboarding.expire_grace_windows`) closes
+  windows at their deadline and ends the sessions they allowed. With `immediate` (DingTalk) there
+  is no window.
+- `withdraw_handover`: a handover still waiting for the new super admin's code is withdrawn by the
+  leaving super admin or HR, and by cancelling or rejecting the exit.
+
+The emergency freeze (管理员账号被盗 → 立即冻结账号并启用备用管理员, H-3):
 
 - `freeze_account`: one action freezes a compromised admin account — status `frozen`, login
   inactive, every session ended — and, when it is the super admin's, promotes the enterprise's
@@ -11,22 +31,27 @@ This step holds the emergency freeze (管理员账号被盗 → 立即冻结账�
   the login as it was. A super admin frozen and replaced comes back as an admin: the enterprise has
   its super admin already.
 
-Both write their `AccountFreeze` record and the member's history with the actor, in one
-transaction; a refusal raises ExitRefused (its message is what a person reads) and changes nothing.
+Every door writes its record (`SuperAdminHandover`, `AccountFreeze`) and the member's history with
+the actor, in one transaction; a refusal raises ExitRefused (its message is what a person reads)
+and changes nothing.
 """
 
+import segno
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from directory import services as directory_services
-from directory.choices import MemberRole, MemberStatus, StaffRole
+from directory.choices import HandoverPolicy, MemberRole, MemberStatus, StaffRole
 from directory.models import Member
+from directory.security import PasswordRefused, confirm_password
 from directory.sessions import end_sessions
 from directory.tenancy import grants_for
 
+from .choices import OPEN_HANDOVER_STATES, OPEN_STATES, ExitState, HandoverState
 from .exceptions import ExitRefused
-from .models import AccountFreeze
+from .models import AccountFreeze, Exit, SuperAdminHandover
 
 
 def check_freeze(member: Member, *, actor, reason: str) -> None:
@@ -37,6 +62,10 @@ def check_freeze(member: Member, *, actor, reason: str) -> None:
         raise ExitRefused(_("Only HR of the enterprise can freeze an admin account."))
     if not (reason or "").strip():
         raise ExitRefused(_("Say why the account is frozen: the record keeps it."), field="reason")
+    _check_freezable(member)
+
+
+def _check_freezable(member: Member) -> None:
     if member.status != MemberStatus.ACTIVE:
         raise ExitRefused(
             _("%(name)s is %(status)s: only an active account can be frozen.")
@@ -59,7 +88,11 @@ def freeze_account(member: Member, *, actor, reason: str) -> AccountFreeze:
     """Freeze `member`'s admin account (see the module docstring). Returns the freeze record."""
     member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
     check_freeze(member, actor=actor, reason=reason)
-    reason = reason.strip()
+    return _freeze(member, actor=actor, reason=reason.strip())
+
+
+def _freeze(member: Member, *, actor, reason: str) -> AccountFreeze:
+    """Freeze the locked, checked `member`; see `freeze_account`."""
     user = member.user
     before = {
         "role": member.role,
@@ -158,3 +191,366 @@ def may_unfreeze(actor, freeze: AccountFreeze) -> bool:
         .exclude(pk=freeze.member_id)
         .exists()
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Super-admin handover (超级管理员移交, H-1, H-2)
+
+# The exit states in which the leaving super admin may hand the role over.
+_HANDOVER_EXIT_STATES = (ExitState.DRAFT, ExitState.PENDING_APPROVAL, ExitState.HANDOVER)
+
+
+def check_handover_request(member: Member, *, actor, new_admin: Member, custodian=None) -> Exit:
+    """Raise ExitRefused (with the form's field where one applies) unless `request_handover` with
+    these values would go ahead; write nothing. Returns the leaving super admin's open exit."""
+    if actor is None or actor.pk != member.user_id:
+        raise ExitRefused(_("Only the super admin themselves can hand the role over."))
+    if not member.is_active_super_admin:
+        raise ExitRefused(
+            _("%(name)s is not the enterprise's active super admin.") % {"name": member.name}
+        )
+    exit_case = (
+        Exit.objects.filter(member=member, state__in=_HANDOVER_EXIT_STATES).order_by("-pk").first()
+    )
+    if exit_case is None:
+        raise ExitRefused(
+            _("Request your exit first: the super admin hands the role over as they leave.")
+        )
+    if SuperAdminHandover.objects.filter(
+        enterprise_id=member.enterprise_id, state__in=OPEN_HANDOVER_STATES
+    ).exists():
+        raise ExitRefused(_("The enterprise's super admin role is being handed over already."))
+    _check_candidate(member, new_admin, field="new_admin")
+    if member.enterprise.handover_policy == HandoverPolicy.CUSTODY:
+        if custodian is None:
+            raise ExitRefused(
+                _("Name the custodian who holds the role until the new super admin accepts."),
+                field="custodian",
+            )
+        _check_candidate(member, custodian, field="custodian")
+        if custodian.pk == new_admin.pk:
+            raise ExitRefused(
+                _("The custodian and the new super admin must be two different people."),
+                field="custodian",
+            )
+        if custodian.role == MemberRole.MEMBER and not custodian.is_backup_admin:
+            raise ExitRefused(
+                _("%(name)s is neither an admin nor the backup admin: only they can hold the role.")
+                % {"name": custodian.name},
+                field="custodian",
+            )
+    return exit_case
+
+
+def _check_candidate(member: Member, candidate: Member, *, field: str) -> None:
+    """Refuse a new super admin or custodian who cannot take the role from `member`."""
+    if candidate.pk == member.pk:
+        raise ExitRefused(_("Name someone other than yourself."), field=field)
+    if candidate.enterprise_id != member.enterprise_id:
+        raise ExitRefused(
+            _("%(name)s belongs to another enterprise.") % {"name": candidate}, field=field
+        )
+    if candidate.status != MemberStatus.ACTIVE:
+        raise ExitRefused(
+            _("%(name)s is %(status)s: only an active member can take the role.")
+            % {"name": candidate.name, "status": candidate.get_status_display()},
+            field=field,
+        )
+    if Exit.objects.filter(member=candidate, state__in=OPEN_STATES).exists():
+        raise ExitRefused(
+            _("%(name)s is leaving too: name someone who stays.") % {"name": candidate.name},
+            field=field,
+        )
+
+
+def request_handover(
+    member: Member, *, actor, new_admin: Member, custodian=None, password: str, request=None
+) -> SuperAdminHandover:
+    """The leaving super admin names the new one (see the module docstring). Their password is
+    checked first, outside the transaction, so that django-axes keeps counting a wrong one."""
+    _confirm_own_password(actor, password, request=request)
+    return _request_handover(member, actor=actor, new_admin=new_admin, custodian=custodian)
+
+
+@transaction.atomic
+def _request_handover(member, *, actor, new_admin, custodian) -> SuperAdminHandover:
+    # The super admin's row first, then the others: every door that moves the role locks the
+    # current super admin's row first, so two of them at once are served one after the other.
+    member = Member.objects.select_for_update().select_related("enterprise").get(pk=member.pk)
+    new_admin = Member.objects.select_for_update().get(pk=new_admin.pk)
+    if custodian is not None:
+        custodian = Member.objects.select_for_update().get(pk=custodian.pk)
+    exit_case = check_handover_request(
+        member, actor=actor, new_admin=new_admin, custodian=custodian
+    )
+    policy = member.enterprise.handover_policy
+    handover = SuperAdminHandover(
+        enterprise_id=member.enterprise_id,
+        exit_case=exit_case,
+        policy=policy,
+        from_member=member,
+        to_member=new_admin,
+        requested_by=actor,
+    )
+    if policy == HandoverPolicy.CUSTODY:
+        handover.custodian = custodian
+        handover.custodian_before = {
+            "role": custodian.role,
+            "is_backup_admin": custodian.is_backup_admin,
+        }
+        handover.state = HandoverState.IN_CUSTODY
+        _pass_role(from_member=member, to_member=custodian, actor=actor)
+    _save_handover(handover, actor=actor, change_reason="request")
+    # The new super admin's authenticator device, to enrol on their page (its QR code) if they
+    # have none yet: written now, so that showing the page writes nothing.
+    enrolment_device(new_admin.user)
+    return handover
+
+
+def may_confirm(actor, handover: SuperAdminHandover) -> bool:
+    return (
+        actor is not None
+        and actor.is_authenticated
+        and actor.pk == handover.to_member.user_id
+        and handover.state in OPEN_HANDOVER_STATES
+    )
+
+
+def confirm_handover(handover: SuperAdminHandover, *, actor, token: str) -> SuperAdminHandover:
+    """The new super admin confirms with their authenticator's code; the role passes.
+
+    A wrong, replayed or throttled code is refused and changes nothing but the device's count of
+    failures (kept: django-otp slows down guessing with it)."""
+    refusal = None
+    with transaction.atomic():
+        handover = _lock_handover(handover)
+        if not may_confirm(actor, handover):
+            raise ExitRefused(_confirm_refusal(handover))
+        holder = handover.custodian if handover.state == HandoverState.IN_CUSTODY else None
+        current = Member.objects.select_for_update().get(pk=(holder or handover.from_member).pk)
+        device = enrolment_device(actor, lock=True)
+        allowed, details = device.verify_is_allowed()
+        if not allowed:
+            refusal = ExitRefused(_throttled_message(details), field="token")
+        elif not device.verify_token((token or "").strip()):
+            refusal = ExitRefused(
+                _(
+                    "The code was not right, or was used already: enter the code your "
+                    "authenticator app shows now."
+                ),
+                field="token",
+            )
+        else:
+            if not device.confirmed:
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+            _swap(handover, current=current, actor=actor)
+    if refusal is not None:
+        raise refusal  # after the block: the device's count of failures is kept
+    return handover
+
+
+def _swap(handover: SuperAdminHandover, *, current: Member, actor) -> None:
+    now = timezone.now()
+    if handover.state == HandoverState.IN_CUSTODY:
+        before = handover.custodian_before
+        _pass_role(
+            from_member=current,
+            to_member=handover.to_member,
+            actor=actor,
+            role=before.get("role", MemberRole.ADMIN),
+            is_backup_admin=before.get("is_backup_admin", False),
+        )
+    else:
+        _pass_role(from_member=current, to_member=handover.to_member, actor=actor)
+        period = handover.enterprise.handover_grace_period
+        if handover.policy == HandoverPolicy.GRACE and period:
+            handover.grace_until = now + period
+    handover.state = HandoverState.DONE
+    handover.confirmed_at = now
+    _save_handover(handover, actor=actor, change_reason="confirm")
+    if handover.grace_until is not None:
+        # Their sessions from before end: signing in again opens the emergency page only.
+        end_sessions(handover.from_member.user)
+
+
+def _pass_role(*, from_member, to_member, actor, role=MemberRole.MEMBER, is_backup_admin=False):
+    try:
+        directory_services.pass_super_admin(
+            from_member=from_member,
+            to_member=to_member,
+            actor=actor,
+            role=role,
+            is_backup_admin=is_backup_admin,
+        )
+    except directory_services.DirectoryError as error:
+        raise ExitRefused(" ".join(error.messages)) from error
+
+
+def _confirm_refusal(handover: SuperAdminHandover) -> str:
+    if handover.state == HandoverState.DONE:
+        return _("This handover is done already.")
+    if handover.state == HandoverState.WITHDRAWN:
+        return _("This handover was withdrawn.")
+    return _("Only %(name)s can confirm this handover.") % {"name": handover.to_member.name}
+
+
+def _throttled_message(details) -> str:
+    locked_until = (details or {}).get("locked_until")
+    if locked_until is None:
+        return _("Too many wrong codes. Try again later.")
+    return _("Too many wrong codes. Try again after %(time)s.") % {
+        "time": formats.time_format(timezone.localtime(locked_until), "H:i:s")
+    }
+
+
+def enrolment_device(user, *, lock: bool = False) -> TOTPDevice:
+    """The authenticator device `user` confirms handovers with: their confirmed one, else the one
+    being enrolled (created on first use; the page shows its QR code until it is confirmed)."""
+    devices = TOTPDevice.objects.filter(user=user).order_by("-confirmed", "pk")
+    if lock:
+        devices = devices.select_for_update()
+    device = devices.first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Exitdesk", confirmed=False)
+    return device
+
+
+def enrolment_qr_svg(device: TOTPDevice) -> str:
+    """The enrolment QR code of `device` as inline SVG (the otpauth:// address)."""
+    return segno.make(device.config_url, error="m").svg_inline(scale=4, title="otpauth")
+
+
+@transaction.atomic
+def withdraw_handover(handover: SuperAdminHandover, *, actor) -> SuperAdminHandover:
+    """Withdraw a handover that still waits for the new super admin: by the leaving super admin,
+    or by HR of the enterprise. Once the role has moved (to the custodian, or to the new super
+    admin) it is not withdrawn: the role moves only forward."""
+    handover = _lock_handover(handover)
+    is_leaving_admin = actor is not None and actor.pk == handover.from_member.user_id
+    if not (
+        is_leaving_admin or grants_for(actor).has_role(handover.enterprise_id, (StaffRole.HR,))
+    ):
+        raise ExitRefused(_("Only the leaving super admin or HR can withdraw this handover."))
+    _withdraw(handover, actor=actor)
+    return handover
+
+
+def _withdraw(handover: SuperAdminHandover, *, actor) -> None:
+    if handover.state != HandoverState.AWAITING_CONFIRMATION:
+        raise ExitRefused(
+            _("This handover is %(state)s: it can no longer be withdrawn.")
+            % {"state": handover.get_state_display()}
+        )
+    handover.state = HandoverState.WITHDRAWN
+    handover.withdrawn_by = actor
+    handover.withdrawn_at = timezone.now()
+    _save_handover(handover, actor=actor, change_reason="withdraw")
+
+
+def withdraw_for_exit(exit_case: Exit, *, actor) -> None:
+    """The exit was cancelled or rejected: its handover still waiting for a code is withdrawn
+    (called inside the workflow's transaction)."""
+    for handover in SuperAdminHandover.objects.select_for_update().filter(
+        exit_case=exit_case, state=HandoverState.AWAITING_CONFIRMATION
+    ):
+        _withdraw(handover, actor=actor)
+
+
+def open_window_for(user) -> SuperAdminHandover | None:
+    """The handover whose emergency window `user` (the old super admin) holds open now, if any."""
+    if user is None or user.pk is None:
+        return None
+    return (
+        SuperAdminHandover.objects.filter(
+            from_member__user_id=user.pk,
+            grace_closed_at__isnull=True,
+            grace_until__gt=timezone.now(),
+        )
+        .exclude(from_member__status=MemberStatus.FROZEN)
+        .select_related("to_member", "from_member", "enterprise", "stolen_report")
+        .order_by("-grace_until")
+        .first()
+    )
+
+
+def check_report(handover: SuperAdminHandover, *, actor, reason: str) -> None:
+    """Raise ExitRefused unless `report_stolen` with these values would go ahead."""
+    if actor is None or actor.pk != handover.from_member.user_id or not handover.grace_window_open:
+        raise ExitRefused(_("Only the old super admin can report, during their emergency window."))
+    if handover.stolen_report_id is not None:
+        raise ExitRefused(_("You reported this account already; it is frozen."))
+    if not (reason or "").strip():
+        raise ExitRefused(_("Say what makes you think the account is stolen."), field="reason")
+
+
+@transaction.atomic
+def report_stolen(handover: SuperAdminHandover, *, actor, reason: str) -> AccountFreeze:
+    """From the emergency page: the old super admin reports the new super admin's account stolen,
+    which runs the emergency freeze (the backup admin becomes super admin)."""
+    handover = _lock_handover(handover)
+    check_report(handover, actor=actor, reason=reason)
+    member = Member.objects.select_for_update().select_related("user").get(pk=handover.to_member_id)
+    _check_freezable(member)
+    freeze = _freeze(member, actor=actor, reason=reason.strip())
+    handover.stolen_report = freeze
+    _save_handover(handover, actor=actor, change_reason="report_stolen")
+    return freeze
+
+
+def close_grace_windows() -> int:
+    """Close every emergency window whose deadline has passed and end the sessions it allowed:
+    the Celery task `offboarding.expire_grace_windows`. Safe to run twice (a closed window is
+    skipped) and at once (rows another run holds are skipped). Returns how many it closed."""
+    closed = 0
+    now = timezone.now()
+    due = SuperAdminHandover.objects.filter(grace_closed_at__isnull=True, grace_until__lte=now)
+    for pk in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            handover = (
+                SuperAdminHandover.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, grace_closed_at__isnull=True)
+                .select_related("from_member__user")
+                .first()
+            )
+            if handover is None:
+                continue
+            handover.grace_closed_at = now
+            _save_handover(handover, actor=None, change_reason="close_grace_window")
+            end_sessions(handover.from_member.user)
+            closed += 1
+    return closed
+
+
+def _lock_handover(handover: SuperAdminHandover) -> SuperAdminHandover:
+    return (
+        SuperAdminHandover.objects.select_for_update(of=("self",))
+        .select_related("enterprise", "from_member", "to_member", "custodian")
+        .get(pk=handover.pk)
+    )
+
+
+def _save_handover(handover: SuperAdminHandover, *, actor, change_reason: str) -> None:
+    handover._history_user = actor
+    handover._change_reason = change_reason
+    try:
+        with transaction.atomic():
+            handover.save()
+    except IntegrityError as error:  # another handover was requested at the same moment
+        raise ExitRefused(
+            _("The enterprise's super admin role is being handed over already.")
+        ) from error
+
+
+def _confirm_own_password(actor, password: str, *, request) -> None:
+    if actor is None:
+        raise ExitRefused(_("Only the super admin themselves can hand the role over."))
+    try:
+        confirm_password(actor, password, request=request)
+    except PasswordRefused as refusal:
+        message = (
+            str(refusal)
+            if refusal.locked_out
+            else _("Your password was not right: re-enter it to confirm the handover.")
+        )
+        raise ExitRefused(message, field="password") from None

@@ -13,10 +13,12 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
+from directory.choices import HandoverPolicy
 from directory.models import Enterprise, EnterpriseScoped, Member
 
 from . import rules
 from .choices import (
+    OPEN_HANDOVER_STATES,
     OPEN_STATES,
     REMOVABLE_KINDS,
     ApproverKind,
@@ -24,6 +26,7 @@ from .choices import (
     Decision,
     ExitKind,
     ExitState,
+    HandoverState,
     InheritanceStatus,
     ResourceType,
     Team,
@@ -536,3 +539,124 @@ class AccountFreeze(EnterpriseScoped):
 
     def __str__(self):
         return _("Freeze of %(member)s") % {"member": self.member}
+
+
+class SuperAdminHandover(EnterpriseScoped):
+    """The leaving super admin's handover of the role (超级管理员移交, H-1, H-2).
+
+    Written only by offboarding/handover.py. The leaving super admin names the new one (and, with
+    the custody policy, a custodian who holds the role meanwhile) and re-enters their password; the
+    new one confirms with an authenticator code; the roles swap in one transaction. With the grace
+    policy the old super admin then has an emergency window until `grace_until`.
+    """
+
+    enterprise = models.ForeignKey(
+        Enterprise,
+        on_delete=models.CASCADE,
+        related_name="super_admin_handovers",
+        verbose_name=_("enterprise"),
+    )
+    exit_case = models.ForeignKey(
+        Exit,
+        on_delete=models.PROTECT,
+        related_name="super_admin_handovers",
+        verbose_name=_("exit"),
+    )
+    policy = models.CharField(
+        _("policy"), max_length=16, choices=HandoverPolicy.choices, default=HandoverPolicy.GRACE
+    )
+    state = models.CharField(
+        _("state"),
+        max_length=32,
+        choices=HandoverState.choices,
+        default=HandoverState.AWAITING_CONFIRMATION,
+    )
+    from_member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("leaving super admin")
+    )
+    to_member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="super_admin_handovers_received",
+        verbose_name=_("new super admin"),
+    )
+    custodian = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("custodian"),
+    )
+    # The custodian's role before the custody, given back when the new super admin accepts:
+    # {"role": …, "is_backup_admin": …}.
+    custodian_before = models.JSONField(_("custodian before the custody"), default=dict)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    # Grace policy: the old super admin's emergency window ends at `grace_until`; the expiry job
+    # (or an earlier close) sets `grace_closed_at`.
+    grace_until = models.DateTimeField(_("emergency window until"), null=True, blank=True)
+    grace_closed_at = models.DateTimeField(_("emergency window closed at"), null=True, blank=True)
+    # The freeze the old super admin ran from the emergency page, reporting the new account stolen.
+    stolen_report = models.ForeignKey(
+        AccountFreeze,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reported stolen"),
+    )
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("withdrawn by"),
+    )
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    same_enterprise_fields = ("exit_case", "from_member", "to_member", "custodian")
+
+    class Meta:
+        verbose_name = _("super admin handover")
+        verbose_name_plural = _("super admin handovers")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enterprise"],
+                condition=Q(state__in=OPEN_HANDOVER_STATES),
+                name="one_open_super_admin_handover_per_enterprise",
+                violation_error_message=_(
+                    "The enterprise's super admin role is being handed over already."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_member=models.F("to_member")),
+                name="super_admin_handover_to_another_member",
+                violation_error_message=_("The new super admin must be another member."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["grace_closed_at", "grace_until"], name="handover_grace_window"),
+        ]
+
+    def __str__(self):
+        return _("Super admin handover of %(member)s") % {"member": self.from_member}
+
+    @property
+    def grace_window_open(self) -> bool:
+        return (
+            self.grace_until is not None
+            and self.grace_closed_at is None
+            and timezone.now() < self.grace_until
+        )

@@ -20,7 +20,8 @@ from directory.models import (
     ThirdPartyBinding,
 )
 
-from .choices import AutoCheck
+from .choices import AutoCheck, HandoverState
+from .models import SuperAdminHandover
 
 SUBMIT = "submit"
 COMPLETE = "complete"
@@ -142,17 +143,7 @@ def prereview(exit_case, counts=None) -> list[Blocker]:
             )
 
     if member.role == MemberRole.SUPER_ADMIN:
-        blockers.append(
-            Blocker(
-                "super_admin",
-                _(
-                    "%(name)s is the super admin: a new super admin must be named and confirmed "
-                    "(超级管理员移交) before this exit can complete."
-                )
-                % {"name": member.name},
-                complete,
-            )
-        )
+        blockers.append(Blocker("super_admin", _super_admin_message(exit_case), complete))
     elif member.role == MemberRole.ADMIN:
         blockers.append(
             Blocker(
@@ -192,6 +183,28 @@ def prereview(exit_case, counts=None) -> list[Blocker]:
             Blocker("it_review", _("IT has not signed off the exit review yet."), complete)
         )
     return blockers
+
+
+def _super_admin_message(exit_case) -> str:
+    """What stands between a super admin and their exit's completion: the handover (H-1)."""
+    member = exit_case.member
+    waiting = (
+        SuperAdminHandover.objects.filter(
+            from_member=member, state=HandoverState.AWAITING_CONFIRMATION
+        )
+        .select_related("to_member")
+        .first()
+    )
+    if waiting is not None:
+        return _(
+            "%(name)s named %(new)s as the new super admin: the exit can complete once %(new)s "
+            "confirms with the code of their authenticator app (超级管理员移交)."
+        ) % {"name": member.name, "new": waiting.to_member.name}
+    return _(
+        "%(name)s is the super admin: a new super admin must be named and confirmed "
+        "(超级管理员移交) before this exit can complete. %(name)s names them on their "
+        "“Super admin handover” page."
+    ) % {"name": member.name}
 
 
 def blockers_for(exit_case, step: str) -> list[Blocker]:

@@ -5,7 +5,7 @@ them)."""
 
 from celery import shared_task
 
-from . import inheritance
+from . import handover, inheritance
 
 
 @shared_task(name="offboarding.settle_inheritance")
@@ -13,3 +13,10 @@ def settle_inheritance() -> int:
     """Every 10 minutes: handed-over customers whose acceptance period has ended are final
     (`waiting` → `done`). Returns how many items settled."""
     return inheritance.settle_waiting()
+
+
+@shared_task(name="offboarding.expire_grace_windows")
+def expire_grace_windows() -> int:
+    """Every 5 minutes: old super admins' emergency windows whose deadline has passed are closed
+    and the sessions they allowed ended. Returns how many windows closed."""
+    return handover.close_grace_windows()

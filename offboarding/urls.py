@@ -13,4 +13,10 @@ urlpatterns = [
     path("me/exit/", views.my_exit, name="my_exit"),
     path("me/exit/<int:pk>/submit/", views.submit_my_exit, name="submit_my_exit"),
     path("me/exit/<int:pk>/cancel/", views.cancel_my_exit, name="cancel_my_exit"),
+    path("me/handover/", views.super_admin, name="super_admin"),
+    path("me/handover/<int:pk>/confirm/", views.confirm_handover, name="confirm_handover"),
+    path("me/handover/<int:pk>/withdraw/", views.withdraw_handover, name="withdraw_handover"),
+    path("me/emergency/", views.emergency, name="emergency"),
+    path("me/emergency/report/", views.report_stolen, name="report_stolen"),
+    path("me/freezes/<int:pk>/unfreeze/", views.unfreeze, name="unfreeze"),
 ]

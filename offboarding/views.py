@@ -10,19 +10,39 @@ step of — anything else is a 404, so changing the id in the address reveals no
 self-service pages only ever look at the logged-in user's own member.
 """
 
+from base64 import b32encode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from directory.choices import HandoverPolicy
 from directory.models import Member
 
-from . import rules, selectors, services, workflow
-from .choices import OPEN_STATES, ApproverKind, ExitState, Transition
+from . import handover, rules, selectors, services, workflow
+from .choices import (
+    OPEN_HANDOVER_STATES,
+    OPEN_STATES,
+    ApproverKind,
+    ExitState,
+    HandoverState,
+    Transition,
+)
 from .exceptions import ExitRefused
-from .forms import CancelExitForm, DecisionForm, ExitRequestForm
-from .models import Exit
+from .forms import (
+    AuthenticatorCodeForm,
+    CancelExitForm,
+    DecisionForm,
+    ExitRequestForm,
+    HandoverRequestForm,
+    ReportStolenForm,
+    UnfreezeForm,
+    WithdrawHandoverForm,
+)
+from .models import AccountFreeze, Exit, SuperAdminHandover
 from .prereview import prereview
 
 # ---------------------------------------------------------------------------------------------
@@ -46,6 +66,12 @@ def home(request):
     member = selectors.member_of(user)
     waiting_count = Exit.objects.waiting_for(user).count()
     open_exit = Exit.objects.filter(member=member).open().first() if member else None
+    handover_to_confirm = (
+        member is not None
+        and SuperAdminHandover.objects.filter(
+            to_member=member, state__in=OPEN_HANDOVER_STATES
+        ).exists()
+    )
     return render(
         request,
         "offboarding/home.html",
@@ -54,6 +80,9 @@ def home(request):
             "open_exit": open_exit,
             "waiting_count": waiting_count,
             "decides_approvals": waiting_count > 0 or selectors.may_decide_approvals(user, member),
+            "handover_to_confirm": handover_to_confirm,
+            "shows_handover": handover_to_confirm
+            or (member is not None and member.is_active_super_admin),
         },
     )
 
@@ -224,3 +253,211 @@ def cancel_my_exit(request, pk: int):
             messages.success(request, _("Your exit request was cancelled."))
         return redirect("offboarding:my_exit")
     return render(request, "offboarding/cancel_exit.html", {"exit_case": exit_case, "form": form})
+
+
+# ---------------------------------------------------------------------------------------------
+# Super-admin handover (超级管理员移交, H-1) and the emergency window (H-2)
+#
+# Like the self-service pages, these only ever look at rows that name the logged-in user's own
+# member: the handovers they give or receive, their own emergency window, the freezes of their
+# enterprise when they are its super admin. Anything else is a 404.
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def super_admin(request):
+    """The handover page: the super admin names their successor here; a member named as the
+    new super admin finds what waits for their confirmation; the super admin unfreezes accounts."""
+    member = selectors.member_of(request.user)
+    if member is None:
+        return render(request, "offboarding/no_member.html", status=404)
+    enterprise = member.enterprise
+    form = HandoverRequestForm(
+        _posted(request),
+        enterprise=enterprise,
+        custody=enterprise.handover_policy == HandoverPolicy.CUSTODY,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            started = handover.request_handover(
+                member,
+                actor=request.user,
+                new_admin=form.cleaned_data["new_admin"],
+                custodian=form.cleaned_data.get("custodian"),
+                password=form.cleaned_data["password"],
+                request=request,
+            )
+        except ExitRefused as refusal:
+            field = refusal.field if refusal.field in form.fields else None
+            form.add_error(field, str(refusal))
+        else:
+            messages.success(request, _handover_started_message(started))
+            return redirect("offboarding:super_admin")
+    return render(
+        request,
+        "offboarding/super_admin.html",
+        {
+            "member": member,
+            "enterprise": enterprise,
+            "form": form,
+            "given": SuperAdminHandover.objects.filter(from_member=member).select_related(
+                "to_member", "custodian"
+            ),
+            "to_confirm": SuperAdminHandover.objects.filter(
+                to_member=member, state__in=OPEN_HANDOVER_STATES
+            ).select_related("from_member", "custodian"),
+            "handover_open": SuperAdminHandover.objects.filter(
+                enterprise=enterprise, state__in=OPEN_HANDOVER_STATES
+            ).exists(),
+            "freezes": (
+                AccountFreeze.objects.filter(enterprise=enterprise, unfrozen_at__isnull=True)
+                .exclude(member=member)
+                .select_related("member", "promoted")
+                if member.is_active_super_admin
+                else AccountFreeze.objects.none()
+            ),
+        },
+    )
+
+
+def _handover_started_message(started: SuperAdminHandover) -> str:
+    if started.state == HandoverState.IN_CUSTODY:
+        return _(
+            "%(custodian)s holds the super admin role now, until %(new)s accepts it with the "
+            "code of their authenticator app."
+        ) % {"custodian": started.custodian.name, "new": started.to_member.name}
+    return _(
+        "%(new)s is named as the new super admin. The role passes when they confirm with the "
+        "code of their authenticator app."
+    ) % {"new": started.to_member.name}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def confirm_handover(request, pk: int):
+    """The new super admin enrols their authenticator (QR code) and confirms with its code."""
+    pending = get_object_or_404(
+        SuperAdminHandover.objects.select_related("from_member", "custodian", "enterprise").filter(
+            to_member__user=request.user, state__in=OPEN_HANDOVER_STATES
+        ),
+        pk=pk,
+    )
+    form = AuthenticatorCodeForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            done = handover.confirm_handover(
+                pending, actor=request.user, token=form.cleaned_data["token"]
+            )
+        except ExitRefused as refusal:
+            form.add_error("token" if refusal.field == "token" else None, str(refusal))
+        else:
+            messages.success(
+                request,
+                _("You are the super admin of %(enterprise)s now.")
+                % {"enterprise": done.enterprise.name},
+            )
+            return redirect("offboarding:super_admin")
+    device = handover.enrolment_device(request.user)
+    return render(
+        request,
+        "offboarding/confirm_handover.html",
+        {
+            "handover": pending,
+            "form": form,
+            "device": device,
+            "qr_svg": None if device.confirmed else handover.enrolment_qr_svg(device),
+            "secret": None if device.confirmed else b32encode(device.bin_key).decode(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def withdraw_handover(request, pk: int):
+    """The leaving super admin withdraws a handover still waiting for the new one's code."""
+    pending = get_object_or_404(
+        SuperAdminHandover.objects.select_related("to_member").filter(
+            from_member__user=request.user
+        ),
+        pk=pk,
+    )
+    form = WithdrawHandoverForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            handover.withdraw_handover(pending, actor=request.user)
+        except ExitRefused as refusal:
+            messages.error(request, str(refusal))
+        else:
+            messages.success(
+                request, _("The handover was withdrawn: you are still the super admin.")
+            )
+        return redirect("offboarding:super_admin")
+    return render(
+        request, "offboarding/withdraw_handover.html", {"handover": pending, "form": form}
+    )
+
+
+@login_required
+@require_GET
+def emergency(request):
+    """The old super admin's emergency page: the handover, and the report of a stolen account."""
+    window = handover.open_window_for(request.user)
+    if window is None:
+        raise Http404(_("You hold no emergency window."))
+    return render(
+        request, "offboarding/emergency.html", _emergency_context(window, ReportStolenForm())
+    )
+
+
+def _emergency_context(window: SuperAdminHandover, form) -> dict:
+    return {"handover": window, "form": form, "reported": window.stolen_report}
+
+
+@login_required
+@require_POST
+def report_stolen(request):
+    window = handover.open_window_for(request.user)
+    if window is None:
+        raise Http404(_("You hold no emergency window."))
+    form = ReportStolenForm(request.POST)
+    if form.is_valid():
+        try:
+            freeze = handover.report_stolen(
+                window, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ExitRefused as refusal:
+            form.add_error("reason" if refusal.field == "reason" else None, str(refusal))
+        else:
+            message = _("%(member)s is frozen and logged out everywhere.") % {
+                "member": freeze.member.name
+            }
+            if freeze.promoted_id:
+                message = _(
+                    "%(member)s is frozen and logged out everywhere; %(promoted)s is the super "
+                    "admin now."
+                ) % {"member": freeze.member.name, "promoted": freeze.promoted.name}
+            messages.warning(request, message)
+            return redirect("offboarding:emergency")
+    return render(request, "offboarding/emergency.html", _emergency_context(window, form))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def unfreeze(request, pk: int):
+    """The enterprise's super admin gives a frozen account back (H-3)."""
+    freeze = get_object_or_404(
+        AccountFreeze.objects.select_related("member", "promoted").filter(unfrozen_at__isnull=True),
+        pk=pk,
+    )
+    if not handover.may_unfreeze(request.user, freeze):
+        raise Http404(_("There is no such account freeze."))
+    form = UnfreezeForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            handover.unfreeze_account(freeze, actor=request.user)
+        except ExitRefused as refusal:
+            messages.error(request, str(refusal))
+        else:
+            messages.success(request, _("%(member)s is unfrozen.") % {"member": freeze.member.name})
+        return redirect("offboarding:super_admin")
+    return render(request, "offboarding/unfreeze.html", {"freeze": freeze, "form": form})

@@ -20,7 +20,7 @@ from directory.choices import MemberStatus
 from directory.security import PasswordRefused, confirm_password
 from directory.sessions import end_sessions
 
-from . import inheritance, prereview, rules
+from . import handover, inheritance, prereview, rules
 from .choices import (
     DEFAULT_APPROVAL_CHAIN,
     REMOVABLE_KINDS,
@@ -231,17 +231,22 @@ def reject(exit_case: Exit, *, actor, reason: str, step: int | None = None) -> E
     _refuse_unless_allowed(exit_case, Transition.REJECT, actor)
     _decide_current_step(exit_case, actor=actor, decision=Decision.REJECTED, comment=reason)
     exit_case.reject(reason=reason)
-    return _save(exit_case, actor=actor, transition=Transition.REJECT)
+    _save(exit_case, actor=actor, transition=Transition.REJECT)
+    handover.withdraw_for_exit(exit_case, actor=actor)
+    return exit_case
 
 
 @transaction.atomic
 def cancel(exit_case: Exit, *, actor) -> Exit:
     """draft | pending_approval | handover → cancelled, by the member or HR. A removal's cut
-    login is restored exactly as it was before the removal; nothing else moves."""
+    login is restored exactly as it was before the removal; a super-admin handover still waiting
+    for the new super admin's code is withdrawn; nothing else moves (a role already handed over
+    stays with its new holder)."""
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.CANCEL, actor)
     exit_case.cancel()
     _save(exit_case, actor=actor, transition=Transition.CANCEL)
+    handover.withdraw_for_exit(exit_case, actor=actor)
     if exit_case.login_before_removal is not None:
         user = exit_case.member.user
         user.is_active = exit_case.login_before_removal
@@ -329,10 +334,6 @@ def undo(exit_case: Exit, *, actor, password: str, request=None) -> Exit:
 
 def _confirm_password(actor, password: str, *, request) -> None:
     wrong = _("Your password was not right: re-enter it to confirm the undo.")
-    if request is None:
-        if not actor.check_password(password or ""):
-            raise ExitRefused(wrong, field="password")
-        return
     try:
         confirm_password(actor, password, request=request)
     except PasswordRefused as refusal:

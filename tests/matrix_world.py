@@ -215,6 +215,8 @@ class World:
     checklist_item: object  # a manual HR item of the exit
     handover_exit: object  # a removal in handover, whose resources were partly handed over
     inheritance_batch: object  # its handover batch
+    super_admin_handover: object  # the super admin's handover to the manager, not confirmed
+    freeze: object  # a stolen admin account, frozen
     rows: dict[type[models.Model], models.Model]  # the home row each admin URL names
     users: dict[str, object] = field(default_factory=dict)  # role → user (None: anonymous)
 
@@ -272,6 +274,10 @@ class World:
             return UNKNOWN_ADMIN_PAGE
         if name == "pk" and route.key.startswith(("approvals/", "me/exit/")):
             return str(self.exit_case.pk)
+        if name == "pk" and route.key.startswith("me/handover/"):
+            return str(self.super_admin_handover.pk)
+        if name == "pk" and route.key.startswith("me/freezes/"):
+            return str(self.freeze.pk)
         if name == "uidb64":
             return urlsafe_base64_encode(force_bytes(self.employee.user.pk))
         if name == "token":
@@ -363,6 +369,23 @@ def build_world() -> World:
     )
     freeze = handover.freeze_account(stolen, actor=users[HR], reason="账号被盗")
 
+    # The super admin is leaving and has named the manager as the new super admin, who has not
+    # confirmed yet (超级管理员移交): the manager's confirmation page is open to them alone.
+    super_admin = factories.MemberFactory(
+        enterprise=enterprise, department=department, name="孙总", role=MemberRole.SUPER_ADMIN
+    )
+    super_admin.user.set_password("matrix-password")
+    super_admin.user.save()
+    services.open_exit(
+        member=super_admin,
+        kind=ExitKind.VOLUNTARY_ADMIN,
+        last_working_day=services.local_today(enterprise) + timedelta(days=30),
+        actor=super_admin.user,
+    )
+    super_admin_handover = handover.request_handover(
+        super_admin, actor=super_admin.user, new_admin=manager, password="matrix-password"
+    )
+
     interval = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
     rows = {
         type(row): row
@@ -377,6 +400,7 @@ def build_world() -> World:
             batch,
             full_item,
             freeze,
+            super_admin_handover,
             ChecklistTemplateItem.objects.filter(enterprise=enterprise).order_by("position")[0],
             interval,
             CrontabSchedule.objects.create(minute="0", hour="3"),
@@ -400,6 +424,8 @@ def build_world() -> World:
         checklist_item=checklist_item,
         handover_exit=handover_exit,
         inheritance_batch=batch,
+        super_admin_handover=super_admin_handover,
+        freeze=freeze,
         rows=rows,
         users=users,
     )

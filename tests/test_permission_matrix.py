@@ -268,6 +268,22 @@ OWN_EXIT_POST_ONLY = expect(
     post={ANONYMOUS: LOGIN, EMPLOYEE: OK, (MANAGER, *STAFF): HIDDEN},
 )
 OWN_EXIT = expect({ANONYMOUS: LOGIN, EMPLOYEE: OK, (MANAGER, *STAFF): HIDDEN})
+# The super-admin handover's pages look only at rows naming the user's own member: the manager,
+# named as the new super admin, confirms (an empty POST shows the form's error); the leaving super
+# admin, who is none of the roles here, withdraws; nobody holds an emergency window.
+HANDOVER_CONFIRMATION = expect({ANONYMOUS: LOGIN, MANAGER: OK, (EMPLOYEE, *STAFF): HIDDEN})
+NOBODY_LOGGED_IN = expect({ANONYMOUS: LOGIN, LOGGED_IN: HIDDEN})
+EMERGENCY_PAGE = expect(
+    get={ANONYMOUS: LOGIN, LOGGED_IN: HIDDEN}, post={ANONYMOUS: LOGIN, LOGGED_IN: NOT_ALLOWED}
+)
+EMERGENCY_REPORT = expect(
+    get={ANONYMOUS: LOGIN, LOGGED_IN: NOT_ALLOWED}, post={ANONYMOUS: LOGIN, LOGGED_IN: HIDDEN}
+)
+# Unfreezing from the pages: the enterprise's super admin (a member none of the roles here is) or
+# a superuser; an empty POST shows the confirmation's error.
+UNFREEZE_PAGE = expect(
+    {ANONYMOUS: LOGIN, SUPERUSER: OK, (EMPLOYEE, MANAGER, *HOME_STAFF, *OTHER_STAFF): HIDDEN}
+)
 
 
 TABLE = {
@@ -456,6 +472,15 @@ TABLE = {
     "admin/offboarding/inheritanceitem/<path:object_id>/delete/": NOBODY,
     "admin/offboarding/inheritanceitem/<path:object_id>/change/": RECORD_PAGE,
     "admin/offboarding/inheritanceitem/<path:object_id>/": REDIRECT_TO_CHANGE,
+    # Recording a customer's refusal: HR's (an empty POST shows the form's error).
+    "admin/offboarding/inheritanceitem/<path:object_id>/refuse/": EXIT_INHERITANCE_REASSIGN,
+    "admin/offboarding/superadminhandover/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
+    "admin/offboarding/superadminhandover/": LIST_FOR_ALL_STAFF,
+    "admin/offboarding/superadminhandover/add/": NOBODY,
+    "admin/offboarding/superadminhandover/<path:object_id>/history/": HOME_READS,
+    "admin/offboarding/superadminhandover/<path:object_id>/delete/": NOBODY,
+    "admin/offboarding/superadminhandover/<path:object_id>/change/": RECORD_PAGE,
+    "admin/offboarding/superadminhandover/<path:object_id>/": REDIRECT_TO_CHANGE,
     # Logging in and out, passwords, language
     "accounts/login/": PUBLIC,
     "accounts/logout/": expect(get={ROLES: NOT_ALLOWED}, post={ROLES: LOGIN}),
@@ -473,6 +498,13 @@ TABLE = {
     "me/exit/": PAGE_FOR_MEMBERS,
     "me/exit/<int:pk>/submit/": OWN_EXIT_POST_ONLY,
     "me/exit/<int:pk>/cancel/": OWN_EXIT,
+    # The super-admin handover, the emergency window, unfreezing
+    "me/handover/": PAGE_FOR_MEMBERS,
+    "me/handover/<int:pk>/confirm/": HANDOVER_CONFIRMATION,
+    "me/handover/<int:pk>/withdraw/": NOBODY_LOGGED_IN,
+    "me/emergency/": EMERGENCY_PAGE,
+    "me/emergency/report/": EMERGENCY_REPORT,
+    "me/freezes/<int:pk>/unfreeze/": UNFREEZE_PAGE,
 }
 
 

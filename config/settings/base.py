@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "csp",
     "simple_history",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rules.apps.AutodiscoverRulesConfig",
     "directory",
     "offboarding",
@@ -62,6 +64,7 @@ MIDDLEWARE = [
     "directory.middleware.EnterpriseTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "directory.security.StaffIdleTimeoutMiddleware",
+    "offboarding.middleware.EmergencyWindowMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as axes asks: it turns a lockout flagged during the view into the lockout page.
@@ -73,7 +76,14 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Last: lets the old super admin sign in during their emergency window even after their exit
+    # deactivated the login (offboarding.handover); their session then reaches the emergency page
+    # only (offboarding.middleware.EmergencyWindowMiddleware).
+    "offboarding.backends.EmergencyWindowBackend",
 ]
+
+# The authenticator app shows this name beside the new super admin's code (超级管理员移交).
+OTP_TOTP_ISSUER = "Exitdesk"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

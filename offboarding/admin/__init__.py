@@ -5,7 +5,8 @@ door of offboarding/workflow.py or to offboarding/services.py, which lock, check
   review, approval steps, checklist and timeline, and the views behind the buttons.
 - `configuration.py`: each enterprise's approval chain and checklist template.
 - `inheritance.py`: the handover batches and their items (离职继承), read-only.
-- `handover.py`: frozen admin accounts (管理员账号被盗): the freeze and the unfreeze.
+- `handover.py`: frozen admin accounts (管理员账号被盗): the freeze and the unfreeze; the
+  super-admin handovers (超级管理员移交), read-only.
 - `forms.py`: the forms those pages post.
 
 All of them stand behind `EnterpriseScopedAdmin`, the tenant wall.
@@ -13,7 +14,7 @@ All of them stand behind `EnterpriseScopedAdmin`, the tenant wall.
 
 from .configuration import ApprovalChainStepAdmin, ChecklistTemplateItemAdmin
 from .exits import ExitAdmin
-from .handover import AccountFreezeAdmin
+from .handover import AccountFreezeAdmin, SuperAdminHandoverAdmin
 from .inheritance import InheritanceBatchAdmin, InheritanceItemAdmin
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "ExitAdmin",
     "InheritanceBatchAdmin",
     "InheritanceItemAdmin",
+    "SuperAdminHandoverAdmin",
 ]

@@ -429,6 +429,15 @@ class ExitAdmin(EnterpriseScopedAdmin):
             else [],
             "inheritance_url": self._exit_url("inheritance", exit_case) if may_hand_over else None,
             "handover": handover,
+            "super_admin_handovers": [
+                {
+                    "record": record,
+                    "url": reverse("admin:offboarding_superadminhandover_change", args=[record.pk]),
+                }
+                for record in exit_case.super_admin_handovers.select_related(
+                    "to_member", "custodian"
+                )
+            ],
             "reviews": [
                 self._review(exit_case, team, signing_teams) for team in (Team.HR, Team.IT)
             ],
@@ -515,6 +524,11 @@ class ExitAdmin(EnterpriseScopedAdmin):
                         for row in batch_rows
                     ],
                     "settles_at": _in_time_zone(settles_at, enterprise),
+                    # Where HR records a waiting customer's refusal (on the item's page).
+                    "waiting_url": f"{reverse('admin:offboarding_inheritanceitem_changelist')}"
+                    f"?batch__id__exact={batch.pk}&status__exact={InheritanceStatus.WAITING}"
+                    if waiting and batch.undone_at is None
+                    else None,
                     "receiver_full": full,
                     "reassign_url": self._exit_url("inheritance_reassign", exit_case, batch.pk)
                     if may_reassign and full and batch.undone_at is None

@@ -1,4 +1,4 @@
-"""Frozen admin accounts (管理员账号被盗, H-3) in the admin.
+"""Frozen admin accounts (管理员账号被盗, H-3) and super-admin handovers (H-1) in the admin.
 
 "Add" is the emergency action: HR names the stolen admin account and says why; the save is
 `handover.freeze_account`, which freezes it and, for the super admin, promotes the backup admin in
@@ -16,14 +16,16 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from directory.admin import EnterpriseScopedAdmin
 from directory.choices import MemberRole, MemberStatus
 
 from .. import handover
 from ..exceptions import ExitRefused
-from ..models import AccountFreeze
+from ..models import AccountFreeze, SuperAdminHandover
 from ..selectors import person_name
+from .inheritance import ReadOnlyRecordAdmin
 
 
 class FreezeForm(forms.ModelForm):
@@ -176,3 +178,55 @@ class AccountFreezeAdmin(EnterpriseScopedAdmin):
 
     def _change_url(self, freeze) -> str:
         return reverse("admin:offboarding_accountfreeze_change", args=[freeze.pk])
+
+
+@admin.register(SuperAdminHandover)
+class SuperAdminHandoverAdmin(ReadOnlyRecordAdmin):
+    """The super-admin handovers (超级管理员移交): read-only records for HR, IT and Compliance of
+    the enterprise. They are written by the leaving super admin and the new one on their own pages
+    (offboarding/views.py), never here."""
+
+    list_display = (
+        "from_member",
+        "to_member",
+        "policy",
+        "state",
+        "requested_at",
+        "confirmed_at",
+        "grace_until",
+    )
+    list_select_related = ("from_member", "to_member", "enterprise")
+    list_filter = ("state", "policy")
+    search_fields = ("from_member__name", "to_member__name")
+    fields = (
+        "enterprise",
+        "exit_case",
+        "policy",
+        "state",
+        "from_member",
+        "to_member",
+        "custodian",
+        "requested_by_name",
+        "requested_at",
+        "confirmed_at",
+        "grace_until",
+        "grace_closed_at",
+        "stolen_report",
+        "withdrawn_by_name",
+        "withdrawn_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("requested by"))
+    def requested_by_name(self, record):
+        return person_name(record.requested_by)
+
+    @admin.display(description=gettext_lazy("withdrawn by"))
+    def withdrawn_by_name(self, record):
+        return person_name(record.withdrawn_by)
+
+
+# django-otp registers its devices in the admin: their secrets and QR codes, for every user of
+# every enterprise, past the tenant wall. Exitdesk's people enrol on their own handover page only.
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)

@@ -734,7 +734,8 @@ def test_a_super_admin_cannot_complete_before_the_handover(
     # then
     assert str(refused.value) == (
         "王总 is the super admin: a new super admin must be named and confirmed "
-        "(超级管理员移交) before this exit can complete."
+        "(超级管理员移交) before this exit can complete. 王总 names them on their "
+        "“Super admin handover” page."
     )
     super_admin.refresh_from_db()
     assert super_admin.is_active_super_admin
