@@ -2,7 +2,9 @@
 
 `admin` (Django superuser), `hr`, `it` and `compliance` (staff granted the demo enterprise in that
 role) log in to the admin; `manager` (a department head with reports) and `employee` (one of
-their reports) are seeded members whose users take these names, and use the pages.
+their reports) are seeded members whose users take these names, and use the pages, as do
+`superadmin` (the enterprise's super admin, who hands the role over as they leave) and
+`backupadmin` (the backup admin, who can be named the new super admin or the custodian).
 """
 
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ DEMO_PASSWORDS = {
     "compliance": "exitdesk-compliance",
     "manager": "exitdesk-manager",
     "employee": "exitdesk-employee",
+    "superadmin": "exitdesk-superadmin",
+    "backupadmin": "exitdesk-backupadmin",
 }
 # The staff logins, each granted the demo enterprise in the role of the same name.
 STAFF_LOGINS = {"hr": StaffRole.HR, "it": StaffRole.IT, "compliance": StaffRole.COMPLIANCE}
@@ -51,6 +55,7 @@ def ensure_demo_logins(enterprise: Enterprise) -> list[DemoLogin]:
     claim_username(manager.user, "manager")
     claim_username(employee.user, "employee")
     reports = Member.objects.filter(manager=manager, status=MemberStatus.ACTIVE).count()
+    logins += _admin_logins(enterprise, taken={manager.pk, employee.pk})
     return [
         *logins,
         DemoLogin(
@@ -66,6 +71,28 @@ def ensure_demo_logins(enterprise: Enterprise) -> list[DemoLogin]:
             SITE_URL,
         ),
     ]
+
+
+def _admin_logins(enterprise: Enterprise, *, taken: set[int]) -> list[DemoLogin]:
+    """`superadmin` and `backupadmin`: the enterprise's active super admin and backup admin, when
+    it has them and they are not the manager or the employee already."""
+    members = Member.objects.filter(enterprise=enterprise, status=MemberStatus.ACTIVE)
+    people = (
+        ("superadmin", members.super_admins().first(), "super admin"),
+        (
+            "backupadmin",
+            members.filter(is_backup_admin=True).order_by("pk").first(),
+            "backup admin",
+        ),
+    )
+    logins = []
+    for username, member, what in people:
+        if member is None or member.pk in taken:
+            continue
+        claim_username(member.user, username)
+        who = f"{member} {member.title}, the {what} of {enterprise}"
+        logins.append(DemoLogin(username, DEMO_PASSWORDS[username], who, SITE_URL))
+    return logins
 
 
 def ensure_login_user(username: str, *, is_staff: bool, is_superuser: bool):

@@ -340,3 +340,20 @@ def test_the_department_plan_only_grows():
     by_key = {p.key: p for p in large}
     assert all(p.key[:-1] in by_key for p in large if p.key)  # every parent is planned
     assert plan.department_count(20_000) == 2_000
+
+
+@pytest.mark.django_db
+def test_demo_logins_include_the_super_admin_and_the_backup_admin():
+    # when
+    output = seed("--members", "30", "--demo-logins")
+    # then the enterprise's super admin and backup admin log in to the pages, so that a newcomer
+    # can walk the super-admin handover (超级管理员移交) from both sides
+    super_admin = log_in("superadmin", "exitdesk-superadmin").member
+    backup_admin = log_in("backupadmin", "exitdesk-backupadmin").member
+    assert super_admin.is_active_super_admin and not super_admin.user.is_staff
+    assert backup_admin.is_backup_admin and backup_admin.status == MemberStatus.ACTIVE
+    assert "exitdesk-superadmin" in output and "exitdesk-backupadmin" in output
+    # and a second run changes nothing
+    before = snapshot()
+    seed("--members", "30", "--demo-logins")
+    assert snapshot() == before

@@ -290,3 +290,45 @@ def test_the_handover_records_are_listed_read_only_for_hr(
     assert director.name in batches.content.decode()
     assert not page.context["has_change_permission"]
     assert not page.context["has_delete_permission"]
+
+
+def refuse_url(item):
+    return reverse("admin:offboarding_inheritanceitem_refuse", args=[item.pk])
+
+
+def test_hr_records_a_customers_refusal_from_the_exit_page(
+    hr_client, exit_in_handover, member, hr_user
+):
+    # given a contact waiting for the customer's acceptance
+    ExternalContact.objects.create(enterprise=member.enterprise, owner=member, name="华东客户")
+    exit_case = exit_in_handover(member)
+    batch = inheritance.inherit(exit_case, actor=hr_user)
+    item = batch.items.get()
+    assert item.status == InheritanceStatus.WAITING
+    # the exit page leads to the waiting contacts, and the item's page to the refusal
+    [shown] = hr_client.get(change_url(exit_case)).context["handover"]["batches"]
+    assert hr_client.get(shown["waiting_url"]).context["cl"].result_count == 1
+    item_page = reverse("admin:offboarding_inheritanceitem_change", args=[item.pk])
+    assert hr_client.get(item_page).context["refuse_url"] == refuse_url(item)
+    # when a reason is missing, the form says so and nothing changes
+    response = hr_client.post(refuse_url(item), {"reason": ""})
+    assert response.status_code == 200 and response.context["form"].errors["reason"]
+    assert InheritanceItem.objects.get(pk=item.pk).status == InheritanceStatus.WAITING
+    # when HR records the refusal with its reason
+    response = hr_client.post(refuse_url(item), {"reason": "不想换对接人"})
+    # then the contact is a lost customer, no longer waiting, and the record says why and who
+    assert response.status_code == 302
+    item = InheritanceItem.objects.get(pk=item.pk)
+    assert (item.status, item.refusal_reason) == (InheritanceStatus.REFUSED, "不想换对接人")
+    assert item.history.latest("history_id").history_user == hr_user
+    assert "is kept as a lost customer" in messages_of(response)[0]
+    assert hr_client.get(item_page).context.get("refuse_url") is None
+
+
+def test_it_cannot_record_a_refusal(client, it_user, exit_in_handover, member, hr_user):
+    ExternalContact.objects.create(enterprise=member.enterprise, owner=member, name="华东客户")
+    batch = inheritance.inherit(exit_in_handover(member), actor=hr_user)
+    item = batch.items.get()
+    response = client_for(client, it_user).post(refuse_url(item), {"reason": "x"})
+    assert response.status_code == 403
+    assert InheritanceItem.objects.get(pk=item.pk).status == InheritanceStatus.WAITING

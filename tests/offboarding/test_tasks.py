@@ -65,3 +65,20 @@ def test_settle_inheritance_finishes_the_handovers_whose_acceptance_period_ended
         assert tasks.settle_inheritance() == 0
     assert set(items.values_list("status", flat=True)) == {InheritanceStatus.DONE}
     assert ExternalContact.objects.filter(owner=manager).count() == 3
+
+
+def test_expire_grace_windows_is_scheduled_every_five_minutes_by_its_migration():
+    # given no schedule (a transactional test elsewhere may have flushed it)
+    PeriodicTask.objects.filter(name="offboarding.expire_grace_windows").delete()
+    # when the data migration runs, twice
+    migration = importlib.import_module(
+        "offboarding.migrations.0007_expire_grace_windows_schedule"
+    )
+    migration.create_schedule(django_apps, None)
+    migration.create_schedule(django_apps, None)
+    # then the task runs every five minutes, once
+    task = PeriodicTask.objects.get(name="offboarding.expire_grace_windows")
+    assert task.task == "offboarding.expire_grace_windows"
+    assert (task.interval.every, task.interval.period) == (5, "minutes")
+    assert task.enabled
+    assert "offboarding.expire_grace_windows" in app.tasks
