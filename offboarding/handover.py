@@ -18,7 +18,9 @@ The super-admin handover (超级管理员移交, H-1), under the enterprise's po
   windows at their deadline and ends the sessions they allowed. With `immediate` (DingTalk) there
   is no window.
 - `withdraw_handover`: a handover still waiting for the new super admin's code is withdrawn by the
-  leaving super admin or HR, and by cancelling or rejecting the exit.
+  leaving super admin or HR. Cancelling, rejecting or undoing the exit withdraws it too and closes
+  the emergency window (`exit_called_off`); freezing anyone it names withdraws it (a custody
+  handover too, once the custodian has lost the role), so that another can start.
 
 The emergency freeze (管理员账号被盗 → 立即冻结账号并启用备用管理员, H-3):
 
@@ -36,10 +38,14 @@ the actor, in one transaction; a refusal raises ExitRefused (its message is what
 and changes nothing.
 """
 
+import math
+
 import segno
 from django.db import IntegrityError, transaction
-from django.utils import formats, timezone
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from directory import services as directory_services
@@ -86,6 +92,8 @@ def _check_freezable(member: Member) -> None:
 @transaction.atomic
 def freeze_account(member: Member, *, actor, reason: str) -> AccountFreeze:
     """Freeze `member`'s admin account (see the module docstring). Returns the freeze record."""
+    # Locks in the order every door keeps: handovers first, then members (see _lock_handover).
+    _open_handovers_naming(member.pk)
     member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
     check_freeze(member, actor=actor, reason=reason)
     return _freeze(member, actor=actor, reason=reason.strip())
@@ -127,6 +135,7 @@ def _freeze(member: Member, *, actor, reason: str) -> AccountFreeze:
         raise ExitRefused(" ".join(error.messages)) from error
     except IntegrityError as error:  # a freeze of the same account at the same moment
         raise ExitRefused(_("This account is frozen already.")) from error
+    _withdraw_handovers_of_frozen(member, actor=actor)
     user.is_active = False
     user.save(update_fields=["is_active"])
     end_sessions(user)
@@ -242,7 +251,7 @@ def check_handover_request(member: Member, *, actor, new_admin: Member, custodia
     return exit_case
 
 
-def _check_candidate(member: Member, candidate: Member, *, field: str) -> None:
+def _check_candidate(member: Member, candidate: Member, *, field: str | None) -> None:
     """Refuse a new super admin or custodian who cannot take the role from `member`."""
     if candidate.pk == member.pk:
         raise ExitRefused(_("Name someone other than yourself."), field=field)
@@ -328,6 +337,9 @@ def confirm_handover(handover: SuperAdminHandover, *, actor, token: str) -> Supe
             raise ExitRefused(_confirm_refusal(handover))
         holder = handover.custodian if handover.state == HandoverState.IN_CUSTODY else None
         current = Member.objects.select_for_update().get(pk=(holder or handover.from_member).pk)
+        # Still someone who may take the role: active, and not leaving meanwhile.
+        arriving = Member.objects.select_for_update().get(pk=handover.to_member_id)
+        _check_candidate(current, arriving, field=None)
         device = enrolment_device(actor, lock=True)
         allowed, details = device.verify_is_allowed()
         if not allowed:
@@ -396,12 +408,17 @@ def _confirm_refusal(handover: SuperAdminHandover) -> str:
 
 
 def _throttled_message(details) -> str:
+    """django-otp slows guessing down: after n wrong codes the next is not even checked for
+    2^(n-1) seconds. Say how long to wait."""
     locked_until = (details or {}).get("locked_until")
-    if locked_until is None:
-        return _("Too many wrong codes. Try again later.")
-    return _("Too many wrong codes. Try again after %(time)s.") % {
-        "time": formats.time_format(timezone.localtime(locked_until), "H:i:s")
-    }
+    seconds = 1
+    if locked_until is not None:
+        seconds = max(1, math.ceil((locked_until - timezone.now()).total_seconds()))
+    return ngettext(
+        "Too many wrong codes. Try again in %(seconds)d second.",
+        "Too many wrong codes. Try again in %(seconds)d seconds.",
+        seconds,
+    ) % {"seconds": seconds}
 
 
 def enrolment_device(user, *, lock: bool = False) -> TOTPDevice:
@@ -427,7 +444,9 @@ def withdraw_handover(handover: SuperAdminHandover, *, actor) -> SuperAdminHando
     or by HR of the enterprise. Once the role has moved (to the custodian, or to the new super
     admin) it is not withdrawn: the role moves only forward."""
     handover = _lock_handover(handover)
-    is_leaving_admin = actor is not None and actor.pk == handover.from_member.user_id
+    if actor is None:
+        raise ExitRefused(_("Only the leaving super admin or HR can withdraw this handover."))
+    is_leaving_admin = actor.pk == handover.from_member.user_id
     if not (
         is_leaving_admin or grants_for(actor).has_role(handover.enterprise_id, (StaffRole.HR,))
     ):
@@ -437,9 +456,9 @@ def withdraw_handover(handover: SuperAdminHandover, *, actor) -> SuperAdminHando
 
 
 def _withdraw(handover: SuperAdminHandover, *, actor) -> None:
-    if handover.state != HandoverState.AWAITING_CONFIRMATION:
+    if not _may_withdraw(handover):
         raise ExitRefused(
-            _("This handover is %(state)s: it can no longer be withdrawn.")
+            _("This handover can no longer be withdrawn (%(state)s).")
             % {"state": handover.get_state_display()}
         )
     handover.state = HandoverState.WITHDRAWN
@@ -448,13 +467,49 @@ def _withdraw(handover: SuperAdminHandover, *, actor) -> None:
     _save_handover(handover, actor=actor, change_reason="withdraw")
 
 
-def withdraw_for_exit(exit_case: Exit, *, actor) -> None:
-    """The exit was cancelled or rejected: its handover still waiting for a code is withdrawn
-    (called inside the workflow's transaction)."""
-    for handover in SuperAdminHandover.objects.select_for_update().filter(
-        exit_case=exit_case, state=HandoverState.AWAITING_CONFIRMATION
-    ):
-        _withdraw(handover, actor=actor)
+def _may_withdraw(handover: SuperAdminHandover) -> bool:
+    """Waiting for the code: yes. In custody: only once the custodian no longer holds the role
+    (frozen, say), when the new super admin could never receive it from them."""
+    if handover.state == HandoverState.AWAITING_CONFIRMATION:
+        return True
+    return (
+        handover.state == HandoverState.IN_CUSTODY
+        and not Member.objects.filter(pk=handover.custodian_id).super_admins().exists()
+    )
+
+
+def exit_called_off(exit_case: Exit, *, actor) -> None:
+    """The exit was cancelled, rejected or undone: the member is not leaving after all. Its
+    handover still waiting for a code is withdrawn, and an emergency window it opened closes (the
+    role already handed over stays with its new holder). Called inside the workflow's
+    transaction."""
+    now = timezone.now()
+    for handover in SuperAdminHandover.objects.select_for_update().filter(exit_case=exit_case):
+        if handover.state == HandoverState.AWAITING_CONFIRMATION:
+            _withdraw(handover, actor=actor)
+        elif handover.grace_until is not None and handover.grace_closed_at is None:
+            handover.grace_closed_at = now
+            _save_handover(handover, actor=actor, change_reason="close_grace_window")
+
+
+def _withdraw_handovers_of_frozen(member: Member, *, actor) -> None:
+    """A frozen member takes part in no handover: every open one they leave, hold in custody or
+    would receive is withdrawn, so that the enterprise can start another."""
+    for handover in _open_handovers_naming(member.pk):
+        if _may_withdraw(handover):
+            _withdraw(handover, actor=actor)
+
+
+def _open_handovers_naming(member_id: int) -> list[SuperAdminHandover]:
+    """The open handovers `member_id` leaves, holds in custody or would receive, locked."""
+    return list(
+        SuperAdminHandover.objects.select_for_update()
+        .filter(
+            Q(from_member_id=member_id) | Q(custodian_id=member_id) | Q(to_member_id=member_id),
+            state__in=OPEN_HANDOVER_STATES,
+        )
+        .order_by("pk")
+    )
 
 
 def open_window_for(user) -> SuperAdminHandover | None:
@@ -490,6 +545,7 @@ def report_stolen(handover: SuperAdminHandover, *, actor, reason: str) -> Accoun
     which runs the emergency freeze (the backup admin becomes super admin)."""
     handover = _lock_handover(handover)
     check_report(handover, actor=actor, reason=reason)
+    _open_handovers_naming(handover.to_member_id)  # handovers first, then members
     member = Member.objects.select_for_update().select_related("user").get(pk=handover.to_member_id)
     _check_freezable(member)
     freeze = _freeze(member, actor=actor, reason=reason.strip())
@@ -523,6 +579,9 @@ def close_grace_windows() -> int:
 
 
 def _lock_handover(handover: SuperAdminHandover) -> SuperAdminHandover:
+    """Lock a handover's row. Every door that moves the super admin role or freezes an account
+    locks in one order — handover rows first, then member rows (the current super admin's first)
+    — so that two of them at once wait for each other instead of deadlocking."""
     return (
         SuperAdminHandover.objects.select_for_update(of=("self",))
         .select_related("enterprise", "from_member", "to_member", "custodian")

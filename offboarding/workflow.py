@@ -232,7 +232,7 @@ def reject(exit_case: Exit, *, actor, reason: str, step: int | None = None) -> E
     _decide_current_step(exit_case, actor=actor, decision=Decision.REJECTED, comment=reason)
     exit_case.reject(reason=reason)
     _save(exit_case, actor=actor, transition=Transition.REJECT)
-    handover.withdraw_for_exit(exit_case, actor=actor)
+    handover.exit_called_off(exit_case, actor=actor)
     return exit_case
 
 
@@ -240,13 +240,13 @@ def reject(exit_case: Exit, *, actor, reason: str, step: int | None = None) -> E
 def cancel(exit_case: Exit, *, actor) -> Exit:
     """draft | pending_approval | handover → cancelled, by the member or HR. A removal's cut
     login is restored exactly as it was before the removal; a super-admin handover still waiting
-    for the new super admin's code is withdrawn; nothing else moves (a role already handed over
-    stays with its new holder)."""
+    for the new super admin's code is withdrawn and an emergency window closes; nothing else
+    moves (a role already handed over stays with its new holder)."""
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.CANCEL, actor)
     exit_case.cancel()
     _save(exit_case, actor=actor, transition=Transition.CANCEL)
-    handover.withdraw_for_exit(exit_case, actor=actor)
+    handover.exit_called_off(exit_case, actor=actor)
     if exit_case.login_before_removal is not None:
         user = exit_case.member.user
         user.is_active = exit_case.login_before_removal
@@ -357,6 +357,7 @@ def _undo(exit_case: Exit, *, actor) -> Exit:
     user.is_active = before["user"]["is_active"]
     user.save(update_fields=["is_active"])
     inheritance.give_back(exit_case, actor=actor)  # what successors inherited comes back (X-5)
+    handover.exit_called_off(exit_case, actor=actor)  # an emergency window closes (H-2)
     return exit_case
 
 

@@ -71,9 +71,7 @@ def test_expire_grace_windows_is_scheduled_every_five_minutes_by_its_migration()
     # given no schedule (a transactional test elsewhere may have flushed it)
     PeriodicTask.objects.filter(name="offboarding.expire_grace_windows").delete()
     # when the data migration runs, twice
-    migration = importlib.import_module(
-        "offboarding.migrations.0007_expire_grace_windows_schedule"
-    )
+    migration = importlib.import_module("offboarding.migrations.0007_expire_grace_windows_schedule")
     migration.create_schedule(django_apps, None)
     migration.create_schedule(django_apps, None)
     # then the task runs every five minutes, once

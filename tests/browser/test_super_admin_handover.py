@@ -1,0 +1,114 @@
+"""The super-admin handover (超级管理员移交, H-1) in a real browser, under the enforced
+Content-Security-Policy: the leaving super admin names the new one and re-enters their password;
+the new one scans the QR code (here: reads the key the page prints, as an authenticator app
+would), enters the code, and is the super admin."""
+
+import re
+from base64 import b32decode
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django_otp.oath import totp
+from playwright.sync_api import expect
+
+from directory.choices import MemberRole
+from directory.models import Member
+from offboarding import services
+from offboarding.choices import ExitKind, HandoverState
+from offboarding.models import SuperAdminHandover
+from tests import factories
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def leaving_super_admin(enterprise):
+    member = factories.SuperAdminFactory(
+        enterprise=enterprise, name="王总", user=factories.UserFactory(username="wang.zong")
+    )
+    services.open_exit(
+        member=member,
+        kind=ExitKind.VOLUNTARY_ADMIN,
+        last_working_day=services.local_today(enterprise) + timedelta(days=30),
+        actor=member.user,
+    )
+    return member
+
+
+@pytest.fixture
+def backup_admin(enterprise, leaving_super_admin):
+    return factories.MemberFactory(
+        enterprise=enterprise,
+        name="备用管理员",
+        role=MemberRole.ADMIN,
+        is_backup_admin=True,
+        department=leaving_super_admin.department,
+        user=factories.UserFactory(username="backup.admin"),
+    )
+
+
+def log_in(page, live_server, username):
+    page.goto(f"{live_server.url}{reverse('login')}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server.url}/")
+
+
+def test_the_super_admin_hands_the_role_over_and_the_new_one_confirms_with_a_code(
+    new_context, live_server, enterprise, leaving_super_admin, backup_admin
+):
+    # given the leaving super admin on their handover page (a tile on the home page)
+    leaving = new_context().new_page()
+    log_in(leaving, live_server, "wang.zong")
+    leaving.get_by_role("link", name=re.compile("Super admin handover")).click()
+    expect(leaving.get_by_role("heading", name="Hand the super admin role over")).to_be_visible()
+
+    # when they name the backup admin with a wrong password, the form says so
+    leaving.get_by_label("Employee number of the new super admin").fill(
+        backup_admin.employee_number
+    )
+    leaving.get_by_label("Your password").fill("not-my-password")
+    leaving.get_by_role("button", name="Name the new super admin").click()
+    expect(leaving.get_by_text("Your password was not right")).to_be_visible()
+    assert not SuperAdminHandover.objects.exists()
+
+    # and with the right one, the handover waits for the new super admin
+    leaving.get_by_label("Employee number of the new super admin").fill(
+        backup_admin.employee_number
+    )
+    leaving.get_by_label("Your password").fill(factories.PASSWORD)
+    leaving.get_by_role("button", name="Name the new super admin").click()
+    expect(leaving.get_by_text("is named as the new super admin")).to_be_visible()
+    expect(leaving.get_by_role("cell", name="Waiting for the new super admin")).to_be_visible()
+
+    # when the new super admin opens the request, the page shows the enrolment QR code and key
+    arriving = new_context().new_page()
+    log_in(arriving, live_server, "backup.admin")
+    arriving.goto(f"{live_server.url}{reverse('offboarding:super_admin')}")
+    arriving.get_by_role("link", name="Confirm with my authenticator app").click()
+    expect(arriving.locator(".qr svg")).to_be_visible()
+    key = arriving.locator("code").inner_text()
+
+    # a wrong code is refused and changes nothing
+    arriving.get_by_label("Code from your authenticator app").fill("000000")
+    arriving.get_by_role("button", name="Confirm and become the super admin").click()
+    expect(arriving.get_by_text("The code was not right")).to_be_visible()
+    assert Member.objects.get(pk=leaving_super_admin.pk).is_active_super_admin
+
+    # and, once the second django-otp makes them wait after a wrong code has passed, the code
+    # their app shows makes them the super admin
+    expect(arriving.get_by_text("Too many wrong codes")).not_to_be_visible()
+    arriving.wait_for_timeout(1100)
+    code = f"{totp(b32decode(key)):06d}"
+    arriving.get_by_label("Code from your authenticator app").fill(code)
+    arriving.get_by_role("button", name="Confirm and become the super admin").click()
+
+    # then
+    expect(
+        arriving.get_by_text(f"You are the super admin of {enterprise.name} now.")
+    ).to_be_visible()
+    assert Member.objects.get(pk=backup_admin.pk).is_active_super_admin
+    assert Member.objects.get(pk=leaving_super_admin.pk).role == MemberRole.MEMBER
+    assert SuperAdminHandover.objects.get().state == HandoverState.DONE
