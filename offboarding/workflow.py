@@ -352,12 +352,13 @@ def _undo(exit_case: Exit, *, actor) -> Exit:
     before = exit_case.before_completion
     exit_case.undo()
     _save(exit_case, actor=actor, transition=Transition.UNDO)
+    # An emergency window closes (H-2); before the member's row is locked: handovers first.
+    handover.exit_called_off(exit_case, actor=actor)
     _directory_change(exit_case.member, actor=actor, **before["member"])
     user = exit_case.member.user
     user.is_active = before["user"]["is_active"]
     user.save(update_fields=["is_active"])
     inheritance.give_back(exit_case, actor=actor)  # what successors inherited comes back
-    handover.exit_called_off(exit_case, actor=actor)  # an emergency window closes (H-2)
     return exit_case
 
 
