@@ -5,3 +5,30 @@ from django.utils.translation import gettext_lazy as _
 class ComplianceConfig(AppConfig):
     name = "compliance"
     verbose_name = _("Compliance")
+
+    # Which permissions of this app each staff group holds (see directory.permissions). The
+    # compliance app is the Compliance role's: HR sees the holds and erasure requests it may be
+    # asked about, nothing sealed.
+    group_permissions = {
+        "compliance": [
+            "view_workrecord",
+            "view_sealed_workrecord",
+            "export_workrecord",
+            "view_retentionpolicy",
+            "add_retentionpolicy",
+            "change_retentionpolicy",
+            "delete_retentionpolicy",
+            "view_legalhold",
+            "add_legalhold",
+            "change_legalhold",
+            "view_erasurerequest",
+            "add_erasurerequest",
+            "change_erasurerequest",
+            "view_recordexport",
+            "view_auditevent",
+        ],
+        "hr": [
+            "view_legalhold",
+            "view_erasurerequest",
+        ],
+    }

@@ -50,3 +50,15 @@ class HandoverPolicy(models.TextChoices):
     IMMEDIATE = "immediate", _("Confirmed, effective at once (DingTalk)")
     # Feishu: a named custodian holds the role until the permanent super admin accepts.
     CUSTODY = "custody", _("Held by a custodian until accepted (Feishu)")
+
+
+class ErasureMode(models.TextChoices):
+    """How an enterprise erases a departed member's personal data on request (数据删除权, C-5):
+    the three platforms of the seed's comparison."""
+
+    # WeCom: only the whole account is erased.
+    ACCOUNT = "account", _("The whole account (WeCom)")
+    # DingTalk: the member chooses which categories (modules) are erased.
+    MODULES = "modules", _("Chosen categories (DingTalk)")
+    # Feishu: the member chooses a level: anonymize, pseudonymize or delete.
+    LEVELS = "levels", _("Erasure levels (Feishu)")

@@ -20,6 +20,7 @@ from tree_queries.models import TreeNode
 from .choices import (
     DataRegion,
     DepartmentStatus,
+    ErasureMode,
     HandoverPolicy,
     MemberRole,
     MemberStatus,
@@ -76,6 +77,13 @@ class Enterprise(models.Model):
             "With the WeCom policy: how long the old super admin may still sign in to the "
             "emergency page after the handover (WeCom: 7 days)."
         ),
+    )
+    erasure_mode = models.CharField(
+        _("erasure mode"),
+        max_length=16,
+        choices=ErasureMode.choices,
+        default=ErasureMode.ACCOUNT,
+        help_text=_("How a departed member's request to erase their data is carried out."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

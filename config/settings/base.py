@@ -14,6 +14,8 @@ AXES_FAILURE_LIMIT     wrong passwords in a row before a login or re-entry is re
 AXES_COOLOFF_MINUTES   minutes a locked-out user or address waits after the last try (default 30)
 TRUSTED_PROXY_COUNT    proxies in front of Django that append to X-Forwarded-For (default 0)
 STAFF_SESSION_IDLE_MINUTES  minutes without a request before a staff session ends (default 30)
+EXITDESK_MASTER_KEYS   Fernet keys that wrap members' data keys, comma-separated, newest first
+                       (production: required; local and test settings use a fixed development key)
 """
 
 from datetime import timedelta
@@ -81,6 +83,10 @@ AUTHENTICATION_BACKENDS = [
     # only (offboarding.middleware.EmergencyWindowMiddleware).
     "offboarding.backends.EmergencyWindowBackend",
 ]
+
+# The master keys that wrap each member's data key (compliance.crypto): Fernet keys, the first
+# encrypts, every one decrypts (MultiFernet). `manage.py rotate_master_key` re-wraps with the first.
+EXITDESK_MASTER_KEYS = env.list("EXITDESK_MASTER_KEYS", default=[])
 
 # The authenticator app shows this name beside the new super admin's code (超级管理员移交).
 OTP_TOTP_ISSUER = "Exitdesk"

@@ -9,3 +9,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 # Serve static files from the apps directly; no collectstatic needed.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# A fixed development master key when the environment gives none: data sealed with it is only as
+# secret as this file. Production requires EXITDESK_MASTER_KEYS (config/settings/production.py).
+DEVELOPMENT_MASTER_KEY = "Luswnqr081nGIe-Z2TSmSUZ_5s9yJ5zR_Q6yGYRGGl0="
+EXITDESK_MASTER_KEYS = EXITDESK_MASTER_KEYS or [DEVELOPMENT_MASTER_KEY]  # noqa: F405

@@ -20,3 +20,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F
     DATABASES["default"]["ENGINE"] = "tests.postgresql_backend"  # noqa: F405
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"  # noqa: F405
 AXES_VERBOSE = False  # no banner and no "deleted 0 attempts" line in the test output
+
+# A fixed development master key when the environment gives none: data sealed with it is only as
+# secret as this file. Production requires EXITDESK_MASTER_KEYS (config/settings/production.py).
+DEVELOPMENT_MASTER_KEY = "Luswnqr081nGIe-Z2TSmSUZ_5s9yJ5zR_Q6yGYRGGl0="
+EXITDESK_MASTER_KEYS = EXITDESK_MASTER_KEYS or [DEVELOPMENT_MASTER_KEY]  # noqa: F405

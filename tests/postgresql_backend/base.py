@@ -10,6 +10,9 @@ matter. Everything else is Django's backend as production uses it.
 from django.db.backends.postgresql import base, operations
 
 
+APPEND_ONLY_TABLES = {"compliance_auditevent"}
+
+
 class DatabaseOperations(operations.DatabaseOperations):
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
         if not tables or reset_sequences or allow_cascade:
@@ -17,7 +20,10 @@ class DatabaseOperations(operations.DatabaseOperations):
                 style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
             )
         return [
-            f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
+            # The audit table refuses DELETE (a trigger, compliance migration 0002): truncate it.
+            f"{style.SQL_KEYWORD('TRUNCATE')} {style.SQL_FIELD(self.quote_name(table))};"
+            if table in APPEND_ONLY_TABLES
+            else f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
             for table in tables
         ]
 

@@ -1,0 +1,1 @@
+"""Filled in by this issue's work; see compliance/admin/__init__.py."""

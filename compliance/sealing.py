@@ -1,0 +1,93 @@
+"""Sealing (离职员工数据需加密封存, C-3): when an exit closes, the departed member's records are
+encrypted with the member's own data key (compliance.crypto), and only staff with the permission
+read them back, each read audited.
+
+A sealed record keeps nonce + AES-GCM ciphertext in `sealed_content`, bound to its id (the
+associated data), and nothing of its plaintext: `content` is emptied in the same UPDATE. Records are
+sealed in batches, each in its own transaction; sealing again seals only what is not sealed yet.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import audit, crypto
+from .exceptions import ComplianceRefused
+from .models import WorkRecord
+
+BATCH_SIZE = 500
+
+
+def associated_data(record_id: int) -> bytes:
+    return f"work_record:{record_id}".encode()
+
+
+def seal_member_records(member, *, actor, exit_id: int | None = None) -> int:
+    """Seal every unsealed record `member` owns. Returns how many were sealed (0 when their key
+    was destroyed: what it would seal was erased). Writes one audit event."""
+    try:
+        key = crypto.data_key(member.pk)
+    except crypto.KeyDestroyed:
+        return 0
+    sealed = 0
+    pending = WorkRecord.objects.filter(owner=member, sealed_content__isnull=True).order_by("pk")
+    while True:
+        with transaction.atomic():
+            rows = list(pending.select_for_update()[:BATCH_SIZE])
+            if not rows:
+                break
+            now = timezone.now()
+            for row in rows:
+                row.sealed_content = crypto.seal(
+                    key, row.content, associated_data=associated_data(row.pk)
+                )
+                row.content = ""
+                row.sealed_at = now
+            WorkRecord.objects.bulk_update(rows, ["sealed_content", "content", "sealed_at"])
+            sealed += len(rows)
+    audit.record(
+        member.enterprise_id,
+        actor=actor,
+        action="records_sealed",
+        object_type="member",
+        object_id=member.pk,
+        member_id=member.pk,
+        exit_id=exit_id,
+        data={"count": sealed},
+    )
+    return sealed
+
+
+def may_read_sealed(user, record: WorkRecord) -> bool:
+    return user is not None and user.has_perm("compliance.view_sealed_workrecord", record)
+
+
+def read_sealed(record: WorkRecord, *, actor) -> str:
+    """The plaintext of a sealed record, for staff holding the permission in its enterprise.
+    Every read is an audit event. Raises ComplianceRefused when not allowed or not readable."""
+    if not may_read_sealed(actor, record):
+        raise ComplianceRefused(_("You are not allowed to read sealed records here."))
+    if record.sealed_content is None:
+        raise ComplianceRefused(_("This record is not sealed."))
+    if record.owner_id is None:
+        raise ComplianceRefused(_("This record was anonymized: its content is gone."))
+    try:
+        key = crypto.data_key(record.owner_id, create=False)
+    except crypto.KeyDestroyed:
+        raise ComplianceRefused(
+            _("This record's key was destroyed (erased on request): it can never be read again.")
+        ) from None
+    with transaction.atomic():
+        plaintext = crypto.unseal(
+            key, record.sealed_content, associated_data=associated_data(record.pk)
+        )
+        audit.record(
+            record.enterprise_id,
+            actor=actor,
+            action="sealed_record_read",
+            object_type="work_record",
+            object_id=record.pk,
+            member_id=record.owner_id,
+            data={"category": record.category},
+        )
+    return plaintext
