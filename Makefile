@@ -30,7 +30,7 @@ $(TEST_STAMP): requirements.txt requirements-test.txt | $(BIN)/python
 run: $(RUN_STAMP)
 	mkdir -p var/celery/processed var/celery/control
 	$(MANAGE) migrate --noinput
-	$(MANAGE) seed_demo --members 300 --demo-logins
+	$(MANAGE) seed_demo --members 300 --records 20 --demo-logins
 	@echo
 	@echo "==> Exitdesk: log in at http://127.0.0.1:8000/admin/ with a login printed above."
 	@echo "    Ctrl-C stops the web server, the worker and beat."

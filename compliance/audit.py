@@ -51,7 +51,7 @@ def record_many(enterprise_id: int, events: list[Event], *, actor) -> list[Audit
     if not events:
         return []
     with transaction.atomic():
-        head = _lock_head(enterprise_id)
+        head = lock_chain(enterprise_id)
         now = timezone.now()
         actor_id = getattr(actor, "pk", None)
         actor_name = _name_of(actor)
@@ -84,13 +84,20 @@ def record_many(enterprise_id: int, events: list[Event], *, actor) -> list[Audit
     return rows
 
 
-def _lock_head(enterprise_id: int) -> AuditChainHead:
-    # The head row exists from the first event on; two first events at once insert it once.
-    AuditChainHead.objects.bulk_create(
-        [AuditChainHead(enterprise_id=enterprise_id, seq=0, hash=GENESIS)],
-        ignore_conflicts=True,
-    )
-    return AuditChainHead.objects.select_for_update().get(enterprise_id=enterprise_id)
+def lock_chain(enterprise_id: int) -> AuditChainHead:
+    """Lock the enterprise's chain head, in the caller's transaction: its events, written later in
+    that transaction, follow one another. A door that locks other rows too takes this first, so
+    that writers of one enterprise never wait for each other in two orders."""
+    locked = AuditChainHead.objects.select_for_update()
+    head = locked.filter(enterprise_id=enterprise_id).first()
+    if head is None:
+        # The enterprise's first event: two at once insert the head once.
+        AuditChainHead.objects.bulk_create(
+            [AuditChainHead(enterprise_id=enterprise_id, seq=0, hash=GENESIS)],
+            ignore_conflicts=True,
+        )
+        head = locked.get(enterprise_id=enterprise_id)
+    return head
 
 
 def _seal_personal(enterprise_id: int, seq: int, event: Event, keys: dict) -> bytes | None:

@@ -28,8 +28,12 @@ def local_today(enterprise: Enterprise):
 
 
 def lock_enterprise(enterprise_id: int) -> Enterprise:
-    """Lock the enterprise's row: holds, retention batches and erasures are served one at a time."""
-    return Enterprise.objects.select_for_update().get(pk=enterprise_id)
+    """Lock the enterprise's row: holds, retention batches and erasures are served one at a time.
+
+    FOR NO KEY UPDATE: it does not block the foreign-key checks of rows that point at the
+    enterprise (an audit event's, checked at commit by a writer that holds the audit chain), which
+    would otherwise deadlock with this lock's holder waiting for the chain."""
+    return Enterprise.objects.select_for_update(no_key=True).get(pk=enterprise_id)
 
 
 def standing(enterprise: Enterprise, *, today=None):

@@ -268,11 +268,6 @@ class ErasureRequest(FSMModelMixin, EnterpriseScoped):
     def __str__(self):
         return _("Erasure request of %(member)s") % {"member": self.member}
 
-    @property
-    def is_overdue(self) -> bool:
-        open_states = (ErasureState.RECEIVED, ErasureState.EVALUATED, ErasureState.RESTRICTED)
-        return self.state in open_states and timezone.localdate() > self.due_on
-
     # The transitions only move the state; compliance/erasure.py does the rest.
 
     @transition(field=state, source=ErasureState.RECEIVED, target=ErasureState.EVALUATED)

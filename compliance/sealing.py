@@ -78,9 +78,17 @@ def read_sealed(record: WorkRecord, *, actor) -> str:
             _("This record's key was destroyed (erased on request): it can never be read again.")
         ) from None
     with transaction.atomic():
-        plaintext = crypto.unseal(
-            key, record.sealed_content, associated_data=associated_data(record.pk)
-        )
+        try:
+            plaintext = crypto.unseal(
+                key, record.sealed_content, associated_data=associated_data(record.pk)
+            )
+        except crypto.SealBroken:
+            raise ComplianceRefused(
+                _(
+                    "This record's sealed content does not decrypt: it was altered or moved "
+                    "from another record."
+                )
+            ) from None
         audit.record(
             record.enterprise_id,
             actor=actor,

@@ -341,7 +341,13 @@ class MemberAdmin(EnterpriseScopedAdmin):
     autocomplete_fields = ("department", "manager")
     # Role and status change through their doors only (S-2): the exit workflow and the
     # super-admin handover. The page shows them, and where to go to change them.
-    readonly_fields = ("login", "joined_at", "role_and_its_door", "status_and_its_door")
+    readonly_fields = (
+        "login",
+        "joined_at",
+        "role_and_its_door",
+        "status_and_its_door",
+        "audit_trail",
+    )
     list_per_page = 50
     fieldsets = (
         (None, {"fields": ("enterprise", "login", "name", "employee_number", "title")}),
@@ -365,7 +371,12 @@ class MemberAdmin(EnterpriseScopedAdmin):
     )
 
     def get_fieldsets(self, request, obj=None):
-        return self.add_fieldsets if obj is None else self.fieldsets
+        if obj is None:
+            return self.add_fieldsets
+        if request.user.has_perm("compliance.view_auditevent", obj):
+            # The member's audit trail, for those who may read it in the member's enterprise.
+            return (*self.fieldsets, (_("Compliance"), {"fields": ("audit_trail",)}))
+        return self.fieldsets
 
     @admin.display(description=_("login"))
     def login(self, member):
@@ -421,6 +432,20 @@ class MemberAdmin(EnterpriseScopedAdmin):
             member.get_status_display(),
             _("A status changes only through an exit (or its undo), never by editing this page."),
             format_html_join(" · ", "{}", ((link,) for link in links)),
+        )
+
+    @admin.display(description=_("audit trail"))
+    def audit_trail(self, member):
+        # The compliance app builds on this one: linked by URL name only.
+        try:
+            trail = reverse("admin:compliance_auditevent_changelist")
+        except NoReverseMatch:
+            return "—"
+        return format_html(
+            '<a href="{}?member_id={}" id="member-audit-trail">{}</a>',
+            trail,
+            member.pk,
+            _("This member's audit trail"),
         )
 
     def get_form(self, request, obj=None, **kwargs):

@@ -33,9 +33,15 @@ The emergency freeze (管理员账号被盗 → 立即冻结账号并启用备�
   the login as it was. A super admin frozen and replaced comes back as an admin: the enterprise has
   its super admin already.
 
-Every door writes its record (`SuperAdminHandover`, `AccountFreeze`) and the member's history with
-the actor, in one transaction; a refusal raises ExitRefused (its message is what a person reads)
-and changes nothing.
+Every door writes its record (`SuperAdminHandover`, `AccountFreeze`), the member's history with
+the actor, and its audit events (compliance.audit: "super_admin_handover_requested", "…_confirmed",
+"…_withdrawn", "emergency_window_closed", "account_reported_stolen", "account_frozen",
+"account_unfrozen"), in one transaction; a refusal raises ExitRefused (its message is what a
+person reads) and changes nothing. Each door locks its enterprise's audit chain first, before any
+row (lock order: see offboarding/services.py), and writes its events at its end; the internal
+steps hand theirs to the door in a `trail` list. A handover's events concern the leaving super
+admin and their exit; a freeze's, the frozen member. Reasons are free text about a person: only in
+the events' sealed personal data.
 """
 
 import math
@@ -48,6 +54,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from compliance import audit
 from directory import services as directory_services
 from directory.choices import HandoverPolicy, MemberRole, MemberStatus, StaffRole
 from directory.models import Member
@@ -58,6 +65,45 @@ from directory.tenancy import grants_for
 from .choices import OPEN_HANDOVER_STATES, OPEN_STATES, ExitState, HandoverState
 from .exceptions import ExitRefused
 from .models import AccountFreeze, Exit, SuperAdminHandover
+from .services import lock_audit_chain
+
+
+def _handover_event(
+    handover: SuperAdminHandover,
+    action: str,
+    *,
+    member_id: int | None = None,
+    data: dict | None = None,
+    personal: dict | None = None,
+) -> audit.Event:
+    """An audit event about `handover`, concerning the leaving super admin (or `member_id`)."""
+    return audit.Event(
+        action=action,
+        object_type="super_admin_handover",
+        object_id=handover.pk,
+        member_id=handover.from_member_id if member_id is None else member_id,
+        exit_id=handover.exit_case_id,
+        data={
+            "policy": str(handover.policy),
+            "state": str(handover.state),
+            "from_member_id": handover.from_member_id,
+            "to_member_id": handover.to_member_id,
+            "custodian_id": handover.custodian_id,
+            **(data or {}),
+        },
+        personal=personal,
+    )
+
+
+def _freeze_event(freeze: AccountFreeze, action: str, *, data: dict, personal=None):
+    return audit.Event(
+        action=action,
+        object_type="account_freeze",
+        object_id=freeze.pk,
+        member_id=freeze.member_id,
+        data=data,
+        personal=personal,
+    )
 
 
 def check_freeze(member: Member, *, actor, reason: str) -> None:
@@ -92,15 +138,21 @@ def _check_freezable(member: Member) -> None:
 @transaction.atomic
 def freeze_account(member: Member, *, actor, reason: str) -> AccountFreeze:
     """Freeze `member`'s admin account (see the module docstring). Returns the freeze record."""
-    # Locks in the order every door keeps: handovers first, then members (see _lock_handover).
+    # Locks in the order every door keeps: the audit chain, handovers, then members (see
+    # _lock_handover).
+    lock_audit_chain(member.enterprise_id)
     _open_handovers_naming(member.pk)
     member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
     check_freeze(member, actor=actor, reason=reason)
-    return _freeze(member, actor=actor, reason=reason.strip())
+    trail = []
+    freeze = _freeze(member, actor=actor, reason=reason.strip(), trail=trail)
+    audit.record_many(member.enterprise_id, trail, actor=actor)
+    return freeze
 
 
-def _freeze(member: Member, *, actor, reason: str) -> AccountFreeze:
-    """Freeze the locked, checked `member`; see `freeze_account`."""
+def _freeze(member: Member, *, actor, reason: str, trail: list) -> AccountFreeze:
+    """Freeze the locked, checked `member`; see `freeze_account`. Its audit events go to
+    `trail`, for the door to write."""
     user = member.user
     before = {
         "role": member.role,
@@ -135,7 +187,21 @@ def _freeze(member: Member, *, actor, reason: str) -> AccountFreeze:
         raise ExitRefused(" ".join(error.messages)) from error
     except IntegrityError as error:  # a freeze of the same account at the same moment
         raise ExitRefused(_("This account is frozen already.")) from error
-    _withdraw_handovers_of_frozen(member, actor=actor)
+    trail.append(
+        _freeze_event(
+            freeze,
+            "account_frozen",
+            data={
+                "status": str(MemberStatus.FROZEN),
+                "before": before,
+                "promoted_id": promoted.pk if promoted else None,
+                "login_active": False,
+                "sessions_ended": True,
+            },
+            personal={"reason": reason},
+        )
+    )
+    _withdraw_handovers_of_frozen(member, actor=actor, trail=trail)
     user.is_active = False
     user.save(update_fields=["is_active"])
     end_sessions(user)
@@ -166,6 +232,7 @@ def _backup_admin_of(member: Member) -> Member:
 @transaction.atomic
 def unfreeze_account(freeze: AccountFreeze, *, actor) -> AccountFreeze:
     """Give a frozen account back, by the enterprise's super admin (or a superuser)."""
+    lock_audit_chain(freeze.enterprise_id)
     freeze = AccountFreeze.objects.select_for_update().get(pk=freeze.pk)
     if freeze.unfrozen_at is not None:
         raise ExitRefused(_("This account was unfrozen already."))
@@ -184,6 +251,16 @@ def unfreeze_account(freeze: AccountFreeze, *, actor) -> AccountFreeze:
     freeze.unfrozen_at = timezone.now()
     freeze._history_user = actor
     freeze.save()
+    event = _freeze_event(
+        freeze,
+        "account_unfrozen",
+        data={
+            "status": str(MemberStatus.ACTIVE),
+            "role": str(member.role),
+            "login_active": member.user.is_active,
+        },
+    )
+    audit.record_many(freeze.enterprise_id, [event], actor=actor)
     return freeze
 
 
@@ -284,8 +361,14 @@ def request_handover(
 @transaction.atomic
 def _request_handover(member, *, actor, new_admin, custodian) -> SuperAdminHandover:
     # The super admin's row first, then the others: every door that moves the role locks the
-    # current super admin's row first, so two of them at once are served one after the other.
-    member = Member.objects.select_for_update().select_related("enterprise").get(pk=member.pk)
+    # current super admin's row first, so two of them at once are served one after the other
+    # (after the audit chain, as every door). Only the member's row: the enterprise's is read.
+    lock_audit_chain(member.enterprise_id)
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("enterprise")
+        .get(pk=member.pk)
+    )
     new_admin = Member.objects.select_for_update().get(pk=new_admin.pk)
     if custodian is not None:
         custodian = Member.objects.select_for_update().get(pk=custodian.pk)
@@ -313,6 +396,11 @@ def _request_handover(member, *, actor, new_admin, custodian) -> SuperAdminHando
     # The new super admin's authenticator device, to enrol on their page (its QR code) if they
     # have none yet: written now, so that showing the page writes nothing.
     enrolment_device(new_admin.user)
+    audit.record_many(
+        handover.enterprise_id,
+        [_handover_event(handover, "super_admin_handover_requested")],
+        actor=actor,
+    )
     return handover
 
 
@@ -332,6 +420,7 @@ def confirm_handover(handover: SuperAdminHandover, *, actor, token: str) -> Supe
     failures (kept: django-otp slows down guessing with it)."""
     refusal = None
     with transaction.atomic():
+        lock_audit_chain(handover.enterprise_id)
         handover = _lock_handover(handover)
         if not may_confirm(actor, handover):
             raise ExitRefused(_confirm_refusal(handover))
@@ -356,7 +445,19 @@ def confirm_handover(handover: SuperAdminHandover, *, actor, token: str) -> Supe
             if not device.confirmed:
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
+            holder_id = current.pk
             _swap(handover, current=current, actor=actor)
+            event = _handover_event(
+                handover,
+                "super_admin_handover_confirmed",
+                data={
+                    "role_passed_from_id": holder_id,
+                    "grace_until": handover.grace_until.isoformat()
+                    if handover.grace_until
+                    else None,
+                },
+            )
+            audit.record_many(handover.enterprise_id, [event], actor=actor)
     if refusal is not None:
         raise refusal  # after the block: the device's count of failures is kept
     return handover
@@ -443,6 +544,7 @@ def withdraw_handover(handover: SuperAdminHandover, *, actor) -> SuperAdminHando
     """Withdraw a handover that still waits for the new super admin: by the leaving super admin,
     or by HR of the enterprise. Once the role has moved (to the custodian, or to the new super
     admin) it is not withdrawn: the role moves only forward."""
+    lock_audit_chain(handover.enterprise_id)
     handover = _lock_handover(handover)
     if actor is None:
         raise ExitRefused(_("Only the leaving super admin or HR can withdraw this handover."))
@@ -451,20 +553,32 @@ def withdraw_handover(handover: SuperAdminHandover, *, actor) -> SuperAdminHando
         is_leaving_admin or grants_for(actor).has_role(handover.enterprise_id, (StaffRole.HR,))
     ):
         raise ExitRefused(_("Only the leaving super admin or HR can withdraw this handover."))
-    _withdraw(handover, actor=actor)
+    trail = []
+    _withdraw(handover, actor=actor, trail=trail, cause="withdrawn")
+    audit.record_many(handover.enterprise_id, trail, actor=actor)
     return handover
 
 
-def _withdraw(handover: SuperAdminHandover, *, actor) -> None:
+def _withdraw(handover: SuperAdminHandover, *, actor, trail: list, cause: str) -> None:
+    """Withdraw the locked `handover`; its audit event, naming the `cause` ("withdrawn",
+    "exit_called_off", "member_frozen"), goes to `trail`."""
     if not _may_withdraw(handover):
         raise ExitRefused(
             _("This handover can no longer be withdrawn (%(state)s).")
             % {"state": handover.get_state_display()}
         )
+    state_before = handover.state
     handover.state = HandoverState.WITHDRAWN
     handover.withdrawn_by = actor
     handover.withdrawn_at = timezone.now()
     _save_handover(handover, actor=actor, change_reason="withdraw")
+    trail.append(
+        _handover_event(
+            handover,
+            "super_admin_handover_withdrawn",
+            data={"cause": cause, "state_before": str(state_before)},
+        )
+    )
 
 
 def _may_withdraw(handover: SuperAdminHandover) -> bool:
@@ -478,26 +592,39 @@ def _may_withdraw(handover: SuperAdminHandover) -> bool:
     )
 
 
-def exit_called_off(exit_case: Exit, *, actor) -> None:
+def exit_called_off(exit_case: Exit, *, actor, trail: list | None = None) -> None:
     """The exit was cancelled, rejected or undone: the member is not leaving after all. Its
     handover still waiting for a code is withdrawn, and an emergency window it opened closes (the
     role already handed over stays with its new holder). Called inside the workflow's
-    transaction."""
+    transaction, which passes its `trail`: the audit events are appended there, for the workflow
+    to write after its last row lock. Without a trail they are written here."""
+    events = [] if trail is None else trail
     now = timezone.now()
     for handover in SuperAdminHandover.objects.select_for_update().filter(exit_case=exit_case):
         if handover.state == HandoverState.AWAITING_CONFIRMATION:
-            _withdraw(handover, actor=actor)
+            _withdraw(handover, actor=actor, trail=events, cause="exit_called_off")
         elif handover.grace_until is not None and handover.grace_closed_at is None:
             handover.grace_closed_at = now
             _save_handover(handover, actor=actor, change_reason="close_grace_window")
+            events.append(_grace_closed_event(handover, cause="exit_called_off"))
+    if trail is None:
+        audit.record_many(exit_case.enterprise_id, events, actor=actor)
 
 
-def _withdraw_handovers_of_frozen(member: Member, *, actor) -> None:
+def _grace_closed_event(handover: SuperAdminHandover, *, cause: str) -> audit.Event:
+    return _handover_event(
+        handover,
+        "emergency_window_closed",
+        data={"cause": cause, "grace_until": handover.grace_until.isoformat()},
+    )
+
+
+def _withdraw_handovers_of_frozen(member: Member, *, actor, trail: list) -> None:
     """A frozen member takes part in no handover: every open one they leave, hold in custody or
     would receive is withdrawn, so that the enterprise can start another."""
     for handover in _open_handovers_naming(member.pk):
         if _may_withdraw(handover):
-            _withdraw(handover, actor=actor)
+            _withdraw(handover, actor=actor, trail=trail, cause="member_frozen")
 
 
 def _open_handovers_naming(member_id: int) -> list[SuperAdminHandover]:
@@ -543,26 +670,41 @@ def check_report(handover: SuperAdminHandover, *, actor, reason: str) -> None:
 def report_stolen(handover: SuperAdminHandover, *, actor, reason: str) -> AccountFreeze:
     """From the emergency page: the old super admin reports the new super admin's account stolen,
     which runs the emergency freeze (the backup admin becomes super admin)."""
+    lock_audit_chain(handover.enterprise_id)
     handover = _lock_handover(handover)
     check_report(handover, actor=actor, reason=reason)
     _open_handovers_naming(handover.to_member_id)  # handovers first, then members
     member = Member.objects.select_for_update().select_related("user").get(pk=handover.to_member_id)
     _check_freezable(member)
-    freeze = _freeze(member, actor=actor, reason=reason.strip())
+    trail = []
+    freeze = _freeze(member, actor=actor, reason=reason.strip(), trail=trail)
     handover.stolen_report = freeze
     _save_handover(handover, actor=actor, change_reason="report_stolen")
+    # The report concerns the account reported (the new super admin's); the reason is sealed
+    # with that member's key.
+    reported = _handover_event(
+        handover,
+        "account_reported_stolen",
+        member_id=member.pk,
+        data={"freeze_id": freeze.pk},
+        personal={"reason": reason.strip()},
+    )
+    audit.record_many(handover.enterprise_id, [reported, *trail], actor=actor)
     return freeze
 
 
 def close_grace_windows() -> int:
     """Close every emergency window whose deadline has passed and end the sessions it allowed:
     the Celery task `offboarding.expire_grace_windows`. Safe to run twice (a closed window is
-    skipped) and at once (rows another run holds are skipped). Returns how many it closed."""
+    skipped) and at once (a second run waits its turn on the enterprise's audit chain, then finds
+    the window closed). Returns how many it closed. Each closed window is an audit event
+    ("emergency_window_closed", by the system)."""
     closed = 0
     now = timezone.now()
     due = SuperAdminHandover.objects.filter(grace_closed_at__isnull=True, grace_until__lte=now)
-    for pk in due.values_list("pk", flat=True):
+    for pk, enterprise_id in due.values_list("pk", "enterprise_id"):
         with transaction.atomic():
+            lock_audit_chain(enterprise_id)
             handover = (
                 SuperAdminHandover.objects.select_for_update(skip_locked=True)
                 .filter(pk=pk, grace_closed_at__isnull=True)
@@ -574,6 +716,11 @@ def close_grace_windows() -> int:
             handover.grace_closed_at = now
             _save_handover(handover, actor=None, change_reason="close_grace_window")
             end_sessions(handover.from_member.user)
+            audit.record_many(
+                handover.enterprise_id,
+                [_grace_closed_event(handover, cause="deadline")],
+                actor=None,
+            )
             closed += 1
     return closed
 

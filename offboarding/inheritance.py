@@ -32,9 +32,18 @@ depend on how many resources move (a test holds it to that), and memory stays fl
 work on an unbounded set of items (`settle_waiting`, `give_back`, `reassign_full_items`) work in
 batches of at most BATCH_SIZE ids.
 
+Audit (compliance.audit, C-7): each door writes its events in its own transaction, last (lock
+order: see offboarding/services.py) — `inherit` ONE event per batch ("resources_inherited": the
+successors, the counts per resource type and status, the item ids as runs), never one per
+resource, so its query count stays flat too; `reassign_full_items` "inheritance_reassigned";
+`refuse_item` "inheritance_item_refused" (the customer's reason sealed); `settle_waiting` one
+"inheritance_settled" per batch in each of its transactions (the system); `give_back`
+"inheritance_given_back", handed to the undo's trail.
+
 Callers: `give_back` is called by `offboarding.workflow._undo`, inside the undo's transaction.
 """
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from django.db import connection, transaction
@@ -51,6 +60,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
+from compliance import audit
 from directory.models import (
     AppAuthorization,
     ApprovalTemplate,
@@ -79,6 +89,44 @@ BATCH_SIZE = 2000  # ids per statement, at most (fewer where the database takes 
 SETTLE_REASON = "settle_waiting"
 UNDO_REASON = "undo"
 _HISTORY_FIELDS = ("history_date", "history_change_reason", "history_type", "history_user")
+
+
+def id_runs(ids: Iterable[int]) -> list[list[int]]:
+    """Sorted ids as runs of consecutive ids, [[first, last], …]: the item ids of an audit
+    event, exact and short (the items of one batch are mostly consecutive)."""
+    runs: list[list[int]] = []
+    for pk in sorted(ids):
+        if runs and pk == runs[-1][1] + 1:
+            runs[-1][1] = pk
+        else:
+            runs.append([pk, pk])
+    return runs
+
+
+def _batch_event(batch: InheritanceBatch, action: str, *, data: dict, personal=None):
+    """An audit event about `batch`, concerning its leaving member and their exit."""
+    return audit.Event(
+        action=action,
+        object_type="inheritance_batch",
+        object_id=batch.pk,
+        member_id=batch.from_member_id,
+        exit_id=batch.exit_case_id,
+        data=data,
+        personal=personal,
+    )
+
+
+def _items_summary(items: Iterable[tuple]) -> dict:
+    """Counts per resource type and status, and the item ids, of (id, type, status) rows."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    ids = []
+    for pk, rtype, status in items:
+        counts[rtype][status] += 1
+        ids.append(pk)
+    return {
+        "counts": {rtype: dict(by_status) for rtype, by_status in sorted(counts.items())},
+        "item_id_runs": id_runs(ids),
+    }
 
 
 def change_reason(batch: InheritanceBatch) -> str:
@@ -182,6 +230,13 @@ def inherit(
         reason=change_reason(batch),
         now=now,
     )
+    items = batch.items.order_by().values_list("pk", "resource_type", "status")
+    event = _batch_event(
+        batch,
+        "resources_inherited",
+        data={"successors": batch.successors, **_items_summary(items)},
+    )
+    audit.record_many(enterprise.pk, [event], actor=actor)
     return batch
 
 
@@ -233,6 +288,17 @@ def reassign_full_items(batch: InheritanceBatch, *, actor, successor: Member) ->
             _write_history(
                 model, rows, history_type="~", actor=actor, reason=change_reason(batch), now=now
             )
+    event = _batch_event(
+        batch,
+        "inheritance_reassigned",
+        data={
+            "successor_id": successor.pk,
+            "status": str(status),
+            "moved": len(item_ids),
+            "item_id_runs": id_runs(item_ids),
+        },
+    )
+    audit.record_many(enterprise.pk, [event], actor=actor)
     return len(item_ids)
 
 
@@ -244,6 +310,9 @@ def refuse_item(item: InheritanceItem, *, actor, reason: str = "") -> Inheritanc
     becomes `refused` and the contact stays with the successor as a lost customer (see the module
     docstring): it no longer blocks the exit. Refusing a refused item again changes nothing.
     """
+    services.lock_audit_chain(
+        InheritanceBatch.objects.values_list("enterprise_id", flat=True).get(pk=item.batch_id)
+    )
     item = (
         InheritanceItem.objects.select_for_update(of=("self",))
         .select_related("batch__exit_case")
@@ -269,55 +338,109 @@ def refuse_item(item: InheritanceItem, *, actor, reason: str = "") -> Inheritanc
     item._history_user = actor
     item._change_reason = "refused"
     item.save()
+    batch = item.batch
+    event = audit.Event(
+        action="inheritance_item_refused",
+        object_type="inheritance_item",
+        object_id=item.pk,
+        member_id=batch.from_member_id,
+        exit_id=batch.exit_case_id,
+        data={
+            "batch_id": batch.pk,
+            "resource_type": str(item.resource_type),
+            "resource_id": item.resource_id,
+            "successor_id": item.successor_id,
+        },
+        personal={"reason": reason} if reason else None,
+    )
+    audit.record_many(batch.enterprise_id, [event], actor=actor)
     return item
 
 
 def settle_waiting(now=None) -> int:
     """Mark `waiting` items whose acceptance period has ended as `done`; return how many.
 
-    Only rows still needing work are selected, in batches of at most BATCH_SIZE, each batch in
-    its own transaction: a second run, or a run after one killed half way, does nothing twice.
-    A given-back batch's items are left as they are. History: "~", the system, "settle_waiting".
+    Only rows still needing work are selected, enterprise by enterprise, in batches of at most
+    BATCH_SIZE, each batch in its own transaction (the enterprise's audit chain locked first, as
+    every door does): a second run, or a run after one killed half way, does nothing twice. A
+    given-back batch's items are left as they are. History: "~", the system, "settle_waiting";
+    audit: one "inheritance_settled" per inheritance batch in each transaction.
     """
     now = now or timezone.now()
     due = InheritanceItem.objects.filter(
         status=InheritanceStatus.WAITING, settles_at__lte=now, batch__undone_at__isnull=True
     ).order_by("pk")
+    enterprise_ids = sorted(
+        set(due.order_by().values_list("batch__enterprise_id", flat=True).distinct())
+    )
     settled = 0
-    while True:
-        with transaction.atomic():
-            # Locked, skipping rows another run holds: two runs at once never settle (and write
-            # the history of) the same item twice.
-            ids = list(
-                due.select_for_update(skip_locked=True).values_list("pk", flat=True)[
-                    : _chunk_size()
-                ]
-            )
-            if not ids:
-                return settled
-            # status=waiting again: a refusal recorded meanwhile wins.
-            settled += InheritanceItem.objects.filter(
-                pk__in=ids, status=InheritanceStatus.WAITING
-            ).update(status=InheritanceStatus.DONE, updated_at=now)
-            _write_history(
-                InheritanceItem,
-                InheritanceItem.objects.filter(pk__in=ids, status=InheritanceStatus.DONE),
-                history_type="~",
-                actor=None,
-                reason=SETTLE_REASON,
-                now=now,
-            )
+    for enterprise_id in enterprise_ids:
+        of_enterprise = due.filter(batch__enterprise_id=enterprise_id)
+        while True:
+            with transaction.atomic():
+                services.lock_audit_chain(enterprise_id)
+                # Locked, skipping rows another run holds: two runs at once never settle (and
+                # write the history of) the same item twice.
+                ids = list(
+                    of_enterprise.select_for_update(skip_locked=True).values_list("pk", flat=True)[
+                        : _chunk_size()
+                    ]
+                )
+                if not ids:
+                    break
+                # status=waiting again: a refusal recorded meanwhile wins.
+                settled += InheritanceItem.objects.filter(
+                    pk__in=ids, status=InheritanceStatus.WAITING
+                ).update(status=InheritanceStatus.DONE, updated_at=now)
+                _write_history(
+                    InheritanceItem,
+                    InheritanceItem.objects.filter(pk__in=ids, status=InheritanceStatus.DONE),
+                    history_type="~",
+                    actor=None,
+                    reason=SETTLE_REASON,
+                    now=now,
+                )
+                _record_settled(enterprise_id, ids)
+    return settled
+
+
+def _record_settled(enterprise_id: int, ids: list[int]) -> None:
+    """One "inheritance_settled" event per inheritance batch among the items `ids` just
+    settled."""
+    rows = (
+        InheritanceItem.objects.filter(pk__in=ids, status=InheritanceStatus.DONE)
+        .order_by("batch_id", "pk")
+        .values_list(
+            "batch_id", "batch__from_member_id", "batch__exit_case_id", "pk", "resource_type"
+        )
+    )
+    by_batch: dict[tuple, list[tuple]] = defaultdict(list)
+    for batch_id, member_id, exit_id, pk, rtype in rows:
+        by_batch[(batch_id, member_id, exit_id)].append((pk, rtype, InheritanceStatus.DONE.value))
+    events = [
+        audit.Event(
+            action="inheritance_settled",
+            object_type="inheritance_batch",
+            object_id=batch_id,
+            member_id=member_id,
+            exit_id=exit_id,
+            data=_items_summary(items),
+        )
+        for (batch_id, member_id, exit_id), items in by_batch.items()
+    ]
+    audit.record_many(enterprise_id, events, actor=None)
 
 
 @transaction.atomic
-def give_back(exit_case: Exit, *, actor) -> int:
+def give_back(exit_case: Exit, *, actor, trail: list | None = None) -> int:
     """Undo every handover of the exit: each moved resource goes back to the leaving member.
 
     Called by `workflow._undo` (误操作退出) inside its transaction, with the exit locked and the
     member restored; it checks nothing itself. Resources a successor no longer holds (passed on to
     someone else since) stay where they are; `receiver_full` ones never left. Each resource moved
     back gets a history row ("~", the actor, "undo"); each batch its `undone_at`. Returns how many
-    resources moved back.
+    resources moved back. Its audit event ("inheritance_given_back": the batches, the counts per
+    resource type) goes to the caller's `trail`, else is written here.
     """
     batches = list(
         InheritanceBatch.objects.select_for_update().filter(
@@ -329,6 +452,7 @@ def give_back(exit_case: Exit, *, actor) -> int:
     now = timezone.now()
     member_id = exit_case.member_id
     moved_back = 0
+    moved_by_type = {}
     for rtype, model in RESOURCE_MODELS.items():
         handed_over = InheritanceItem.objects.filter(
             batch__in=batches, resource_type=rtype
@@ -339,7 +463,9 @@ def give_back(exit_case: Exit, *, actor) -> int:
             )
         ).order_by("pk")
         while ids := list(still_with_successor.values_list("pk", flat=True)[: _chunk_size()]):
-            moved_back += model.objects.filter(pk__in=ids).update(owner_id=member_id)
+            moved = model.objects.filter(pk__in=ids).update(owner_id=member_id)
+            moved_back += moved
+            moved_by_type[rtype.value] = moved_by_type.get(rtype.value, 0) + moved
             _write_history(
                 model,
                 model.objects.filter(pk__in=ids),
@@ -357,6 +483,18 @@ def give_back(exit_case: Exit, *, actor) -> int:
         default_user=actor,
         default_change_reason=UNDO_REASON,
     )
+    event = audit.Event(
+        action="inheritance_given_back",
+        object_type="exit",
+        object_id=exit_case.pk,
+        member_id=member_id,
+        exit_id=exit_case.pk,
+        data={"batch_ids": sorted(batch.pk for batch in batches), "moved_back": moved_by_type},
+    )
+    if trail is None:
+        audit.record_many(exit_case.enterprise_id, [event], actor=actor)
+    else:
+        trail.append(event)
     return moved_back
 
 
@@ -367,6 +505,7 @@ def _lock_for_handover(exit_case: Exit, *, actor) -> Exit:
     """The exit, locked, once `actor` may hand over its member's resources now."""
     if actor is None:
         raise ExitRefused(_("Only a person can hand over a member's resources."))
+    services.lock_audit_chain(exit_case.enterprise_id)
     exit_case = (
         Exit.objects.select_for_update(of=("self",))
         .select_related("member", "enterprise")

@@ -1,6 +1,22 @@
 """Writes of the exit workflow that are not transitions: opening an exit, checklist sign-offs.
 
 Transitions live in offboarding/workflow.py. Both raise ExitRefused with a message for people.
+
+Every write here, and every door of workflow.py, inheritance.py and handover.py, appends its
+events to the enterprise's audit trail (compliance.audit, C-7) in its own transaction: the action,
+the object, the member concerned and the exit; personal data (free text, names) only in
+`personal`, sealed with that member's key. The audit and sealing modules of `compliance` build on
+the directory alone, so the exit workflow writing to them makes no import cycle.
+
+Lock order: a door locks its enterprise's audit chain head FIRST (`lock_audit_chain`), before any
+row. Writing an event holds the head until the transaction ends, and PostgreSQL checks foreign keys
+at COMMIT (a KEY SHARE lock on every row a new row points to: the actor's user, the member…). A
+door that locked a member or a user FOR UPDATE and then waited for the head, while the head's
+holder waited at its commit for that row, would deadlock; taking the head first makes the doors
+of one enterprise take turns instead. The events themselves are written at the door's end, in the
+order they happened: a door called inside another (`handover.exit_called_off`,
+`inheritance.give_back`) appends its events to the caller's `trail`, and the caller writes them
+all (`audit.record_many`).
 """
 
 from django.db import IntegrityError, transaction
@@ -8,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
+from compliance import audit
 from directory.choices import MemberRole, MemberStatus
 from directory.models import Enterprise, Member
 
@@ -18,6 +35,34 @@ from .models import ChecklistItem, ChecklistTemplateItem, Exit
 
 # States in which the checklist and the review can still be signed.
 SIGNABLE_STATES = (ExitState.DRAFT, ExitState.PENDING_APPROVAL, ExitState.HANDOVER)
+
+
+def exit_event(
+    exit_case: Exit,
+    action: str,
+    *,
+    object_type: str = "exit",
+    object_id=None,
+    data: dict | None = None,
+    personal: dict | None = None,
+) -> audit.Event:
+    """An audit event about `exit_case` (the exit itself, or one of its parts: `object_type`,
+    `object_id`), concerning its leaving member. `personal` is sealed with that member's key."""
+    return audit.Event(
+        action=action,
+        object_type=object_type,
+        object_id=exit_case.pk if object_id is None else object_id,
+        member_id=exit_case.member_id,
+        exit_id=exit_case.pk,
+        data=data or {},
+        personal=personal or None,
+    )
+
+
+def lock_audit_chain(enterprise_id: int) -> None:
+    """Lock the enterprise's audit chain head, the first lock of every door (see the module
+    docstring); a door called inside another finds it held already."""
+    audit.lock_chain(enterprise_id)
 
 
 def checklist_template(enterprise) -> list[dict]:
@@ -99,6 +144,7 @@ def open_exit(
 ) -> Exit:
     """Open a draft exit for `member` with the enterprise's checklist, after `check_open_exit`
     (refused, changing nothing, for the reasons it lists)."""
+    lock_audit_chain(member.enterprise_id)
     # The member as the database has it now, locked: a frozen or departed member read earlier,
     # or a second request at the same moment, cannot slip through.
     member = (
@@ -133,14 +179,25 @@ def open_exit(
         raise ExitRefused(
             _("%(name)s already has an exit in progress.") % {"name": member.name}
         ) from error
+    checklist = [
+        ChecklistItem(exit_case=exit_case, position=position, **item)
+        for position, item in enumerate(checklist_template(enterprise), start=1)
+    ]
     bulk_create_with_history(
-        [
-            ChecklistItem(exit_case=exit_case, position=position, **item)
-            for position, item in enumerate(checklist_template(enterprise), start=1)
-        ],
-        ChecklistItem,
-        default_user=actor,
-        default_change_reason="open",
+        checklist, ChecklistItem, default_user=actor, default_change_reason="open"
+    )
+    data = {
+        "kind": str(kind),
+        "state": str(exit_case.state),
+        "last_working_day": str(last_working_day),
+        "successor_id": exit_case.successor_id,
+        "checklist_items": len(checklist),
+    }
+    personal = {"reason": reason} if reason else None
+    audit.record_many(
+        enterprise.pk,
+        [exit_event(exit_case, "exit_opened", data=data, personal=personal)],
+        actor=actor,
     )
     return exit_case
 
@@ -157,6 +214,7 @@ def _may_open(actor, member, kind) -> bool:
 def _lock_signable(exit_case, actor) -> Exit:
     if actor is None:
         raise ExitRefused(_("Only a person of the owning team can sign off."))
+    lock_audit_chain(exit_case.enterprise_id)
     locked = Exit.objects.select_for_update().get(pk=exit_case.pk)
     if locked.state not in SIGNABLE_STATES:
         raise ExitRefused(
@@ -191,6 +249,15 @@ def sign_off_item(item: ChecklistItem, *, actor, note: str = "") -> ChecklistIte
     item.note = note
     item._history_user = actor
     item.save()
+    event = exit_event(
+        exit_case,
+        "checklist_item_signed_off",
+        object_type="checklist_item",
+        object_id=item.pk,
+        data={"code": item.code, "team": str(item.team), "position": item.position},
+        personal={"note": note} if note else None,
+    )
+    audit.record_many(exit_case.enterprise_id, [event], actor=actor)
     return item
 
 
@@ -213,6 +280,11 @@ def sign_off_review(exit_case: Exit, *, actor, team: Team) -> Exit:
     exit_case._history_user = actor
     exit_case._change_reason = f"{prefix}_review"
     exit_case.save()
+    audit.record_many(
+        exit_case.enterprise_id,
+        [exit_event(exit_case, "exit_review_signed_off", data={"team": str(Team(team))})],
+        actor=actor,
+    )
     return exit_case
 
 

@@ -3,9 +3,12 @@
 Every function here is called as `fn(exit_case, *, actor, ...)` and, in one transaction: locks the
 exit's row (so two people acting at once are served one after the other, and the second sees the
 first one's result), checks that the transition may run now and that `actor` may run it, runs it,
-saves with `actor` and the transition's name in the exit's history, and returns the fresh exit.
-A refused call raises ExitRefused and changes nothing; its message is the text the pages show.
-`actor=None` means the system (the nightly jobs); only `close` accepts it.
+saves with `actor` and the transition's name in the exit's history, writes the transition's audit
+event (compliance.audit: "exit_submitted", "exit_approved"…, with each approval step's decision
+and whatever the transition set off), and returns the fresh exit. The events are written last,
+after every row lock (see offboarding/services.py: lock order). A refused call raises ExitRefused
+and changes nothing; its message is the text the pages show. `actor=None` means the system (the
+nightly jobs); only `close` accepts it.
 """
 
 from django.db import transaction
@@ -15,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed, has_transition_perm
 from simple_history.utils import bulk_create_with_history
 
+from compliance import audit, sealing
 from directory import services as directory_services
 from directory.choices import MemberStatus
 from directory.security import PasswordRefused, confirm_password
@@ -31,9 +35,13 @@ from .choices import (
 )
 from .exceptions import ExitRefused
 from .models import ApprovalChainStep, Exit, ExitApproval
+from .services import exit_event, lock_audit_chain
 
 
 def _lock(exit_case: Exit) -> Exit:
+    """The exit's row, locked, after its enterprise's audit chain (the first lock of every door:
+    see offboarding/services.py)."""
+    lock_audit_chain(exit_case.enterprise_id)
     return (
         Exit.objects.select_for_update(of=("self",))
         .select_related("member__user", "enterprise")
@@ -103,6 +111,45 @@ def _save(exit_case: Exit, *, actor, transition: Transition) -> Exit:
     return exit_case
 
 
+# The audit action of each transition (compliance.audit).
+ACTIONS = {
+    Transition.SUBMIT: "exit_submitted",
+    Transition.APPROVE: "exit_approved",
+    Transition.REJECT: "exit_rejected",
+    Transition.CANCEL: "exit_cancelled",
+    Transition.REMOVE: "member_removed",
+    Transition.COMPLETE: "exit_completed",
+    Transition.UNDO: "exit_undone",
+    Transition.CLOSE: "exit_closed",
+}
+
+
+def _transition_event(exit_case: Exit, transition: Transition, source: str, **data):
+    """The audit event of `transition`, which moved `exit_case` from `source` to its state."""
+    return exit_event(
+        exit_case,
+        ACTIONS[transition],
+        data={"from": str(source), "to": str(exit_case.state), **data},
+    )
+
+
+def _step_event(exit_case: Exit, approval: ExitApproval):
+    """The audit event of one approval step's decision; the comment is the member's personal
+    data (sealed)."""
+    return exit_event(
+        exit_case,
+        f"approval_step_{Decision(approval.decision).value}",
+        object_type="exit_approval",
+        object_id=approval.pk,
+        data={
+            "position": approval.position,
+            "approver": str(approval.approver),
+            "assignee_id": approval.assignee_id,
+        },
+        personal={"comment": approval.comment} if approval.comment else None,
+    )
+
+
 def _resolve_assignee(exit_case: Exit, approver: ApproverKind):
     """The member who decides this step, or None when HR decides it."""
     member = exit_case.member
@@ -128,26 +175,32 @@ def _directory_change(member, *, actor, **changes) -> None:
         raise ExitRefused(" ".join(error.messages)) from error
 
 
-def _open_approvals(exit_case: Exit, *, actor) -> None:
+def _open_approvals(exit_case: Exit, *, actor) -> list[dict]:
+    """Open the steps of the enterprise's approval chain; return them, for the audit event."""
     chain = list(
         ApprovalChainStep.objects.filter(enterprise=exit_case.enterprise)
         .order_by("position")
         .values_list("approver", flat=True)
     ) or list(DEFAULT_APPROVAL_CHAIN)
+    steps = [
+        ExitApproval(
+            exit_case=exit_case,
+            position=position,
+            approver=approver,
+            assignee=_resolve_assignee(exit_case, ApproverKind(approver)),
+        )
+        for position, approver in enumerate(chain, start=1)
+    ]
     bulk_create_with_history(
-        [
-            ExitApproval(
-                exit_case=exit_case,
-                position=position,
-                approver=approver,
-                assignee=_resolve_assignee(exit_case, ApproverKind(approver)),
-            )
-            for position, approver in enumerate(chain, start=1)
-        ],
+        steps,
         ExitApproval,
         default_user=actor,
         default_change_reason=Transition.SUBMIT.value,
     )
+    return [
+        {"position": step.position, "approver": str(step.approver), "assignee_id": step.assignee_id}
+        for step in steps
+    ]
 
 
 @transaction.atomic
@@ -156,9 +209,15 @@ def submit(exit_case: Exit, *, actor) -> Exit:
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.SUBMIT, actor)
     _refuse_if_blocked(exit_case, prereview.SUBMIT)
+    source = exit_case.state
     exit_case.submit()
     _save(exit_case, actor=actor, transition=Transition.SUBMIT)
-    _open_approvals(exit_case, actor=actor)
+    steps = _open_approvals(exit_case, actor=actor)
+    audit.record_many(
+        exit_case.enterprise_id,
+        [_transition_event(exit_case, Transition.SUBMIT, source, approval_steps=steps)],
+        actor=actor,
+    )
     return exit_case
 
 
@@ -209,11 +268,18 @@ def approve(exit_case: Exit, *, actor, comment: str = "", step: int | None = Non
     exit_case = _lock(exit_case)
     _refuse_if_step_decided(exit_case, expected_step)
     _refuse_unless_allowed(exit_case, Transition.APPROVE, actor)
-    _decide_current_step(exit_case, actor=actor, decision=Decision.APPROVED, comment=comment)
-    if exit_case.approvals.filter(decision=Decision.PENDING).exists():
-        return exit_case  # the next step decides now
-    exit_case.approve()
-    return _save(exit_case, actor=actor, transition=Transition.APPROVE)
+    approval = _decide_current_step(
+        exit_case, actor=actor, decision=Decision.APPROVED, comment=comment
+    )
+    trail = [_step_event(exit_case, approval)]
+    if not exit_case.approvals.filter(decision=Decision.PENDING).exists():
+        source = exit_case.state
+        exit_case.approve()
+        _save(exit_case, actor=actor, transition=Transition.APPROVE)
+        trail.append(_transition_event(exit_case, Transition.APPROVE, source))
+    # else the next step decides now
+    audit.record_many(exit_case.enterprise_id, trail, actor=actor)
+    return exit_case
 
 
 @transaction.atomic
@@ -229,10 +295,18 @@ def reject(exit_case: Exit, *, actor, reason: str, step: int | None = None) -> E
     exit_case = _lock(exit_case)
     _refuse_if_step_decided(exit_case, expected_step)
     _refuse_unless_allowed(exit_case, Transition.REJECT, actor)
-    _decide_current_step(exit_case, actor=actor, decision=Decision.REJECTED, comment=reason)
+    approval = _decide_current_step(
+        exit_case, actor=actor, decision=Decision.REJECTED, comment=reason
+    )
+    source = exit_case.state
     exit_case.reject(reason=reason)
     _save(exit_case, actor=actor, transition=Transition.REJECT)
-    handover.exit_called_off(exit_case, actor=actor)
+    trail = [
+        _step_event(exit_case, approval),
+        _transition_event(exit_case, Transition.REJECT, source, step=approval.position),
+    ]
+    handover.exit_called_off(exit_case, actor=actor, trail=trail)
+    audit.record_many(exit_case.enterprise_id, trail, actor=actor)
     return exit_case
 
 
@@ -244,13 +318,23 @@ def cancel(exit_case: Exit, *, actor) -> Exit:
     moves (a role already handed over stays with its new holder)."""
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.CANCEL, actor)
+    source = exit_case.state
     exit_case.cancel()
     _save(exit_case, actor=actor, transition=Transition.CANCEL)
-    handover.exit_called_off(exit_case, actor=actor)
+    trail = [
+        _transition_event(
+            exit_case,
+            Transition.CANCEL,
+            source,
+            login_restored=exit_case.login_before_removal,
+        )
+    ]
+    handover.exit_called_off(exit_case, actor=actor, trail=trail)
     if exit_case.login_before_removal is not None:
         user = exit_case.member.user
         user.is_active = exit_case.login_before_removal
         user.save(update_fields=["is_active"])
+    audit.record_many(exit_case.enterprise_id, trail, actor=actor)
     return exit_case
 
 
@@ -274,12 +358,22 @@ def remove(exit_case: Exit, *, actor) -> Exit:
         )
     _refuse_if_blocked(exit_case, prereview.SUBMIT)
     user = exit_case.member.user
+    source = exit_case.state
     exit_case.remove()
     exit_case.login_before_removal = user.is_active
     _save(exit_case, actor=actor, transition=Transition.REMOVE)
     user.is_active = False
     user.save(update_fields=["is_active"])
     end_sessions(user)
+    event = _transition_event(
+        exit_case,
+        Transition.REMOVE,
+        source,
+        login_before_removal=exit_case.login_before_removal,
+        login_active=False,
+        sessions_ended=True,
+    )
+    audit.record_many(exit_case.enterprise_id, [event], actor=actor)
     return exit_case
 
 
@@ -308,12 +402,22 @@ def complete(exit_case: Exit, *, actor) -> Exit:
             else exit_case.login_before_removal
         },
     }
+    source = exit_case.state
     exit_case.complete()
     _save(exit_case, actor=actor, transition=Transition.COMPLETE)
     _directory_change(member, actor=actor, status=MemberStatus.DEPARTED)
     user.is_active = False
     user.save(update_fields=["is_active"])
     end_sessions(user)
+    event = _transition_event(
+        exit_case,
+        Transition.COMPLETE,
+        source,
+        member_status=str(MemberStatus.DEPARTED),
+        before=exit_case.before_completion,
+        undo_deadline=exit_case.undo_deadline.isoformat(),
+    )
+    audit.record_many(exit_case.enterprise_id, [event], actor=actor)
     return exit_case
 
 
@@ -350,21 +454,31 @@ def _undo(exit_case: Exit, *, actor) -> Exit:
             % {"deadline": _local(exit_case, exit_case.undo_deadline)}
         )
     before = exit_case.before_completion
+    source = exit_case.state
     exit_case.undo()
     _save(exit_case, actor=actor, transition=Transition.UNDO)
+    trail = [_transition_event(exit_case, Transition.UNDO, source, restored=before)]
     # An emergency window closes (H-2); before the member's row is locked: handovers first.
-    handover.exit_called_off(exit_case, actor=actor)
+    handover.exit_called_off(exit_case, actor=actor, trail=trail)
     _directory_change(exit_case.member, actor=actor, **before["member"])
     user = exit_case.member.user
     user.is_active = before["user"]["is_active"]
     user.save(update_fields=["is_active"])
-    inheritance.give_back(exit_case, actor=actor)  # what successors inherited comes back (X-5)
+    # What successors inherited comes back (X-5).
+    inheritance.give_back(exit_case, actor=actor, trail=trail)
+    audit.record_many(exit_case.enterprise_id, trail, actor=actor)
     return exit_case
 
 
 @transaction.atomic
 def close(exit_case: Exit, *, actor) -> Exit:
-    """completed → closed, for good, once the undo window has ended (the nightly job, or HR)."""
+    """completed → closed, for good, once the undo window has ended (the nightly job, or HR).
+
+    The departed member's work records are sealed in the same transaction (C-3,
+    离职员工数据需加密封存: `compliance.sealing.seal_member_records`, with its own audit event
+    "records_sealed" after "exit_closed"): an exit is never closed with its member's records left
+    in plaintext, and a close that fails seals nothing.
+    """
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.CLOSE, actor)
     if timezone.now() < exit_case.undo_deadline:
@@ -372,8 +486,16 @@ def close(exit_case: Exit, *, actor) -> Exit:
             _("The undo window is open until %(deadline)s: the exit can be closed after that.")
             % {"deadline": _local(exit_case, exit_case.undo_deadline)}
         )
+    source = exit_case.state
     exit_case.close()
-    return _save(exit_case, actor=actor, transition=Transition.CLOSE)
+    _save(exit_case, actor=actor, transition=Transition.CLOSE)
+    audit.record_many(
+        exit_case.enterprise_id,
+        [_transition_event(exit_case, Transition.CLOSE, source)],
+        actor=actor,
+    )
+    sealing.seal_member_records(exit_case.member, actor=actor, exit_id=exit_case.pk)
+    return exit_case
 
 
 def _local(exit_case: Exit, moment) -> str:

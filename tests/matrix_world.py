@@ -35,7 +35,10 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from directory.choices import MemberRole, StaffRole
+from compliance import erasure, exports, holds, retention, sealing
+from compliance.choices import RecordCategory, RetentionAction
+from compliance.models import AuditEvent, RetentionPolicy, WorkRecord
+from directory.choices import MemberRole, MemberStatus, StaffRole
 from directory.models import EnterpriseAccess
 from directory.permissions import GROUP_NAMES, grant_access
 from offboarding import handover, inheritance, services, workflow
@@ -257,6 +260,8 @@ class World:
         if name in ("object_id", "id") and row is not None:
             return str(row.pk)
         if name == "version_id" and row is not None:
+            if not hasattr(row, "history"):  # a model without change history: any number
+                return "1"
             return str(row.history.order_by("-history_id").values_list("history_id", flat=True)[0])
         if name == "name" and "/transition/" in route.key:
             return TRANSITION_NAME
@@ -386,6 +391,35 @@ def build_world() -> World:
         super_admin, actor=super_admin.user, new_admin=manager, password="matrix-password"
     )
 
+    # Compliance: a departed member's records, sealed, and one export of them; a retention
+    # policy; a legal hold on them; another departed member's erasure request, received. Every
+    # door above wrote the enterprise's audit trail.
+    departed = factories.MemberFactory(
+        enterprise=enterprise, department=department, name="钱离职", status=MemberStatus.DEPARTED
+    )
+    record = WorkRecord.objects.create(
+        enterprise=enterprise, owner=departed, category=RecordCategory.CHAT, content="报价单"
+    )
+    sealing.seal_member_records(departed, actor=None)
+    record_export, _content, _filename = exports.export_records(
+        departed, WorkRecord.objects.filter(pk=record.pk), actor=users[COMPLIANCE], format="csv"
+    )
+    policy = retention.save_policy(
+        RetentionPolicy(
+            enterprise=enterprise,
+            category=RecordCategory.EXPENSE,
+            keep_days=365,
+            action=RetentionAction.PURGE,
+        ),
+        actor=users[COMPLIANCE],
+    )
+    hold = holds.place_hold(enterprise, member=departed, reason="诉讼保全", actor=users[COMPLIANCE])
+    leaver_asking = factories.MemberFactory(
+        enterprise=enterprise, department=department, name="孙删除", status=MemberStatus.DEPARTED
+    )
+    erasure_request = erasure.receive(leaver_asking, actor=users[COMPLIANCE])
+    audit_event = AuditEvent.objects.filter(enterprise=enterprise).order_by("seq").first()
+
     interval = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
     rows = {
         type(row): row
@@ -401,6 +435,12 @@ def build_world() -> World:
             full_item,
             freeze,
             super_admin_handover,
+            record,
+            record_export,
+            policy,
+            hold,
+            erasure_request,
+            audit_event,
             ChecklistTemplateItem.objects.filter(enterprise=enterprise).order_by("position")[0],
             interval,
             CrontabSchedule.objects.create(minute="0", hour="3"),

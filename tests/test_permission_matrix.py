@@ -253,6 +253,84 @@ UNFREEZE = admin_page(
     post={SUPERUSER: CHANGED, HOME_STAFF: DENIED, OTHER_STAFF: HIDDEN},
 )
 
+# The compliance app is the Compliance role's (HR reads the holds and the erasure requests).
+COMPLIANCE_LIST = admin_page(
+    {(COMPLIANCE, SUPERUSER, OTHER_COMPLIANCE): OK, (HR, IT, OTHER_HR, OTHER_IT): DENIED}
+)
+COMPLIANCE_AND_HR_LIST = admin_page(
+    {
+        (COMPLIANCE, HR, SUPERUSER, OTHER_COMPLIANCE, OTHER_HR): OK,
+        (IT, OTHER_IT): DENIED,
+    }
+)
+COMPLIANCE_ADDS = COMPLIANCE_LIST
+COMPLIANCE_ROW = admin_page(
+    {(COMPLIANCE, SUPERUSER): OK, OTHER_COMPLIANCE: HIDDEN, (HR, IT, OTHER_HR, OTHER_IT): DENIED}
+)
+# A record nobody changes by its form: read by Compliance, POST refused.
+COMPLIANCE_RECORD = admin_page(
+    get={
+        (COMPLIANCE, SUPERUSER): OK,
+        OTHER_COMPLIANCE: HIDDEN,
+        (HR, IT, OTHER_HR, OTHER_IT): DENIED,
+    },
+    post={STAFF: DENIED},
+)
+COMPLIANCE_AND_HR_RECORD = admin_page(
+    get={
+        (COMPLIANCE, HR, SUPERUSER): OK,
+        (OTHER_COMPLIANCE, OTHER_HR): HIDDEN,
+        (IT, OTHER_IT): DENIED,
+    },
+    post={STAFF: DENIED},
+)
+# Past versions (django-simple-history): another enterprise's row does not exist for its staff;
+# a home row is refused to a role that may not read the model.
+COMPLIANCE_HISTORY = admin_page(
+    {(COMPLIANCE, SUPERUSER): OK, (HR, IT): DENIED, OTHER_STAFF: HIDDEN}
+)
+COMPLIANCE_AND_HR_HISTORY = admin_page(
+    {(COMPLIANCE, HR, SUPERUSER): OK, IT: DENIED, OTHER_STAFF: HIDDEN}
+)
+COMPLIANCE_HISTORY_VERSION = admin_page(
+    get={(COMPLIANCE, SUPERUSER): OK, (HR, IT): DENIED, OTHER_STAFF: HIDDEN},
+    post={STAFF: NOT_ALLOWED},
+)
+COMPLIANCE_AND_HR_HISTORY_VERSION = admin_page(
+    get={(COMPLIANCE, HR, SUPERUSER): OK, IT: DENIED, OTHER_STAFF: HIDDEN},
+    post={STAFF: NOT_ALLOWED},
+)
+# An erasure request's page is read-only (it changes by its buttons); Compliance of another
+# enterprise, who may change their own requests, does not see this one.
+ERASURE_REQUEST_PAGE = admin_page(
+    get={
+        (COMPLIANCE, HR, SUPERUSER): OK,
+        (OTHER_COMPLIANCE, OTHER_HR): HIDDEN,
+        (IT, OTHER_IT): DENIED,
+    },
+    post={(COMPLIANCE, HR, IT, SUPERUSER, OTHER_HR, OTHER_IT): DENIED, OTHER_COMPLIANCE: HIDDEN},
+)
+# Rows without change history (work records, exports, audit events): their "History" is Django's
+# own log; who may not read the model anywhere is refused before the row is looked up.
+NO_HISTORY_LOG = admin_page(
+    {(COMPLIANCE, SUPERUSER): OK, OTHER_COMPLIANCE: HIDDEN, (HR, IT, OTHER_HR, OTHER_IT): DENIED}
+)
+# Models without change history (work records, exports, audit events): no past version to show.
+NO_HISTORY_VERSION = admin_page(
+    get={(COMPLIANCE, SUPERUSER, OTHER_COMPLIANCE): HIDDEN, (HR, IT, OTHER_HR, OTHER_IT): DENIED},
+    post={STAFF: NOT_ALLOWED},
+)
+# A Compliance door on a home row (the sealed read, releasing a hold, deciding an erasure): GET
+# asks, POST does (and writes its audit event, at least).
+COMPLIANCE_DOOR = admin_page(
+    get={(COMPLIANCE, SUPERUSER): OK, (HR, IT): DENIED, OTHER_STAFF: HIDDEN},
+    post={(COMPLIANCE, SUPERUSER): CHANGED, (HR, IT): DENIED, OTHER_STAFF: HIDDEN},
+)
+# A door whose form needs input (a refusal's reason): an empty POST shows the form's error.
+COMPLIANCE_FORM_DOOR = admin_page(
+    get={(COMPLIANCE, SUPERUSER): OK, (HR, IT): DENIED, OTHER_STAFF: HIDDEN},
+)
+
 # The pages (not the admin): login required.
 PUBLIC = expect({ROLES: OK})
 PUBLIC_READ = expect(get={ROLES: OK}, post={ROLES: NOT_ALLOWED})
@@ -300,7 +378,7 @@ TABLE = {
     "admin/jsi18n/": EVERY_STAFF_READS,
     # "View on site": no model of ours has a page outside the admin.
     "admin/r/<path:content_type_id>/<path:object_id>/": NOT_FOUND_FOR_STAFF,
-    "admin/(?P<app_label>auth|django_celery_beat|directory|offboarding)/$": EVERY_STAFF,
+    "admin/(?P<app_label>auth|django_celery_beat|directory|offboarding|compliance)/$": EVERY_STAFF,
     "admin/(?P<url>.*)$": NOT_FOUND_FOR_STAFF,
     # Users and groups: the operator's (superuser's) alone.
     "admin/auth/group/": SUPERUSER_ONLY,
@@ -481,6 +559,54 @@ TABLE = {
     "admin/offboarding/superadminhandover/<path:object_id>/delete/": NOBODY,
     "admin/offboarding/superadminhandover/<path:object_id>/change/": RECORD_PAGE,
     "admin/offboarding/superadminhandover/<path:object_id>/": REDIRECT_TO_CHANGE,
+    # Compliance (C-1 … C-7)
+    "admin/compliance/workrecord/": COMPLIANCE_LIST,
+    "admin/compliance/workrecord/add/": NOBODY,
+    "admin/compliance/workrecord/<path:object_id>/history/": NO_HISTORY_LOG,
+    "admin/compliance/workrecord/([^/]+)/history/([^/]+)/$": NO_HISTORY_VERSION,
+    "admin/compliance/workrecord/<path:object_id>/delete/": NOBODY,
+    "admin/compliance/workrecord/<path:object_id>/change/": COMPLIANCE_RECORD,
+    "admin/compliance/workrecord/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/compliance/workrecord/<path:object_id>/sealed/": COMPLIANCE_DOOR,
+    "admin/compliance/recordexport/": COMPLIANCE_LIST,
+    "admin/compliance/recordexport/add/": NOBODY,
+    "admin/compliance/recordexport/<path:object_id>/history/": NO_HISTORY_LOG,
+    "admin/compliance/recordexport/([^/]+)/history/([^/]+)/$": NO_HISTORY_VERSION,
+    "admin/compliance/recordexport/<path:object_id>/delete/": NOBODY,
+    "admin/compliance/recordexport/<path:object_id>/change/": COMPLIANCE_RECORD,
+    "admin/compliance/recordexport/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/compliance/retentionpolicy/": COMPLIANCE_LIST,
+    "admin/compliance/retentionpolicy/add/": COMPLIANCE_ADDS,
+    "admin/compliance/retentionpolicy/<path:object_id>/history/": COMPLIANCE_HISTORY,
+    "admin/compliance/retentionpolicy/([^/]+)/history/([^/]+)/$": COMPLIANCE_HISTORY_VERSION,
+    "admin/compliance/retentionpolicy/<path:object_id>/delete/": COMPLIANCE_ROW,
+    "admin/compliance/retentionpolicy/<path:object_id>/change/": COMPLIANCE_ROW,
+    "admin/compliance/retentionpolicy/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/compliance/legalhold/": COMPLIANCE_AND_HR_LIST,
+    "admin/compliance/legalhold/add/": COMPLIANCE_ADDS,
+    "admin/compliance/legalhold/<path:object_id>/history/": COMPLIANCE_AND_HR_HISTORY,
+    "admin/compliance/legalhold/([^/]+)/history/([^/]+)/$": COMPLIANCE_AND_HR_HISTORY_VERSION,
+    "admin/compliance/legalhold/<path:object_id>/delete/": NOBODY,
+    "admin/compliance/legalhold/<path:object_id>/change/": COMPLIANCE_AND_HR_RECORD,
+    "admin/compliance/legalhold/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/compliance/legalhold/<path:object_id>/release/": COMPLIANCE_DOOR,
+    "admin/compliance/erasurerequest/": COMPLIANCE_AND_HR_LIST,
+    "admin/compliance/erasurerequest/add/": COMPLIANCE_ADDS,
+    "admin/compliance/erasurerequest/<path:object_id>/history/": COMPLIANCE_AND_HR_HISTORY,
+    "admin/compliance/erasurerequest/([^/]+)/history/([^/]+)/$": COMPLIANCE_AND_HR_HISTORY_VERSION,
+    "admin/compliance/erasurerequest/<path:object_id>/delete/": NOBODY,
+    "admin/compliance/erasurerequest/<path:object_id>/change/": ERASURE_REQUEST_PAGE,
+    "admin/compliance/erasurerequest/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/compliance/erasurerequest/<path:object_id>/evaluate/": COMPLIANCE_DOOR,
+    "admin/compliance/erasurerequest/<path:object_id>/erase-now/": COMPLIANCE_DOOR,
+    "admin/compliance/erasurerequest/<path:object_id>/refuse/": COMPLIANCE_FORM_DOOR,
+    "admin/compliance/auditevent/": COMPLIANCE_LIST,
+    "admin/compliance/auditevent/add/": NOBODY,
+    "admin/compliance/auditevent/<path:object_id>/history/": NO_HISTORY_LOG,
+    "admin/compliance/auditevent/([^/]+)/history/([^/]+)/$": NO_HISTORY_VERSION,
+    "admin/compliance/auditevent/<path:object_id>/delete/": NOBODY,
+    "admin/compliance/auditevent/<path:object_id>/change/": COMPLIANCE_RECORD,
+    "admin/compliance/auditevent/<path:object_id>/": REDIRECT_TO_CHANGE,
     # Logging in and out, passwords, language
     "accounts/login/": PUBLIC,
     "accounts/logout/": expect(get={ROLES: NOT_ALLOWED}, post={ROLES: LOGIN}),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.messages import get_messages
@@ -455,6 +456,7 @@ def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "EXITDESK_MASTER_KEYS": Fernet.generate_key().decode(),
         "DJANGO_ALLOWED_HOSTS": "exitdesk.example.cn",
     }
 

@@ -24,7 +24,7 @@ from django.db.models import Count, Max
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -49,6 +49,17 @@ from .forms import (
 )
 
 TEMPLATES = "admin/offboarding/exit"
+
+
+def _audit_trail_url(request, exit_case) -> str | None:
+    """The exit's audit trail (compliance), for users who may read it in the exit's enterprise.
+    Linked by URL name only: the compliance app builds on this one."""
+    if not request.user.has_perm("compliance.view_auditevent", exit_case):
+        return None
+    try:
+        return reverse("admin:compliance_auditevent_changelist") + f"?exit_id={exit_case.pk}"
+    except NoReverseMatch:
+        return None
 
 
 def _in_time_zone(moment, enterprise):
@@ -442,6 +453,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
                 self._review(exit_case, team, signing_teams) for team in (Team.HR, Team.IT)
             ],
             "timeline": exit_timeline(exit_case),
+            "audit_trail_url": _audit_trail_url(request, exit_case),
         }
 
     def _review(self, exit_case, team, signing_teams) -> dict:

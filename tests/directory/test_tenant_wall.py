@@ -125,12 +125,14 @@ def test_hr_saves_their_enterprise_in_the_admin(hr_client, enterprise):
             "customer_limit_per_member": "20000",
             "handover_policy": "custody",
             "handover_grace_period": "7 00:00:00",
+            "erasure_mode": "levels",
         },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     enterprise.refresh_from_db()
     assert enterprise.undo_window.days == 2
     assert enterprise.handover_policy == "custody"
+    assert enterprise.erasure_mode == "levels"
 
 
 def test_a_delete_action_deletes_only_where_the_user_may(client, enterprise, other_enterprise):

@@ -9,7 +9,6 @@ matter. Everything else is Django's backend as production uses it.
 
 from django.db.backends.postgresql import base, operations
 
-
 APPEND_ONLY_TABLES = {"compliance_auditevent"}
 
 

@@ -16,12 +16,17 @@ What it builds (all of it reproducible: every random choice comes from a seeded 
 Running it again with the same enterprise tops it up to N members and never duplicates anything.
 All of it runs in one transaction. `-v 2` prints the time of each phase.
 
+--records N gives every member who has none yet N work records (compliance.demo.seed_records):
+chat lines, files, approvals, attendance and expenses spread over about three years, in the same
+transaction.
+
 --demo-logins also ensures the logins admin, hr, it, compliance, manager and employee and prints
 them with their passwords and where to log in.
 
 This module is the interface only: the seeding itself is in the directory.demo package.
 """
 
+import random
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -35,6 +40,7 @@ from directory.models import OWNED_RESOURCE_MODELS, Enterprise, Member
 
 DEFAULT_ENTERPRISE = "示例科技有限公司"
 MAX_MEMBERS = 1_000_000
+MAX_RECORDS_PER_MEMBER = 10_000
 
 
 class Command(BaseCommand):
@@ -58,18 +64,31 @@ class Command(BaseCommand):
             help=f"the enterprise's name (default {DEFAULT_ENTERPRISE})",
         )
         parser.add_argument(
+            "--records",
+            type=int,
+            default=0,
+            metavar="N",
+            help="work records per member, for members who have none yet (default 0)",
+        )
+        parser.add_argument(
             "--demo-logins",
             action="store_true",
             help=f"also ensure the logins {', '.join(DEMO_PASSWORDS)} and print them",
         )
 
-    def handle(self, *args, members, enterprise, demo_logins, verbosity, **options):
+    def handle(self, *args, members, enterprise, records, demo_logins, verbosity, **options):
         self.verbosity = verbosity
         name = (enterprise or "").strip()
         if members is None or members < 1:
             raise CommandError(f"--members must be at least 1 (got {members}).")
         if members > MAX_MEMBERS:
             raise CommandError(f"--members must be at most {MAX_MEMBERS:,} (got {members:,}).")
+        if records is None or records < 0:
+            raise CommandError(f"--records must be at least 0 (got {records}).")
+        if records > MAX_RECORDS_PER_MEMBER:
+            raise CommandError(
+                f"--records must be at most {MAX_RECORDS_PER_MEMBER:,} (got {records:,})."
+            )
         if not name:
             raise CommandError("--enterprise must not be empty.")
         max_length = Enterprise._meta.get_field("name").max_length
@@ -87,6 +106,9 @@ class Command(BaseCommand):
                     # tqdm writes to the raw stream: OutputWrapper would end each redraw with "\n".
                     seeder = Seeder(target, members, progress_file=self.stderr._out)
                     seeder.run()
+                records_started = time.monotonic()
+                records_added = self.seed_records(target, records) if records else 0
+                records_seconds = time.monotonic() - records_started
                 logins_started = time.monotonic()
                 logins = ensure_demo_logins(target) if demo_logins else []
                 logins_seconds = time.monotonic() - logins_started  # password hashing, mostly
@@ -95,7 +117,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         # Reported once committed: the commit runs the deferred foreign-key checks, part of the
         # time seeding takes.
-        seconds = time.monotonic() - started - logins_seconds
+        seconds = time.monotonic() - started - logins_seconds - records_seconds
         if seeder is None:
             self.stdout.write(
                 f"{target} already has {existing:,} members (asked for {members:,}): "
@@ -104,8 +126,25 @@ class Command(BaseCommand):
         else:
             seeder.timings["commit"] = time.monotonic() - commit_started
             self.report(target, created, existing, seeder, seconds)
+        if records:
+            self.stdout.write(
+                f"  Work records added: {records_added:,} ({records:,} per member without any) "
+                f"in {records_seconds:.1f} s."
+            )
         if logins:
             self.print_logins(logins)
+
+    def seed_records(self, enterprise: Enterprise, per_member: int) -> int:
+        # The compliance app builds its own demo data; imported here, where it is used, so the
+        # directory app does not depend on it anywhere else.
+        from compliance.demo import seed_records
+
+        return seed_records(
+            enterprise,
+            per_member=per_member,
+            rng=random.Random(f"{CHANGE_REASON}|records|{enterprise.name}"),
+            progress=self.stderr._out,
+        )
 
     def get_or_create_enterprise(self, name: str) -> tuple[Enterprise, bool]:
         # Locked, so two seeds of the same enterprise at once queue up instead of colliding.

@@ -1,0 +1,98 @@
+"""`manage.py rotate_master_key`: re-wrap every member's data key with the newest master key.
+
+To rotate: put a new Fernet key first in EXITDESK_MASTER_KEYS, keep the old ones after it, run
+this command, then drop the old keys. Every data key is first checked to unwrap with the keys
+configured; if one does not, the command names it and changes nothing. The re-wrap itself runs
+in batches (compliance.crypto.rotate_master_keys), each in its own transaction: a run stopped
+half way is finished by running it again (a key re-wrapped already is simply re-wrapped again).
+Each enterprise whose keys were re-wrapped gets an audit event ("master_key_rotated").
+
+The data keys themselves do not change, so no record or audit event needs re-encrypting.
+"""
+
+from cryptography.fernet import InvalidToken
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.db.models import Count
+
+from compliance import audit, crypto
+from compliance.models import MemberDataKey
+
+SHOWN_FAILURES = 10
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-wrap every member's data key with the first key of EXITDESK_MASTER_KEYS. Checks "
+        "first that every key unwraps with the keys configured; changes nothing if one does not."
+    )
+
+    def handle(self, *args, **options):
+        crypto.forget_master()  # the settings as they are now, not as first read
+        try:
+            crypto.wrap(b"")  # an empty or invalid EXITDESK_MASTER_KEYS says so here
+        except ImproperlyConfigured as error:
+            raise CommandError(str(error)) from None
+        failing = self.keys_that_do_not_unwrap()
+        if failing:
+            shown = ", ".join(str(member_id) for member_id in failing[:SHOWN_FAILURES])
+            raise CommandError(
+                f"{len(failing):,} data key(s) do not unwrap with any key of "
+                f"EXITDESK_MASTER_KEYS (members {shown}"
+                f"{', …' if len(failing) > SHOWN_FAILURES else ''}): add the master key that "
+                "wrapped them (after the new one) and run again. Nothing was changed."
+            )
+        try:
+            rotated = crypto.rotate_master_keys()
+        except (InvalidToken, ImproperlyConfigured) as error:  # a key written since the check
+            raise CommandError(
+                f"A data key does not unwrap with EXITDESK_MASTER_KEYS ({error or 'invalid'}); "
+                "keys re-wrapped so far stay re-wrapped. Add the missing master key and run again."
+            ) from None
+        self.record_rotation()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Re-wrapped {rotated:,} data key(s) with the first key of EXITDESK_MASTER_KEYS."
+            )
+        )
+        if len([key for key in settings.EXITDESK_MASTER_KEYS if key]) > 1:
+            self.stdout.write(
+                "The older master keys are no longer needed by these data keys: remove them "
+                "from EXITDESK_MASTER_KEYS once every process runs with the new list."
+            )
+
+    def keys_that_do_not_unwrap(self) -> list[int]:
+        """Members whose data key no configured master key opens. One streamed query."""
+        failing = []
+        rows = (
+            MemberDataKey.objects.filter(wrapped_key__isnull=False)
+            .order_by("pk")
+            .values_list("member_id", "wrapped_key")
+        )
+        for member_id, wrapped in rows.iterator(chunk_size=2000):
+            try:
+                crypto.unwrap(wrapped)
+            except ImproperlyConfigured:
+                failing.append(member_id)
+        return failing
+
+    def record_rotation(self) -> None:
+        """One audit event per enterprise: how many of its members' keys are wrapped now."""
+        per_enterprise = (
+            MemberDataKey.objects.filter(wrapped_key__isnull=False)
+            .values("member__enterprise_id")
+            .annotate(count=Count("pk"))
+            .order_by("member__enterprise_id")
+        )
+        with transaction.atomic():
+            for row in per_enterprise:
+                audit.record(
+                    row["member__enterprise_id"],
+                    actor=None,
+                    action="master_key_rotated",
+                    object_type="enterprise",
+                    object_id=row["member__enterprise_id"],
+                    data={"count": row["count"]},
+                )
