@@ -511,3 +511,100 @@ class LoginSession(models.Model):
 
     def __str__(self):
         return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class JobRun(models.Model):
+    """One run of a periodic job (J-1 … J-5): when, how it ended, what it did per enterprise, and
+    what went wrong. Written by directory/jobs.py; HR reads them in the admin."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        # Another run of the same job held the lease: this one did nothing.
+        SKIPPED = "skipped", _("Skipped (already running)")
+
+    job = models.CharField(_("job"), max_length=64, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.RUNNING
+    )
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Enterprise id (as text) → {what: how many}.
+    counts = models.JSONField(_("counts per enterprise"), default=dict, blank=True)
+    # [{"enterprise": id or None, "error": text}, …]
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    worker = models.CharField(_("worker"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["job", "-started_at"], name="job_run_latest")]
+
+    def __str__(self):
+        return f"{self.job} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class JobLease(models.Model):
+    """Who runs a job now: one row per job, held until `expires_at` and renewed while the run goes
+    on. Two beats or two workers starting the same job: the second finds the lease held and skips;
+    a run killed half way leaves a lease that expires, and the next run takes over."""
+
+    job = models.CharField(_("job"), max_length=64, primary_key=True)
+    run = models.ForeignKey(JobRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    expires_at = models.DateTimeField(_("expires at"))
+
+    class Meta:
+        verbose_name = _("job lease")
+        verbose_name_plural = _("job leases")
+
+    def __str__(self):
+        return self.job
+
+
+class JobChunk(models.Model):
+    """One chunk of a chunked job (a range of ids of one enterprise), done at most once: a chunk
+    task delivered twice finds it done and does nothing."""
+
+    job = models.CharField(_("job"), max_length=64)
+    # The chunk's name, unique within its job and night: e.g. "2026-11-29:12:1-5000".
+    key = models.CharField(_("key"), max_length=200)
+    run = models.ForeignKey(JobRun, on_delete=models.SET_NULL, null=True, related_name="chunks")
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("job chunk")
+        verbose_name_plural = _("job chunks")
+        constraints = [models.UniqueConstraint(fields=["job", "key"], name="job_chunk_unique")]
+
+    def __str__(self):
+        return f"{self.job} {self.key}"
+
+
+class NightlyMark(models.Model):
+    """A nightly job was done for an enterprise on one of its local dates: the hourly schedule
+    takes each enterprise once a night, when its own night has come."""
+
+    job = models.CharField(_("job"), max_length=64)
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    local_date = models.DateField(_("local date"))
+    done_at = models.DateTimeField(_("done at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("nightly mark")
+        verbose_name_plural = _("nightly marks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "enterprise", "local_date"], name="nightly_mark_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.job} {self.enterprise_id} {self.local_date}"
