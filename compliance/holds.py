@@ -30,9 +30,10 @@ def local_today(enterprise: Enterprise):
 def lock_enterprise(enterprise_id: int) -> Enterprise:
     """Lock the enterprise's row: holds, retention batches and erasures are served one at a time.
 
-    FOR NO KEY UPDATE: it does not block the foreign-key checks of rows that point at the
-    enterprise (an audit event's, checked at commit by a writer that holds the audit chain), which
-    would otherwise deadlock with this lock's holder waiting for the chain."""
+    The enterprise's audit chain is locked first, as every door does (offboarding/services.py,
+    "Lock order"): chain, then enterprise, then rows, in one order for everyone. FOR NO KEY
+    UPDATE: it does not block the foreign-key checks of rows that point at the enterprise."""
+    audit.lock_chain(enterprise_id)
     return Enterprise.objects.select_for_update(no_key=True).get(pk=enterprise_id)
 
 

@@ -24,6 +24,10 @@ is its own transaction, which locks the enterprise's row and reads the holds aga
 (compliance.holds): a hold placed while a run goes on is seen by its next batch, and wins.
 Nothing held, nothing a floor keeps, and nothing an erasure request restricted (the erasure
 module's, `compliance.erasure.finish_restricted`, called at the end of the run) is touched.
+
+The nightly job (compliance/jobs.py) splits a large enterprise into chunks of ids: a run given
+`id_range=(lo, hi)` acts only on the records with lo <= id <= hi, and leaves the erasure requests
+to its caller, which finishes them once for the enterprise.
 """
 
 import functools
@@ -429,11 +433,17 @@ class _Batch:
 
 
 def _run_batch(
-    enterprise, rule: Rule, *, today: date, after: tuple | None, batch_size: int
+    enterprise,
+    rule: Rule,
+    *,
+    today: date,
+    after: tuple | None,
+    batch_size: int,
+    id_range: tuple[int, int] | None = None,
 ) -> _Batch:
     """One batch of the run, in its own transaction: lock the enterprise's row, read the holds
     again (a hold placed since the last batch wins), then purge or anonymize up to `batch_size`
-    of `rule`'s records, oldest first, after `after`."""
+    of `rule`'s records, oldest first, after `after` (and within `id_range`, if given)."""
     with transaction.atomic():
         locked = holds.lock_enterprise(enterprise.pk)
         whole, held_members = holds.coverage(locked, today=today)
@@ -442,6 +452,8 @@ def _run_batch(
         due = _due(enterprise, today=today, held_members=held_members).filter(
             _past(rule, enterprise, today)
         )
+        if id_range is not None:
+            due = due.filter(pk__gte=id_range[0], pk__lte=id_range[1])
         if after is not None:
             created_at, pk = after
             due = due.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk))
@@ -466,7 +478,12 @@ def _run_batch(
 
 
 def enforce_retention(
-    enterprise, *, today: date | None = None, batch_size: int = BATCH_SIZE, actor=None
+    enterprise,
+    *,
+    today: date | None = None,
+    batch_size: int = BATCH_SIZE,
+    actor=None,
+    id_range: tuple[int, int] | None = None,
 ) -> dict:
     """The retention run for one enterprise (C-2; the nightly job calls it).
 
@@ -476,6 +493,10 @@ def enforce_retention(
     floor keeps, records of held members, records an erasure request restricted (finished
     afterwards by `compliance.erasure.finish_restricted`); a hold on the whole enterprise stops
     the run. Running it twice does nothing the second time. One audit event per run.
+
+    `id_range=(lo, hi)`: only the records with lo <= id <= hi (one chunk of the nightly job);
+    the erasure requests are then left to the caller, which finishes them once for the
+    enterprise, and the answer has no "erasures_finished".
 
     Returns {"purged": {category: n}, "anonymized": {category: n},
     "whole_enterprise_held": bool, "erasures_finished": n}."""
@@ -494,7 +515,14 @@ def enforce_retention(
     for rule in rules:
         after = None
         while True:
-            batch = _run_batch(enterprise, rule, today=today, after=after, batch_size=batch_size)
+            batch = _run_batch(
+                enterprise,
+                rule,
+                today=today,
+                after=after,
+                batch_size=batch_size,
+                id_range=id_range,
+            )
             if batch.whole_enterprise_held:
                 whole_enterprise_held = True
                 break
@@ -517,7 +545,12 @@ def enforce_retention(
         action="retention_enforced",
         object_type="enterprise",
         object_id=enterprise.pk,
-        data={"today": today.isoformat(), **result},
+        data={
+            "today": today.isoformat(),
+            **result,
+            **({"id_range": list(id_range)} if id_range is not None else {}),
+        },
     )
-    result["erasures_finished"] = finish_restricted(enterprise, actor=actor)
+    if id_range is None:
+        result["erasures_finished"] = finish_restricted(enterprise, actor=actor)
     return result

@@ -13,15 +13,19 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.auth import get_permission_codename
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.http import Http404, HttpResponseNotAllowed
-from django.urls import NoReverseMatch, reverse
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import services, tenancy
-from .choices import MemberRole, MemberStatus
+from . import dissolution, services, tenancy
+from .choices import DepartmentStatus, MemberRole, MemberStatus
 from .models import (
     AppAuthorization,
     ApprovalTemplate,
@@ -30,6 +34,7 @@ from .models import (
     Enterprise,
     EnterpriseAccess,
     ExternalContact,
+    JobRun,
     Member,
     SharedCalendar,
     ThirdPartyBinding,
@@ -284,7 +289,77 @@ class DepartmentAdmin(EnterpriseScopedAdmin):
     list_filter = ("status", ("enterprise", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name",)
     autocomplete_fields = ("parent", "head")
-    readonly_fields = ("pending_since",)
+    # The status changes only by the nightly check (pending dissolution, active again) and by the
+    # "Dissolve" button (dissolution.dissolve): never by editing the field.
+    readonly_fields = ("status", "pending_since")
+
+    # Dissolve (D-2): HR's decision, on a department the nightly check marked pending. GET asks,
+    # POST does; the door refuses while anyone active is in its subtree.
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/dissolve/",
+                self.admin_site.admin_view(self.dissolve_view),
+                name="directory_department_dissolve",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if (
+            obj is not None
+            and obj.status == DepartmentStatus.PENDING_DISSOLUTION
+            and self.has_change_permission(request, obj)
+        ):
+            context["dissolve_url"] = reverse("admin:directory_department_dissolve", args=[obj.pk])
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def dissolve_view(self, request, object_id):
+        # Who may change departments nowhere is refused before the row is looked up (403 for
+        # every id alike); another enterprise's department does not exist (404).
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        department = self._object_or_404(request, object_id)
+        if not self.has_change_permission(request, department):
+            raise PermissionDenied
+        change_url = reverse("admin:directory_department_change", args=[department.pk])
+        if request.method == "POST":
+            try:
+                dissolution.dissolve(department, actor=request.user)
+            except services.DirectoryError as refusal:
+                messages.error(request, " ".join(refusal.messages))
+            else:
+                messages.success(
+                    request,
+                    gettext("%(name)s is dissolved, with every department under it.")
+                    % {"name": department.name},
+                )
+            return HttpResponseRedirect(change_url)
+        if department.status != DepartmentStatus.PENDING_DISSOLUTION:
+            messages.warning(
+                request,
+                gettext(
+                    "%(name)s is not pending dissolution: only a department the nightly check "
+                    "found without active members can be dissolved."
+                )
+                % {"name": department.name},
+            )
+            return HttpResponseRedirect(change_url)
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request,
+            "admin/directory/department/dissolve.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "original": department,
+                "title": gettext("Dissolve %(name)s") % {"name": department.name},
+                "change_url": change_url,
+                "subtree_size": len(dissolution.subtree_ids(department)),
+                "active_members": dissolution.active_members_in_subtree(department),
+            },
+        )
 
 
 class MemberAddForm(EnterpriseConstraintsForm):
@@ -539,6 +614,164 @@ class EnterpriseAccessAdmin(EnterpriseScopedAdmin):
             _("%(user)s can now work on %(enterprise)s.")
             % {"user": obj.user, "enterprise": obj.enterprise},
         )
+
+
+# Job runs (J-1 … J-5): what each periodic job did, read by every staff user. A run is not an
+# enterprise's row, but its counts and errors are per enterprise: each user sees only those of the
+# enterprises granted to them (a superuser sees all, and the errors of the run as a whole).
+
+
+def _granted(user):
+    grants = grants_for(user)
+    return None if grants.all_enterprises else set(grants.enterprise_ids())
+
+
+def visible_counts(run: JobRun, user) -> dict[str, dict]:
+    """The run's counts per enterprise (id as text) that `user` may see."""
+    granted = _granted(user)
+    if granted is None:
+        return dict(run.counts)
+    return {key: value for key, value in run.counts.items() if _as_id(key) in granted}
+
+
+def visible_errors(run: JobRun, user) -> list[dict]:
+    """The run's errors `user` may see: those of their enterprises; an error of the run as a whole
+    (no enterprise) is shown to a superuser in full, to others without its text."""
+    granted = _granted(user)
+    if granted is None:
+        return list(run.errors)
+    shown = []
+    for error in run.errors:
+        enterprise_id = error.get("enterprise")
+        if enterprise_id is None:
+            shown.append({"enterprise": None, "error": gettext("The run failed as a whole.")})
+        elif _as_id(enterprise_id) in granted:
+            shown.append(error)
+    return shown
+
+
+def _as_id(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def latest_failed_runs(user) -> list[JobRun]:
+    """The jobs whose latest run (skipped runs aside) failed, where `user` sees an error of it:
+    the warning on the admin home. One query (a row per job at most)."""
+    if not grants_for(user).has_any():
+        return []
+    latest = (
+        JobRun.objects.filter(job=OuterRef("job"))
+        .exclude(status__in=(JobRun.Status.SKIPPED, JobRun.Status.RUNNING))
+        .order_by("-started_at", "-pk")
+        .values("pk")[:1]
+    )
+    failed = JobRun.objects.filter(status=JobRun.Status.FAILED, pk=Subquery(latest)).order_by("job")
+    return [run for run in failed if visible_errors(run, user)]
+
+
+@admin.register(JobRun)
+class JobRunAdmin(admin.ModelAdmin):
+    """Read-only: runs are written by the jobs alone (directory/jobs.py)."""
+
+    list_filter = ("status", "job")
+    search_fields = ("job",)
+    date_hierarchy = "started_at"
+    actions = None
+    fields = ("job", "status_shown", "started_at", "finished_at", "worker")
+    readonly_fields = fields
+    change_form_template = "admin/directory/jobrun/change_form.html"
+    list_per_page = 50
+
+    class Media:
+        css = {"all": ("directory/jobs.css",)}
+
+    def _staff(self, request) -> bool:
+        return grants_for(request.user).has_any()
+
+    def has_module_permission(self, request):
+        return self._staff(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._staff(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_list_display(self, request):
+        names = _EnterpriseNames(request.user)
+
+        @admin.display(description=_("counts per enterprise"))
+        def counts(run):
+            shown = visible_counts(run, request.user)
+            if not shown:
+                return "—"
+            return format_html_join(
+                mark_safe("<br>"),
+                "{}: {}",
+                (
+                    (names[key], ", ".join(f"{what} {n}" for what, n in sorted(value.items())))
+                    for key, value in sorted(shown.items())
+                ),
+            )
+
+        @admin.display(description=_("errors"))
+        def errors(run):
+            shown = visible_errors(run, request.user)
+            if not shown:
+                return "—"
+            return format_html_join(
+                mark_safe("<br>"),
+                '<span class="job-run-error">{}: {}</span>',
+                ((names[error.get("enterprise")], error.get("error", "")) for error in shown),
+            )
+
+        return ("job", "status_shown", "started_at", "finished_at", counts, errors)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_shown(self, run):
+        return format_html(
+            '<span class="job-run-status job-run-{}">{}</span>',
+            run.status,
+            run.get_status_display(),
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            names = _EnterpriseNames(request.user)
+            context["run_counts"] = [
+                (names[key], sorted(value.items()))
+                for key, value in sorted(visible_counts(obj, request.user).items())
+            ]
+            context["run_errors"] = [
+                (names[error.get("enterprise")], error.get("error", ""))
+                for error in visible_errors(obj, request.user)
+            ]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+class _EnterpriseNames:
+    """Enterprise names by id (as text or number), read once, on first use, for one request."""
+
+    def __init__(self, user):
+        self.user = user
+        self._names: dict[int, str] | None = None
+
+    def __getitem__(self, key) -> str:
+        if key is None or key == "all":
+            return gettext("All enterprises")
+        if self._names is None:
+            self._names = dict(Enterprise.objects.visible_to(self.user).values_list("pk", "name"))
+        enterprise_id = _as_id(key)
+        return self._names.get(enterprise_id, f"#{key}")
 
 
 admin.site.site_header = _("Exitdesk")

@@ -27,6 +27,12 @@ class OffboardingConfig(AppConfig):
             "view_accountfreeze",
             "add_accountfreeze",
             "view_superadminhandover",
+            # HR sync (J-5): the terminations received, the CSV import, the API tokens.
+            "view_hrtermination",
+            "add_hrtermination",
+            "view_hrsynctoken",
+            "add_hrsynctoken",
+            "change_hrsynctoken",
         ],
         "it": [
             "view_exit",

@@ -660,3 +660,141 @@ class SuperAdminHandover(EnterpriseScoped):
             and self.grace_closed_at is None
             and timezone.now() < self.grace_until
         )
+
+
+class HRTermination(EnterpriseScoped):
+    """A termination sent by the enterprise's HR system (HR sync, J-5: 钉钉「支持HR系统自动同步」),
+    through the CSV import of the admin or `POST /api/hr/terminations`.
+
+    Written only by offboarding/hr_sync.py: `receive` stores it `pending` (once per external id:
+    the HR system may send the same termination again), the job `sync_pending` turns it into an
+    `hr_sync` exit (`synced`, pointing to it) or says why it could not (`failed`, with the error).
+    """
+
+    class Source(models.TextChoices):
+        CSV = "csv", _("CSV import")
+        API = "api", _("JSON API")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SYNCED = "synced", _("Synced")
+        FAILED = "failed", _("Failed")
+
+    enterprise = models.ForeignKey(
+        Enterprise,
+        on_delete=models.CASCADE,
+        related_name="hr_terminations",
+        verbose_name=_("enterprise"),
+    )
+    external_id = models.CharField(_("external id"), max_length=100)
+    employee_number = models.CharField(_("employee number"), max_length=32)
+    # The member the employee number named when the termination was received.
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="hr_terminations", verbose_name=_("member")
+    )
+    last_working_day = models.DateField(_("last working day"))
+    reason = models.TextField(_("reason"), blank=True)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("received by"),
+    )
+    token = models.ForeignKey(
+        "HRSyncToken",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="terminations",
+        verbose_name=_("token"),
+    )
+    state = models.CharField(
+        _("state"), max_length=8, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    exit_case = models.ForeignKey(
+        Exit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="hr_terminations",
+        verbose_name=_("exit"),
+    )
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    history = HistoricalRecords()
+
+    same_enterprise_fields = ("member", "exit_case", "token")
+
+    class Meta:
+        verbose_name = _("HR termination")
+        verbose_name_plural = _("HR terminations")
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enterprise", "external_id"],
+                name="hr_termination_external_id_unique_per_enterprise",
+                violation_error_message=_(
+                    "A termination with this external id was already received."
+                ),
+            ),
+            models.UniqueConstraint(
+                fields=["exit_case"],
+                name="hr_termination_one_per_exit",
+                violation_error_message=_("This exit comes from another termination already."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.external_id} ({self.employee_number})"
+
+
+class HRSyncToken(EnterpriseScoped):
+    """A token the enterprise's HR system sends to `POST /api/hr/terminations`
+    (`Authorization: Bearer <token>`). Only its SHA-256 is stored: the token is shown once, when
+    it is created in the admin. A revoked token is refused from then on."""
+
+    enterprise = models.ForeignKey(
+        Enterprise,
+        on_delete=models.CASCADE,
+        related_name="hr_sync_tokens",
+        verbose_name=_("enterprise"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("revoked by"),
+    )
+
+    history = HistoricalRecords(excluded_fields=["token_hash", "last_used_at"])
+
+    class Meta:
+        verbose_name = _("HR sync token")
+        verbose_name_plural = _("HR sync tokens")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -5,7 +5,7 @@ them)."""
 
 from celery import shared_task
 
-from . import handover, inheritance
+from . import handover, hr_sync, inheritance, jobs
 
 
 @shared_task(name="offboarding.settle_inheritance")
@@ -20,3 +20,17 @@ def expire_grace_windows() -> int:
     """Every 5 minutes: old super admins' emergency windows whose deadline has passed are closed
     and the sessions they allowed ended. Returns how many windows closed."""
     return handover.close_grace_windows()
+
+
+@shared_task(name="offboarding.close_undo_windows")
+def close_undo_windows() -> int | None:
+    """Hourly: in each enterprise whose local night has come, completed exits whose undo window
+    has ended are closed, as the system, and their members' records sealed (X-8, C-3, J-2).
+    Returns how many closed, or None when another run was going on."""
+    return jobs.close_undo_windows()
+
+
+@shared_task(name="offboarding.sync_hr_terminations")
+def sync_hr_terminations():
+    """Every 10 minutes: the HR system's pending terminations become `hr_sync` exits (J-5)."""
+    return hr_sync.sync_pending()

@@ -1,8 +1,9 @@
-"""The manager and self-service pages (views in offboarding/views.py)."""
+"""The manager and self-service pages (views in offboarding/views.py), and the HR system's JSON
+endpoint (offboarding/api.py)."""
 
 from django.urls import path
 
-from . import views
+from . import api, views
 
 app_name = "offboarding"
 
@@ -19,4 +20,6 @@ urlpatterns = [
     path("me/emergency/", views.emergency, name="emergency"),
     path("me/emergency/report/", views.report_stolen, name="report_stolen"),
     path("me/freezes/<int:pk>/unfreeze/", views.unfreeze, name="unfreeze"),
+    # The HR system's endpoint (token-authenticated JSON; offboarding/api.py).
+    path("api/hr/terminations", api.hr_terminations, name="api_hr_terminations"),
 ]

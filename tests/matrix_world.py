@@ -39,11 +39,16 @@ from compliance import erasure, exports, holds, retention, sealing
 from compliance.choices import RecordCategory, RetentionAction
 from compliance.models import AuditEvent, RetentionPolicy, WorkRecord
 from directory.choices import MemberRole, MemberStatus, StaffRole
-from directory.models import EnterpriseAccess
+from directory.models import EnterpriseAccess, JobRun
 from directory.permissions import GROUP_NAMES, grant_access
-from offboarding import handover, inheritance, services, workflow
+from offboarding import handover, hr_sync, inheritance, services, workflow
 from offboarding.choices import ApproverKind, ExitKind, InheritanceStatus, Team, Transition
-from offboarding.models import ApprovalChainStep, ChecklistTemplateItem, InheritanceItem
+from offboarding.models import (
+    ApprovalChainStep,
+    ChecklistTemplateItem,
+    HRTermination,
+    InheritanceItem,
+)
 from tests import factories
 
 # The roles of the matrix.
@@ -420,6 +425,31 @@ def build_world() -> World:
     erasure_request = erasure.receive(leaver_asking, actor=users[COMPLIANCE])
     audit_event = AuditEvent.objects.filter(enterprise=enterprise).order_by("seq").first()
 
+    # A nightly job's run that failed in the home enterprise; an HR termination received from the
+    # HR system, and the token it came with.
+    job_run = JobRun.objects.create(
+        job="matrix.job",
+        status=JobRun.Status.FAILED,
+        finished_at=timezone.now(),
+        counts={str(enterprise.pk): {"closed": 1}},
+        errors=[{"enterprise": enterprise.pk, "error": "matrix"}],
+    )
+    token, _secret = hr_sync.create_token(enterprise, name="HR 系统", actor=users[HR])
+    hr_sync.receive(
+        enterprise,
+        [
+            {
+                "employee_number": manager.employee_number,
+                "last_working_day": (services.local_today(enterprise) + timedelta(30)).isoformat(),
+                "reason": "合同到期",
+                "external_id": "HR-1",
+            }
+        ],
+        source="api",
+        token=token,
+    )
+    hr_termination = HRTermination.objects.get(enterprise=enterprise, external_id="HR-1")
+
     interval = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
     rows = {
         type(row): row
@@ -441,6 +471,9 @@ def build_world() -> World:
             hold,
             erasure_request,
             audit_event,
+            job_run,
+            token,
+            hr_termination,
             ChecklistTemplateItem.objects.filter(enterprise=enterprise).order_by("position")[0],
             interval,
             CrontabSchedule.objects.create(minute="0", hour="3"),

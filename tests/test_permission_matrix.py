@@ -13,7 +13,7 @@ Outcomes:
   sign-off); an ok that should have been read-only and wrote something fails;
 - `login`: a redirect to /accounts/login/ or /admin/login/;
 - `hidden`: 404, or the admin's redirect to its index with the "does not exist" warning;
-- `denied` (403), `not_allowed` (405), `bad` (400);
+- `denied` (403), `not_allowed` (405), `bad` (400), `unauthorized` (401);
 - `error`: a 500 or an exception, always a failure.
 
 A new URL pattern fails `test_every_url_pattern_has_a_row` until a row is added for it; a row whose
@@ -68,6 +68,7 @@ LOGIN = "login"
 HIDDEN = "hidden"
 DENIED = "denied"
 NOT_ALLOWED = "not_allowed"
+UNAUTHORIZED = "unauthorized"  # 401: the HR sync API, which takes a token, never a session
 BAD = "bad"
 ERROR = "error"
 
@@ -331,6 +332,52 @@ COMPLIANCE_FORM_DOOR = admin_page(
     get={(COMPLIANCE, SUPERUSER): OK, (HR, IT): DENIED, OTHER_STAFF: HIDDEN},
 )
 
+# The nightly jobs' runs: not an enterprise's rows; every staff user reads them (the counts and
+# errors of their own enterprises only), nobody changes one.
+JOB_RUN_PAGE = admin_page(get={STAFF: OK}, post={STAFF: DENIED})
+# Dissolving a department: HR's door (the world's department is active: GET goes back with a
+# warning, POST is refused with a message, nothing written).
+DISSOLVE = admin_page(
+    {(HR, SUPERUSER): OK, (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED, OTHER_HR: HIDDEN}
+)
+# HR sync: HR's import and tokens. A received termination changes only through the sync job:
+# nobody may change one anywhere (403 for every id alike); a token changes only by its "Revoke".
+HR_TERMINATION_PAGE = admin_page(
+    get={
+        (HR, SUPERUSER): OK,
+        (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED,
+        OTHER_HR: HIDDEN,
+    },
+    post={STAFF: DENIED},
+)
+HR_SYNC_ROW = admin_page(
+    get={
+        (HR, SUPERUSER): OK,
+        (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED,
+        OTHER_HR: HIDDEN,
+    },
+    post={(HR, SUPERUSER, IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED, OTHER_HR: HIDDEN},
+)
+HR_SYNC_HISTORY = admin_page({(HR, SUPERUSER): OK, (IT, COMPLIANCE): DENIED, OTHER_STAFF: HIDDEN})
+HR_SYNC_HISTORY_VERSION = admin_page(
+    get={(HR, SUPERUSER): OK, (IT, COMPLIANCE): DENIED, OTHER_STAFF: HIDDEN},
+    post={STAFF: NOT_ALLOWED},
+)
+HR_IMPORT_CONFIRM = admin_page(
+    get={STAFF: NOT_ALLOWED},
+    post={(HR, SUPERUSER, OTHER_HR): OK, (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED},
+)
+REVOKE_TOKEN = admin_page(
+    get={STAFF: NOT_ALLOWED},
+    post={
+        (HR, SUPERUSER): CHANGED,
+        (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED,
+        OTHER_HR: HIDDEN,
+    },
+)
+# The HR system's endpoint: a POST with a token; a session is no credential there.
+HR_API = expect(get={ROLES: NOT_ALLOWED}, post={ROLES: UNAUTHORIZED})
+
 # The pages (not the admin): login required.
 PUBLIC = expect({ROLES: OK})
 PUBLIC_READ = expect(get={ROLES: OK}, post={ROLES: NOT_ALLOWED})
@@ -559,6 +606,33 @@ TABLE = {
     "admin/offboarding/superadminhandover/<path:object_id>/delete/": NOBODY,
     "admin/offboarding/superadminhandover/<path:object_id>/change/": RECORD_PAGE,
     "admin/offboarding/superadminhandover/<path:object_id>/": REDIRECT_TO_CHANGE,
+    # Nightly jobs and dissolution (J-1 … J-5, D-2)
+    "admin/directory/department/<path:object_id>/dissolve/": DISSOLVE,
+    "admin/directory/jobrun/": EVERY_STAFF,
+    "admin/directory/jobrun/add/": NOBODY,
+    "admin/directory/jobrun/<path:object_id>/history/": EVERY_STAFF,
+    "admin/directory/jobrun/<path:object_id>/delete/": NOBODY,
+    "admin/directory/jobrun/<path:object_id>/change/": JOB_RUN_PAGE,
+    "admin/directory/jobrun/<path:object_id>/": REDIRECT_TO_CHANGE,
+    # HR sync (支持HR系统自动同步)
+    "admin/offboarding/hrtermination/": LIST_FOR_HR,
+    "admin/offboarding/hrtermination/add/": NOBODY,
+    "admin/offboarding/hrtermination/import/": LIST_FOR_HR,
+    "admin/offboarding/hrtermination/process_import/": HR_IMPORT_CONFIRM,
+    "admin/offboarding/hrtermination/<path:object_id>/change/": HR_TERMINATION_PAGE,
+    "admin/offboarding/hrtermination/<path:object_id>/delete/": NOBODY,
+    "admin/offboarding/hrtermination/<path:object_id>/history/": HR_SYNC_HISTORY,
+    "admin/offboarding/hrtermination/([^/]+)/history/([^/]+)/$": HR_SYNC_HISTORY_VERSION,
+    "admin/offboarding/hrtermination/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/offboarding/hrsynctoken/": LIST_FOR_HR,
+    "admin/offboarding/hrsynctoken/add/": LIST_FOR_HR,
+    "admin/offboarding/hrsynctoken/<path:object_id>/change/": HR_SYNC_ROW,
+    "admin/offboarding/hrsynctoken/<path:object_id>/revoke/": REVOKE_TOKEN,
+    "admin/offboarding/hrsynctoken/<path:object_id>/delete/": NOBODY,
+    "admin/offboarding/hrsynctoken/<path:object_id>/history/": HR_SYNC_HISTORY,
+    "admin/offboarding/hrsynctoken/([^/]+)/history/([^/]+)/$": HR_SYNC_HISTORY_VERSION,
+    "admin/offboarding/hrsynctoken/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "api/hr/terminations": HR_API,
     # Compliance (C-1 … C-7)
     "admin/compliance/workrecord/": COMPLIANCE_LIST,
     "admin/compliance/workrecord/add/": NOBODY,
@@ -662,9 +736,14 @@ def classify(response, written: set[str]) -> str:
         else:
             outcome = OK
     else:
-        outcome = {200: OK, 404: HIDDEN, 403: DENIED, 405: NOT_ALLOWED, 400: BAD}.get(
-            status, f"http {status}"
-        )
+        outcome = {
+            200: OK,
+            404: HIDDEN,
+            403: DENIED,
+            405: NOT_ALLOWED,
+            400: BAD,
+            401: UNAUTHORIZED,
+        }.get(status, f"http {status}")
     if written:
         return CHANGED if outcome == OK else f"{outcome}, and wrote {sorted(written)}"
     return outcome

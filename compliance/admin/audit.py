@@ -78,6 +78,12 @@ ACTIONS = {
     "erasure_still_restricted": gettext_lazy("Erasure still restricted"),
     "erasure_refused": gettext_lazy("Erasure refused"),
     "master_key_rotated": gettext_lazy("Master key rotated"),
+    # HR sync (J-5)
+    "hr_termination_received": gettext_lazy("HR termination received"),
+    "hr_termination_synced": gettext_lazy("HR termination synced"),
+    "hr_termination_failed": gettext_lazy("HR termination failed"),
+    "hr_sync_token_created": gettext_lazy("HR sync token issued"),
+    "hr_sync_token_revoked": gettext_lazy("HR sync token revoked"),
 }
 
 _ID = re.compile(r"[0-9]{1,18}")  # an id the database takes (bigint)

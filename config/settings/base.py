@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "csp",
     "simple_history",
     "django_celery_beat",
+    "import_export",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "rules.apps.AutodiscoverRulesConfig",

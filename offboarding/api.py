@@ -1,0 +1,108 @@
+"""The HR system's JSON endpoint (J-5): `POST /api/hr/terminations`.
+
+    Authorization: Bearer <token>
+    {"terminations": [{"employee_number": "E000123", "last_working_day": "2026-11-30",
+                       "reason": "合同到期", "external_id": "HR-2026-0042"}, ...]}
+
+The token (one enterprise's, managed in the admin, stored hashed) is the only credential: a session
+cookie alone gets 401 — and, the token being the credential, no CSRF check applies. All or nothing:
+a malformed body or any bad row is a 400 that lists why (each row by its index), and nothing is
+written. Sending a termination again is harmless: it is reported as already received.
+
+Answers, always JSON: 201 when something new was received, 200 when all of it had been before,
+400 (`{"error": …, "rows": [{"index", "external_id", "errors"}]}`), 401 (`{"error": …}`, with
+`WWW-Authenticate: Bearer`), 405 for any method but POST, 413 for a body over MAX_BODY bytes.
+Failed attempts are not throttled (yet): a token is 32 random bytes, which no guessing reaches.
+"""
+
+import json
+
+from django.http import JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from . import hr_sync
+from .models import HRTermination
+
+MAX_BODY = 2 * 1024 * 1024  # bytes: MAX_ROWS rows fit well within
+
+
+def _error(status: int, message: str, **extra) -> JsonResponse:
+    response = JsonResponse({"error": message, **extra}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="exitdesk"'
+    return response
+
+
+def _bearer(request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _space, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@csrf_exempt
+def hr_terminations(request):
+    """Receive the HR system's terminations (see the module docstring)."""
+    if request.method != "POST":
+        response = _error(405, _("Only POST is allowed here."))
+        response["Allow"] = "POST"
+        return response
+    raw_token = _bearer(request)
+    if not raw_token:
+        return _error(401, _("Send the enterprise's HR sync token: Authorization: Bearer <token>."))
+    token = hr_sync.authenticate_token(raw_token)
+    if token is None:
+        return _error(401, _("This token is not valid, or was revoked."))
+
+    length = request.headers.get("Content-Length") or "0"
+    if not length.isdigit() or int(length) > MAX_BODY:
+        return _error(413, _("The body is too large: send fewer terminations at once."))
+    try:
+        body = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        return _error(400, _("The body is not valid JSON: %(error)s") % {"error": error})
+    if not isinstance(body, dict) or not isinstance(body.get("terminations"), list):
+        return _error(
+            400,
+            _(
+                'The body must be a JSON object with a list of terminations: {"terminations": '
+                "[...]}."
+            ),
+        )
+    unknown = sorted(str(key) for key in body if key != "terminations")
+    if unknown:
+        return _error(400, _("Unknown keys: %(keys)s.") % {"keys": ", ".join(unknown)})
+
+    result = hr_sync.receive(
+        token.enterprise, body["terminations"], source=HRTermination.Source.API, token=token
+    )
+    if result.has_errors:
+        return _error(
+            400,
+            result.error
+            or _("Nothing was received: %(count)d of the terminations have errors.")
+            % {"count": len(result.invalid)},
+            rows=[
+                {
+                    "index": row.index,
+                    "external_id": row.values.get("external_id", ""),
+                    "errors": row.errors,
+                }
+                for row in result.invalid
+            ],
+        )
+    created = result.new
+    answer = {
+        "created": len(created),
+        "already_received": len(result.already_received),
+        "terminations": [
+            {
+                "index": row.index,
+                "external_id": row.values["external_id"],
+                "id": row.termination.pk if row.termination else None,
+                "status": row.status,
+            }
+            for row in result.rows
+        ],
+    }
+    return JsonResponse(answer, status=201 if created else 200)

@@ -1,0 +1,256 @@
+"""`POST /api/hr/terminations`: the HR system's JSON endpoint (J-5). A token of one enterprise is
+the only credential; a bad request is a clear 400 or 401 with the reason, and nothing written."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from compliance.models import AuditEvent
+from directory.choices import StaffRole
+from offboarding import hr_sync
+from offboarding.choices import ExitKind
+from offboarding.models import Exit, HRSyncToken, HRTermination
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/hr/terminations"
+
+
+@pytest.fixture
+def leaver(enterprise):
+    return factories.MemberFactory(enterprise=enterprise, employee_number="E100")
+
+
+@pytest.fixture
+def token(enterprise, hr_user):
+    """The token itself (what the HR system sends); only its hash is stored."""
+    _row, raw = hr_sync.create_token(enterprise, name="北森 HR", actor=hr_user)
+    return raw
+
+
+def termination(**fields):
+    return {
+        "employee_number": "E100",
+        "last_working_day": "2026-12-31",
+        "reason": "合同到期",
+        "external_id": "HR-1",
+        **fields,
+    }
+
+
+def post(client, body, token=None, **extra):
+    if token is not None:
+        extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
+    return client.post(URL, data=data, content_type="application/json", **extra)
+
+
+def test_the_url_is_the_documented_one():
+    assert reverse("offboarding:api_hr_terminations") == URL
+
+
+def test_a_valid_request_receives_the_terminations(client, enterprise, leaver, token):
+    response = post(client, {"terminations": [termination()]}, token)
+
+    assert response.status_code == 201
+    answer = response.json()
+    created = HRTermination.objects.get()
+    assert answer["created"] == 1 and answer["already_received"] == 0
+    assert answer["terminations"] == [
+        {"index": 0, "external_id": "HR-1", "id": created.pk, "status": "new"}
+    ]
+    assert created.source == HRTermination.Source.API
+    assert created.token == HRSyncToken.objects.get()
+    assert created.received_by is None
+    assert HRSyncToken.objects.get().last_used_at is not None
+
+
+def test_the_token_is_stored_only_as_its_hash(enterprise, token):
+    stored = HRSyncToken.objects.get()
+    assert stored.token_hash == hr_sync.hash_token(token) and token not in stored.token_hash
+    assert len(token) >= 43  # 32 random bytes
+
+
+def test_sending_twice_receives_once_and_makes_one_exit(client, enterprise, leaver, token):
+    first = post(client, {"terminations": [termination()]}, token)
+    hr_sync.sync_pending()
+    second = post(client, {"terminations": [termination()]}, token)
+    hr_sync.sync_pending()
+
+    assert first.status_code == 201
+    assert second.status_code == 200
+    assert second.json()["created"] == 0 and second.json()["already_received"] == 1
+    assert second.json()["terminations"][0]["id"] == HRTermination.objects.get().pk
+    assert Exit.objects.filter(member=leaver, kind=ExitKind.HR_SYNC).count() == 1
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer wrong-token", "Basic aHI6cHc=", "Token {token}"],
+)
+def test_a_missing_or_wrong_token_is_401_and_nothing_written(
+    client, enterprise, leaver, token, authorization
+):
+    extra = {}
+    if authorization is not None:
+        extra["HTTP_AUTHORIZATION"] = authorization.format(token=token)
+    response = post(client, {"terminations": [termination()]}, **extra)
+
+    assert response.status_code == 401
+    assert response.json()["error"]
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert not HRTermination.objects.exists()
+
+
+def test_a_revoked_token_is_refused(client, enterprise, leaver, token, hr_user):
+    hr_sync.revoke_token(HRSyncToken.objects.get(), actor=hr_user)
+    response = post(client, {"terminations": [termination()]}, token)
+    assert response.status_code == 401
+    assert response.json() == {"error": "This token is not valid, or was revoked."}
+    assert not HRTermination.objects.exists()
+
+
+def test_a_session_cookie_alone_is_not_enough(client, enterprise, leaver, hr_user):
+    client.force_login(hr_user)
+    response = post(client, {"terminations": [termination()]})
+    assert response.status_code == 401
+    assert not HRTermination.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ("{not json", "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        ("", "not valid JSON"),
+        ("[]", "JSON object"),
+        ('{"terminations": {"employee_number": "E100"}}', "JSON object"),
+        ('{"terminations": [], "extra": 1}', "Unknown keys: extra"),
+        ('{"terminations": []}', "no terminations"),
+    ],
+)
+def test_a_malformed_body_is_400_with_the_reason_and_nothing_written(
+    client, enterprise, leaver, token, body, says
+):
+    response = post(client, body, token)
+
+    assert response.status_code == 400
+    assert says in response.json()["error"]
+    assert not HRTermination.objects.exists()
+
+
+def test_row_errors_are_400_listing_each_row_and_nothing_written(client, enterprise, leaver, token):
+    other = factories.MemberFactory(employee_number="X900")  # another enterprise's member
+    for number in ("E200", "E300", "E400"):
+        factories.MemberFactory(enterprise=enterprise, employee_number=number)
+    body = {
+        "terminations": [
+            termination(),
+            termination(employee_number=other.employee_number, external_id="HR-2"),
+            termination(employee_number="E200", last_working_day="2026-13-01", external_id="HR-3"),
+            termination(employee_number="E300", external_id=""),
+            termination(employee_number="E400", external_id="HR-5"),
+        ]
+    }
+
+    response = post(client, body, token)
+
+    assert response.status_code == 400
+    answer = response.json()
+    assert "3 of the terminations have errors" in answer["error"]
+    assert [(row["index"], sorted(row["errors"])) for row in answer["rows"]] == [
+        (1, ["employee_number"]),
+        (2, ["last_working_day"]),
+        (3, ["external_id"]),
+    ]
+    assert not HRTermination.objects.exists()
+    assert not AuditEvent.objects.filter(action="hr_termination_received").exists()
+
+
+def test_a_token_of_one_enterprise_cannot_terminate_anothers_member(
+    client, enterprise, leaver, hr_user
+):
+    other = factories.EnterpriseFactory(name="别家公司")
+    other_hr = factories.StaffFactory(username="other-hr", enterprise=other, role=StaffRole.HR)
+    _row, other_token = hr_sync.create_token(other, name="their HR", actor=other_hr)
+
+    response = post(client, {"terminations": [termination()]}, other_token)
+
+    assert response.status_code == 400
+    assert response.json()["rows"][0]["errors"]["employee_number"]
+    assert not HRTermination.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_only_post_is_allowed(client, token, method):
+    response = getattr(client, method)(URL, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.json()["error"]
+
+
+def test_no_csrf_token_is_needed(enterprise, leaver, token):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = post(strict, {"terminations": [termination()]}, token)
+    assert response.status_code == 201
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens in the admin
+
+
+def test_hr_creates_a_token_and_sees_it_once(hr_client, enterprise):
+    response = hr_client.post(
+        reverse("admin:offboarding_hrsynctoken_add"), {"enterprise": enterprise.pk, "name": "北森"}
+    )
+
+    assert response.status_code == 200
+    raw = response.context["token"]
+    stored = HRSyncToken.objects.get()
+    assert stored.token_hash == hr_sync.hash_token(raw)
+    assert raw in response.content.decode()
+    page = hr_client.get(reverse("admin:offboarding_hrsynctoken_change", args=[stored.pk]))
+    assert page.status_code == 200 and raw not in page.content.decode()
+    assert AuditEvent.objects.filter(action="hr_sync_token_created").count() == 1
+
+
+def test_hr_revokes_a_token_with_a_post(hr_client, enterprise, token):
+    stored = HRSyncToken.objects.get()
+    url = reverse("admin:offboarding_hrsynctoken_revoke", args=[stored.pk])
+
+    assert hr_client.get(url).status_code == 405
+    assert hr_client.post(url).status_code == 302
+
+    stored.refresh_from_db()
+    assert stored.revoked_at is not None
+    assert post(hr_client, {"terminations": [termination()]}, token).status_code == 401
+
+
+def test_it_and_other_hr_may_not_revoke(client, it_user, enterprise, token):
+    stored = HRSyncToken.objects.get()
+    url = reverse("admin:offboarding_hrsynctoken_revoke", args=[stored.pk])
+    client.force_login(it_user)
+    assert client.post(url).status_code == 403  # IT may revoke no token anywhere
+    other_hr = factories.StaffFactory(
+        username="other-hr", enterprise__name="别家公司", role=StaffRole.HR
+    )
+    client.force_login(other_hr)
+    assert client.post(url).status_code == 404
+    stored.refresh_from_db()
+    assert stored.revoked_at is None
+
+
+def test_the_same_termination_twice_in_one_request_is_received_once(
+    client, enterprise, leaver, token
+):
+    response = post(client, {"terminations": [termination(), termination()]}, token)
+
+    assert response.status_code == 201
+    answer = response.json()
+    assert (answer["created"], answer["already_received"]) == (1, 1)
+    ids = {row["id"] for row in answer["terminations"]}
+    assert ids == {HRTermination.objects.get().pk}
