@@ -1,0 +1,173 @@
+"""`manage.py bench`: how long the heavy paths take, and in how many queries, as a table.
+
+Everything runs in one transaction that is rolled back at the end: the database is left as it
+was. Sizes grow with `--members` and `--records` (`make bench` runs the defaults; raise them on
+PostgreSQL to see a 200,000-member enterprise). Nothing here asserts a time: it is measured.
+
+Rows:
+- seeding the enterprise (members, departments, owned resources; work records);
+- the admin's changelists of members and exits, as HR of the enterprise;
+- handing 1,000 external contacts over (离职继承) from a removal;
+- sealing one member's records (AES-GCM per record);
+- the retention run of the whole enterprise under a purge policy;
+- verifying the enterprise's audit chain.
+"""
+
+import random
+import time
+from contextlib import contextmanager
+from io import StringIO
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from compliance import audit, retention, sealing
+from compliance.choices import RecordCategory, RetentionAction
+from compliance.demo import seed_records
+from compliance.models import RetentionPolicy, WorkRecord
+from directory.choices import MemberRole, MemberStatus, StaffRole
+from directory.models import Enterprise, ExternalContact, Member
+from directory.permissions import grant_access
+from offboarding import inheritance, services, workflow
+from offboarding.choices import ExitKind
+
+ENTERPRISE = "基准测试企业"
+CONTACTS = 1000
+
+
+class Rollback(Exception):
+    """Raised at the end to roll the whole benchmark back."""
+
+
+class Command(BaseCommand):
+    help = "Measure the heavy paths (seeding, admin lists, inheritance, sealing, retention, audit)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--members", type=int, default=2000, metavar="N")
+        parser.add_argument("--records", type=int, default=5, metavar="N", help="per member")
+
+    def handle(self, *args, members, records, **options):
+        if members < 30:
+            raise CommandError("--members must be at least 30 (a manager needs reports).")
+        if records < 1:
+            raise CommandError("--records must be at least 1.")
+        if Enterprise.objects.filter(name=ENTERPRISE).exists():
+            raise CommandError(f"An enterprise named {ENTERPRISE} exists already: remove it first.")
+        self.rows = []
+        try:
+            with transaction.atomic():
+                self.run(members, records)
+                raise Rollback
+        except Rollback:
+            pass
+        self.print_table(members, records)
+
+    @contextmanager
+    def measure(self, what: str, size: str):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            yield
+            seconds = time.perf_counter() - started
+        self.rows.append((what, size, seconds, len(queries)))
+
+    def run(self, members: int, records: int) -> None:
+        with self.measure("seed the enterprise", f"{members:,} members"):
+            call_command(
+                "seed_demo", members=members, enterprise=ENTERPRISE, verbosity=0, stdout=StringIO()
+            )
+        enterprise = Enterprise.objects.get(name=ENTERPRISE)
+        with self.measure("seed work records", f"{members * records:,} records"):
+            seed_records(enterprise, per_member=records, rng=random.Random(1), progress=False)
+
+        hr = self.staff(enterprise, "bench-hr", StaffRole.HR)
+        compliance = self.staff(enterprise, "bench-compliance", StaffRole.COMPLIANCE)
+        client = Client(SERVER_NAME="localhost")
+        client.force_login(hr)
+        for name, url in (
+            ("admin: members list (HR)", reverse("admin:directory_member_changelist")),
+            ("admin: exits list (HR)", reverse("admin:offboarding_exit_changelist")),
+        ):
+            with self.measure(name, f"{members:,} members"):
+                response = client.get(url)
+            if response.status_code != 200:
+                raise CommandError(f"{url} answered {response.status_code}")
+
+        leaver = (
+            Member.objects.filter(
+                enterprise=enterprise, role=MemberRole.MEMBER, status=MemberStatus.ACTIVE
+            )
+            .exclude(manager=None)
+            .order_by("pk")
+            .last()
+        )
+        ExternalContact.objects.bulk_create(
+            ExternalContact(enterprise=enterprise, owner=leaver, name=f"客户{n}")
+            for n in range(CONTACTS)
+        )
+        exit_case = services.open_exit(
+            member=leaver,
+            kind=ExitKind.PASSIVE,
+            last_working_day=services.local_today(enterprise),
+            actor=hr,
+        )
+        exit_case = workflow.remove(exit_case, actor=hr)
+        owned = ExternalContact.objects.filter(owner=leaver).count()
+        with self.measure("hand over (离职继承)", f"{owned:,} contacts"):
+            inheritance.inherit(exit_case, actor=hr)
+
+        sealed_member = Member.objects.filter(enterprise=enterprise).order_by("pk").first()
+        WorkRecord.objects.bulk_create(
+            WorkRecord(
+                enterprise=enterprise,
+                owner=sealed_member,
+                category=RecordCategory.CHAT,
+                content=f"消息 {n}",
+            )
+            for n in range(records * 200)
+        )
+        count = WorkRecord.objects.filter(owner=sealed_member).count()
+        with self.measure("seal one member's records", f"{count:,} records"):
+            sealing.seal_member_records(sealed_member, actor=None)
+
+        retention.save_policy(
+            RetentionPolicy(
+                enterprise=enterprise,
+                category=RecordCategory.EXPENSE,
+                keep_days=365,
+                action=RetentionAction.PURGE,
+            ),
+            actor=compliance,
+        )
+        total = WorkRecord.objects.filter(enterprise=enterprise).count()
+        with self.measure("retention run (purge expenses > 1 year)", f"{total:,} records"):
+            retention.enforce_retention(enterprise, today=timezone.localdate())
+
+        events = audit.verify(enterprise.pk)[0]
+        with self.measure("verify the audit chain", f"{events.checked:,} events"):
+            audit.verify(enterprise.pk)
+
+    def staff(self, enterprise, username: str, role: StaffRole):
+        user = get_user_model().objects.create_user(username=username, is_staff=True)
+        grant_access(user=user, enterprise=enterprise, role=role)
+        return user
+
+    def print_table(self, members: int, records: int) -> None:
+        width = max(len(row[0]) for row in self.rows)
+        size_width = max(len(row[1]) for row in self.rows)
+        self.stdout.write(
+            f"Exitdesk benchmark on {connection.vendor} — {members:,} members, "
+            f"{records} records each; rolled back afterwards.\n"
+        )
+        header = f"{'operation':<{width}}  {'size':>{size_width}}  {'seconds':>8}  {'queries':>7}"
+        self.stdout.write(header)
+        self.stdout.write("-" * len(header))
+        for what, size, seconds, queries in self.rows:
+            self.stdout.write(
+                f"{what:<{width}}  {size:>{size_width}}  {seconds:8.3f}  {queries:7d}"
+            )
