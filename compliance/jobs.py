@@ -46,6 +46,7 @@ from django.db.models import BigIntegerField, ExpressionWrapper, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from directory.choices import JobStatus
 from directory.jobs import claim_chunk, due_tonight, finish_chunk, job_run, mark_done
 from directory.models import Enterprise, JobChunk, JobRun
 
@@ -254,7 +255,7 @@ def _record_failure(enterprise_id: int, key: str, error: BaseException) -> None:
     try:
         JobRun.objects.create(
             job=CHUNK_JOB,
-            status=JobRun.Status.FAILED,
+            status=JobStatus.FAILED,
             finished_at=timezone.now(),
             worker=f"{socket.gethostname()}:{os.getpid()}",
             errors=[{"enterprise": enterprise_id, "error": text[:2000]}],

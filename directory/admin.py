@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import dissolution, services, tenancy
-from .choices import DepartmentStatus, MemberRole, MemberStatus
+from .choices import DepartmentStatus, JobStatus, MemberRole, MemberStatus
 from .models import (
     AppAuthorization,
     ApprovalTemplate,
@@ -248,6 +248,28 @@ class EnterpriseScopedAdmin(SimpleHistoryAdmin):
 _ACTIONS = ("view", "add", "change", "delete")
 # Set on a request showing a past version: every field read-only.
 _HISTORY_READ_ONLY = "_exitdesk_history_read_only"
+
+
+class RecordAdmin(EnterpriseScopedAdmin):
+    """Rows that record what happened (a freeze, a hold, a handover's items…): written by a door,
+    never changed by their form nor deleted, the superuser included. Where the add page is offered
+    it is the door (its save calls the service); the record is read-only afterwards."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+
+class ReadOnlyRecordAdmin(RecordAdmin):
+    """Records written elsewhere (by a job, another page, an import): no add page either."""
+
+    def has_add_permission(self, request, *args):
+        return False
 
 
 @admin.register(Enterprise)
@@ -664,11 +686,11 @@ def latest_failed_runs(user) -> list[JobRun]:
         return []
     latest = (
         JobRun.objects.filter(job=OuterRef("job"))
-        .exclude(status__in=(JobRun.Status.SKIPPED, JobRun.Status.RUNNING))
+        .exclude(status__in=(JobStatus.SKIPPED, JobStatus.RUNNING))
         .order_by("-started_at", "-pk")
         .values("pk")[:1]
     )
-    failed = JobRun.objects.filter(status=JobRun.Status.FAILED, pk=Subquery(latest)).order_by("job")
+    failed = JobRun.objects.filter(status=JobStatus.FAILED, pk=Subquery(latest)).order_by("job")
     return [run for run in failed if visible_errors(run, user)]
 
 

@@ -62,3 +62,13 @@ class ErasureMode(models.TextChoices):
     MODULES = "modules", _("Chosen categories (DingTalk)")
     # Feishu: the member chooses a level: anonymize, pseudonymize or delete.
     LEVELS = "levels", _("Erasure levels (Feishu)")
+
+
+class JobStatus(models.TextChoices):
+    """How a run of a periodic job ended (directory.models.JobRun)."""
+
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    # Another run of the same job held the lease: this one did nothing.
+    SKIPPED = "skipped", _("Skipped (already running)")

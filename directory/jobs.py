@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
+from .choices import JobStatus
 from .models import Enterprise, JobChunk, JobLease, JobRun, NightlyMark
 
 LEASE = timedelta(minutes=30)
@@ -88,9 +89,9 @@ def job_run(job: str, *, lease: timedelta = LEASE) -> Iterator[Run | None]:
         yield run
     except BaseException as error:
         run.error(None, error)
-        run._end(JobRun.Status.FAILED)
+        run._end(JobStatus.FAILED)
         raise
-    run._end(JobRun.Status.FAILED if run.row.errors else JobRun.Status.SUCCEEDED)
+    run._end(JobStatus.FAILED if run.row.errors else JobStatus.SUCCEEDED)
 
 
 def _start(job: str, lease: timedelta) -> Run | None:
@@ -103,7 +104,7 @@ def _start(job: str, lease: timedelta) -> Run | None:
         held = JobLease.objects.select_for_update().get(job=job)
         if held.expires_at > now:
             JobRun.objects.create(
-                job=job, status=JobRun.Status.SKIPPED, finished_at=now, worker=_worker_name()
+                job=job, status=JobStatus.SKIPPED, finished_at=now, worker=_worker_name()
             )
             return None
         row = JobRun.objects.create(job=job, worker=_worker_name())

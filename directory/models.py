@@ -22,6 +22,7 @@ from .choices import (
     DepartmentStatus,
     ErasureMode,
     HandoverPolicy,
+    JobStatus,
     MemberRole,
     MemberStatus,
     StaffRole,
@@ -517,16 +518,9 @@ class JobRun(models.Model):
     """One run of a periodic job (J-1 … J-5): when, how it ended, what it did per enterprise, and
     what went wrong. Written by directory/jobs.py; HR reads them in the admin."""
 
-    class Status(models.TextChoices):
-        RUNNING = "running", _("Running")
-        SUCCEEDED = "succeeded", _("Succeeded")
-        FAILED = "failed", _("Failed")
-        # Another run of the same job held the lease: this one did nothing.
-        SKIPPED = "skipped", _("Skipped (already running)")
-
     job = models.CharField(_("job"), max_length=64, db_index=True)
     status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.RUNNING
+        _("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.RUNNING
     )
     started_at = models.DateTimeField(_("started at"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from . import hr_sync
-from .models import HRTermination
+from .choices import TerminationSource
 
 MAX_BODY = 2 * 1024 * 1024  # bytes: MAX_ROWS rows fit well within
 
@@ -74,7 +74,7 @@ def hr_terminations(request):
         return _error(400, _("Unknown keys: %(keys)s.") % {"keys": ", ".join(unknown)})
 
     result = hr_sync.receive(
-        token.enterprise, body["terminations"], source=HRTermination.Source.API, token=token
+        token.enterprise, body["terminations"], source=TerminationSource.API, token=token
     )
     if result.has_errors:
         return _error(

@@ -158,3 +158,19 @@ class HandoverState(models.TextChoices):
 
 # A handover in one of these states still waits for the new super admin: one per enterprise.
 OPEN_HANDOVER_STATES = (HandoverState.AWAITING_CONFIRMATION, HandoverState.IN_CUSTODY)
+
+
+class TerminationSource(models.TextChoices):
+    """How the HR system sent a termination (offboarding.models.HRTermination)."""
+
+    CSV = "csv", _("CSV import")
+    API = "api", _("JSON API")
+
+
+class TerminationState(models.TextChoices):
+    """Where a termination from the HR system stands: waiting for the sync job, turned into an
+    `hr_sync` exit, or refused by it (with the reason)."""
+
+    PENDING = "pending", _("Pending")
+    SYNCED = "synced", _("Synced")
+    FAILED = "failed", _("Failed")

@@ -58,14 +58,13 @@ from compliance import audit
 from directory import services as directory_services
 from directory.choices import HandoverPolicy, MemberRole, MemberStatus, StaffRole
 from directory.models import Member
-from directory.security import PasswordRefused, confirm_password
 from directory.sessions import end_sessions
 from directory.tenancy import grants_for
 
 from .choices import OPEN_HANDOVER_STATES, OPEN_STATES, ExitState, HandoverState
 from .exceptions import ExitRefused
 from .models import AccountFreeze, Exit, SuperAdminHandover
-from .services import lock_audit_chain
+from .services import confirm_actor_password, lock_audit_chain
 
 
 def _handover_event(
@@ -751,12 +750,9 @@ def _save_handover(handover: SuperAdminHandover, *, actor, change_reason: str) -
 def _confirm_own_password(actor, password: str, *, request) -> None:
     if actor is None:
         raise ExitRefused(_("Only the super admin themselves can hand the role over."))
-    try:
-        confirm_password(actor, password, request=request)
-    except PasswordRefused as refusal:
-        message = (
-            str(refusal)
-            if refusal.locked_out
-            else _("Your password was not right: re-enter it to confirm the handover.")
-        )
-        raise ExitRefused(message, field="password") from None
+    confirm_actor_password(
+        actor,
+        password,
+        request=request,
+        wrong=_("Your password was not right: re-enter it to confirm the handover."),
+    )

@@ -47,7 +47,7 @@ from directory.jobs import job_run
 from directory.models import Member
 
 from . import services
-from .choices import OPEN_STATES, ExitKind
+from .choices import OPEN_STATES, ExitKind, TerminationState
 from .exceptions import ExitRefused
 from .models import Exit, HRSyncToken, HRTermination
 
@@ -141,7 +141,7 @@ def check(enterprise, rows: Iterable[Mapping]) -> Received:
 def receive(enterprise, rows: Iterable[Mapping], *, source, actor=None, token=None) -> Received:
     """Write the rows' new terminations as pending, if every row is clean; otherwise nothing.
 
-    `source`: HRTermination.Source; `actor`: who imported the file (None: the HR system through
+    `source`: TerminationSource; `actor`: who imported the file (None: the HR system through
     the API, with its `token`)."""
     # The enterprise's receives (and every door) take turns: the second sees the first's rows.
     services.lock_audit_chain(enterprise.pk)
@@ -386,7 +386,7 @@ def sync_pending(now: datetime | None = None, *, batch_size: int = SYNC_BATCH) -
         after = 0
         while True:
             batch = list(
-                HRTermination.objects.filter(state=HRTermination.State.PENDING, pk__gt=after)
+                HRTermination.objects.filter(state=TerminationState.PENDING, pk__gt=after)
                 .order_by("pk")
                 .values_list("pk", "enterprise_id")[:batch_size]
             )
@@ -417,7 +417,7 @@ def sync_one(pk: int, *, now: datetime | None = None) -> str | None:
         .select_related("member", "enterprise")
         .get(pk=pk)
     )
-    if termination.state != HRTermination.State.PENDING:
+    if termination.state != TerminationState.PENDING:
         return None
     now = now or timezone.now()
     open_exit = (
@@ -447,7 +447,7 @@ def sync_one(pk: int, *, now: datetime | None = None) -> str | None:
         )
     except ExitRefused as refusal:
         return _fail(termination, now, str(refusal))
-    termination.state = HRTermination.State.SYNCED
+    termination.state = TerminationState.SYNCED
     termination.exit_case = exit_case
     termination.processed_at = now
     termination.error = ""
@@ -467,7 +467,7 @@ def sync_one(pk: int, *, now: datetime | None = None) -> str | None:
 
 
 def _fail(termination: HRTermination, now, message: str, *, exit_case=None) -> str:
-    termination.state = HRTermination.State.FAILED
+    termination.state = TerminationState.FAILED
     termination.processed_at = now
     termination.error = message
     termination._change_reason = "sync"

@@ -30,6 +30,8 @@ from .choices import (
     InheritanceStatus,
     ResourceType,
     Team,
+    TerminationSource,
+    TerminationState,
 )
 from .querysets import ExitQuerySet
 
@@ -671,15 +673,6 @@ class HRTermination(EnterpriseScoped):
     `hr_sync` exit (`synced`, pointing to it) or says why it could not (`failed`, with the error).
     """
 
-    class Source(models.TextChoices):
-        CSV = "csv", _("CSV import")
-        API = "api", _("JSON API")
-
-    class State(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SYNCED = "synced", _("Synced")
-        FAILED = "failed", _("Failed")
-
     enterprise = models.ForeignKey(
         Enterprise,
         on_delete=models.CASCADE,
@@ -694,7 +687,7 @@ class HRTermination(EnterpriseScoped):
     )
     last_working_day = models.DateField(_("last working day"))
     reason = models.TextField(_("reason"), blank=True)
-    source = models.CharField(_("source"), max_length=8, choices=Source.choices)
+    source = models.CharField(_("source"), max_length=8, choices=TerminationSource.choices)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     received_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -713,7 +706,11 @@ class HRTermination(EnterpriseScoped):
         verbose_name=_("token"),
     )
     state = models.CharField(
-        _("state"), max_length=8, choices=State.choices, default=State.PENDING, db_index=True
+        _("state"),
+        max_length=8,
+        choices=TerminationState.choices,
+        default=TerminationState.PENDING,
+        db_index=True,
     )
     exit_case = models.ForeignKey(
         Exit,

@@ -27,6 +27,7 @@ from simple_history.utils import bulk_create_with_history
 from compliance import audit
 from directory.choices import MemberRole, MemberStatus
 from directory.models import Enterprise, Member
+from directory.security import PasswordRefused, confirm_password
 
 from . import rules
 from .choices import DEFAULT_CHECKLIST, OPEN_STATES, ExitKind, ExitState, Team
@@ -57,6 +58,16 @@ def exit_event(
         data=data or {},
         personal=personal or None,
     )
+
+
+def confirm_actor_password(actor, password: str, *, request, wrong: str) -> None:
+    """The actor re-enters their password to confirm a grave action (undo, super-admin handover):
+    `directory.security.confirm_password`, counted by django-axes. Refused as ExitRefused on the
+    field "password": `wrong`, or the lockout's own message (which says when to try again)."""
+    try:
+        confirm_password(actor, password, request=request)
+    except PasswordRefused as refusal:
+        raise ExitRefused(str(refusal) if refusal.locked_out else wrong, field="password") from None
 
 
 def lock_audit_chain(enterprise_id: int) -> None:

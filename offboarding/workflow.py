@@ -21,7 +21,6 @@ from simple_history.utils import bulk_create_with_history
 from compliance import audit, sealing
 from directory import services as directory_services
 from directory.choices import MemberStatus
-from directory.security import PasswordRefused, confirm_password
 from directory.sessions import end_sessions
 
 from . import handover, inheritance, prereview, rules
@@ -35,7 +34,7 @@ from .choices import (
 )
 from .exceptions import ExitRefused
 from .models import ApprovalChainStep, Exit, ExitApproval
-from .services import exit_event, lock_audit_chain
+from .services import confirm_actor_password, exit_event, lock_audit_chain
 
 
 def _lock(exit_case: Exit) -> Exit:
@@ -432,16 +431,13 @@ def undo(exit_case: Exit, *, actor, password: str, request=None) -> Exit:
     """
     if actor is None:
         raise ExitRefused(str(_ONLY_A_PERSON[Transition.UNDO]))
-    _confirm_password(actor, password, request=request)
+    confirm_actor_password(
+        actor,
+        password,
+        request=request,
+        wrong=_("Your password was not right: re-enter it to confirm the undo."),
+    )
     return _undo(exit_case, actor=actor)
-
-
-def _confirm_password(actor, password: str, *, request) -> None:
-    wrong = _("Your password was not right: re-enter it to confirm the undo.")
-    try:
-        confirm_password(actor, password, request=request)
-    except PasswordRefused as refusal:
-        raise ExitRefused(str(refusal) if refusal.locked_out else wrong, field="password") from None
 
 
 @transaction.atomic

@@ -38,7 +38,7 @@ from django_celery_beat.models import (
 from compliance import erasure, exports, holds, retention, sealing
 from compliance.choices import RecordCategory, RetentionAction
 from compliance.models import AuditEvent, RetentionPolicy, WorkRecord
-from directory.choices import MemberRole, MemberStatus, StaffRole
+from directory.choices import JobStatus, MemberRole, MemberStatus, StaffRole
 from directory.models import EnterpriseAccess, JobRun
 from directory.permissions import GROUP_NAMES, grant_access
 from offboarding import handover, hr_sync, inheritance, services, workflow
@@ -429,7 +429,7 @@ def build_world() -> World:
     # HR system, and the token it came with.
     job_run = JobRun.objects.create(
         job="matrix.job",
-        status=JobRun.Status.FAILED,
+        status=JobStatus.FAILED,
         finished_at=timezone.now(),
         counts={str(enterprise.pk): {"closed": 1}},
         errors=[{"enterprise": enterprise.pk, "error": "matrix"}],

@@ -5,27 +5,18 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed
 from django.utils.translation import gettext as _
 
-from directory.admin import EnterpriseScopedAdmin
+from directory.admin import ReadOnlyRecordAdmin
 
 
-class WithoutHistoryAdmin(EnterpriseScopedAdmin):
+class WithoutHistoryAdmin(ReadOnlyRecordAdmin):
     """A read-only admin of rows that keep no django-simple-history table (work records, exports,
-    audit events): nobody adds, changes or deletes one here; "History" is Django's own log
-    (empty), and there are no past versions.
+    audit events): nobody adds, changes or deletes one here (ReadOnlyRecordAdmin); "History" is
+    Django's own log (empty), and there are no past versions.
 
     Who may read the model nowhere is refused before any row is looked up — 403 for every id
     alike, as the change page does; another enterprise's row is a 404."""
 
     object_history_template = None  # Django's own history page
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def history_view(self, request, object_id, extra_context=None):
         self._refuse_unless_reader(request)

@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from directory.admin import EnterpriseConstraintsForm, EnterpriseScopedAdmin
+from directory.admin import EnterpriseConstraintsForm, EnterpriseScopedAdmin, RecordAdmin
 from directory.models import Member
 from offboarding.selectors import person_name
 
@@ -268,7 +268,7 @@ class HoldStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(LegalHold)
-class LegalHoldAdmin(EnterpriseScopedAdmin):
+class LegalHoldAdmin(RecordAdmin):
     list_display = (
         "__str__",
         "starts_on",
@@ -314,16 +314,7 @@ class LegalHoldAdmin(EnterpriseScopedAdmin):
     def released_by_name(self, hold):
         return person_name(hold.released_by)
 
-    # The add page places a hold; a hold never changes by its form, and is never deleted.
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else self.readonly_fields
+    # The add page places a hold (RecordAdmin: a hold never changes by its form).
 
     def get_fields(self, request, obj=None):
         if obj is None:

@@ -18,14 +18,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from directory.admin import EnterpriseScopedAdmin
+from directory.admin import ReadOnlyRecordAdmin, RecordAdmin
 from directory.choices import MemberRole, MemberStatus
 
 from .. import handover
 from ..exceptions import ExitRefused
 from ..models import AccountFreeze, SuperAdminHandover
 from ..selectors import person_name
-from .inheritance import ReadOnlyRecordAdmin
 
 
 class FreezeForm(forms.ModelForm):
@@ -52,7 +51,7 @@ class FreezeForm(forms.ModelForm):
 
 
 @admin.register(AccountFreeze)
-class AccountFreezeAdmin(EnterpriseScopedAdmin):
+class AccountFreezeAdmin(RecordAdmin):
     list_display = ("member", "frozen_at", "frozen_by_name", "promoted", "unfrozen_at")
     list_select_related = ("member", "promoted", "frozen_by", "enterprise")
     list_filter = (("unfrozen_at", admin.EmptyFieldListFilter),)
@@ -77,16 +76,7 @@ class AccountFreezeAdmin(EnterpriseScopedAdmin):
     def unfrozen_by_name(self, freeze):
         return person_name(freeze.unfrozen_by)
 
-    # The add page is the freeze; a record never changes by its form, and is never deleted.
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else self.readonly_fields
+    # The add page is the freeze (RecordAdmin: the record never changes by its form).
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

@@ -33,10 +33,11 @@ from import_export.formats.base_formats import CSV
 from import_export.forms import ConfirmImportForm, ImportForm
 from import_export.results import Error, Result, RowResult
 
-from directory.admin import EnterpriseScopedAdmin
+from directory.admin import EnterpriseScopedAdmin, ReadOnlyRecordAdmin
 from directory.models import Enterprise
 
 from .. import hr_sync
+from ..choices import TerminationSource
 from ..models import HRSyncToken, HRTermination
 from ..selectors import person_name
 
@@ -84,7 +85,7 @@ class HRTerminationResource(resources.Resource):
             received = hr_sync.check(self.enterprise, rows)
         else:
             received = hr_sync.receive(
-                self.enterprise, rows, source=HRTermination.Source.CSV, actor=self.user
+                self.enterprise, rows, source=TerminationSource.CSV, actor=self.user
             )
         if received.error:
             result.append_base_error(Error(FileRefused(received.error)))
@@ -162,7 +163,9 @@ class HRConfirmImportForm(ConfirmImportForm):
 
 
 @admin.register(HRTermination)
-class HRTerminationAdmin(ImportMixin, EnterpriseScopedAdmin):
+class HRTerminationAdmin(ImportMixin, ReadOnlyRecordAdmin):
+    """Records written by hr_sync only (the import is the "add"), never changed nor deleted."""
+
     list_display = (
         "external_id",
         "employee_number",
@@ -207,17 +210,6 @@ class HRTerminationAdmin(ImportMixin, EnterpriseScopedAdmin):
     @admin.display(description=gettext_lazy("received by"))
     def received_by_name(self, termination):
         return person_name(termination.received_by) if termination.received_by else "—"
-
-    # Records: written by hr_sync only (the import is the "add"), never changed nor deleted here.
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     # The import, behind the tenant wall.
 

@@ -17,24 +17,13 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from directory.admin import EnterpriseScopedAdmin
+from directory.admin import ReadOnlyRecordAdmin
 
 from .. import inheritance, rules
 from ..choices import InheritanceStatus
 from ..exceptions import ExitRefused
 from ..models import InheritanceBatch, InheritanceItem
 from ..selectors import person_name
-
-
-class ReadOnlyRecordAdmin(EnterpriseScopedAdmin):
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(InheritanceBatch)

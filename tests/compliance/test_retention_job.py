@@ -20,6 +20,7 @@ from compliance.holds import place_hold
 from compliance.models import AuditEvent, RetentionPolicy, WorkRecord
 from compliance.retention import save_policy
 from config.celery import app
+from directory.choices import JobStatus
 from directory.models import JobChunk, JobRun, NightlyMark
 from tests import factories
 from tests.compliance.conftest import records_of
@@ -176,7 +177,7 @@ def test_a_run_while_another_holds_the_lease_does_nothing(world, sent):
     with time_machine.travel(TONIGHT, tick=False), job_run(jobs.JOB):
         assert jobs.run_retention(chunk_size=SIZE) is None
     assert sent == []
-    assert JobRun.objects.filter(job=jobs.JOB, status=JobRun.Status.SKIPPED).count() == 1
+    assert JobRun.objects.filter(job=jobs.JOB, status=JobStatus.SKIPPED).count() == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,7 +325,7 @@ def test_a_chunk_that_fails_is_recorded_and_sent_again_by_the_next_run_of_the_ni
     sent.clear()
 
     failed = JobRun.objects.get(job=jobs.CHUNK_JOB)
-    assert failed.status == JobRun.Status.FAILED
+    assert failed.status == JobStatus.FAILED
     assert failed.errors[0]["enterprise"] == enterprise.pk
     assert "database gone" in failed.errors[0]["error"]
 

@@ -16,7 +16,7 @@ import time_machine
 from django.urls import reverse
 
 from directory import dissolution, tasks
-from directory.choices import DepartmentStatus, MemberStatus, StaffRole
+from directory.choices import DepartmentStatus, JobStatus, MemberStatus, StaffRole
 from directory.jobs import job_run
 from directory.models import Department, JobRun, Member, NightlyMark
 from directory.services import DirectoryError
@@ -89,7 +89,7 @@ def test_departments_whose_subtree_has_no_active_member_are_marked_at_the_enterp
     assert latest.status == PENDING
     # and the run says what it did in the enterprise
     run = JobRun.objects.get(job="directory.mark_pending_dissolution")
-    assert run.status == JobRun.Status.SUCCEEDED
+    assert run.status == JobStatus.SUCCEEDED
     assert run.counts == {str(enterprise.pk): {"marked": 3, "unmarked": 0}}
 
 
@@ -157,7 +157,7 @@ def test_a_second_concurrent_run_is_skipped(enterprise, tree):
         assert first is not None
         assert run_at(NIGHT) is None
     assert set(statuses(enterprise).values()) == {ACTIVE}
-    assert JobRun.objects.filter(job=dissolution.JOB, status=JobRun.Status.SKIPPED).count() == 1
+    assert JobRun.objects.filter(job=dissolution.JOB, status=JobStatus.SKIPPED).count() == 1
 
 
 def test_an_error_in_one_enterprise_is_recorded_and_the_others_go_on(enterprise, tree, monkeypatch):
@@ -172,7 +172,7 @@ def test_an_error_in_one_enterprise_is_recorded_and_the_others_go_on(enterprise,
     monkeypatch.setattr(dissolution, "mark_enterprise", mark_enterprise)
     run_at(NIGHT)
     run = JobRun.objects.get(job=dissolution.JOB)
-    assert run.status == JobRun.Status.FAILED
+    assert run.status == JobStatus.FAILED
     assert run.errors == [{"enterprise": broken.pk, "error": "ValueError: the tree is broken"}]
     assert run.counts == {str(enterprise.pk): {"marked": 3, "unmarked": 0}}
     # the broken enterprise is tried again at its next hourly run of the night

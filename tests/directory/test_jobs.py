@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from directory import jobs
-from directory.choices import StaffRole
+from directory.choices import JobStatus, StaffRole
 from directory.models import JobLease, JobRun, NightlyMark
 from tests import factories
 
@@ -41,7 +41,7 @@ def test_a_second_run_of_a_job_while_the_first_holds_its_lease_is_skipped():
             # then it gets nothing to run with, and its run says so
             assert second is None
     runs = list(JobRun.objects.filter(job="test.job").order_by("pk"))
-    assert [run.status for run in runs] == [JobRun.Status.SUCCEEDED, JobRun.Status.SKIPPED]
+    assert [run.status for run in runs] == [JobStatus.SUCCEEDED, JobStatus.SKIPPED]
 
 
 def test_a_run_killed_half_way_leaves_its_lease_to_expire_and_the_next_run_takes_over():
@@ -58,7 +58,7 @@ def test_a_run_killed_half_way_leaves_its_lease_to_expire_and_the_next_run_takes
         with jobs.job_run("test.job") as run:
             assert run is not None
             assert JobLease.objects.get(job="test.job").run_id == run.pk
-    assert JobRun.objects.get(pk=dead.pk).status == JobRun.Status.RUNNING  # killed: never ended
+    assert JobRun.objects.get(pk=dead.pk).status == JobStatus.RUNNING  # killed: never ended
 
 
 def test_a_finished_run_releases_its_lease_at_once():
@@ -78,7 +78,7 @@ def test_a_run_records_counts_per_enterprise_and_errors_and_ends_failed(enterpri
     row = JobRun.objects.get(pk=run.pk)
     assert row.counts == {str(enterprise.pk): {"closed": 3, "skipped": 1}}
     assert row.errors == [{"enterprise": enterprise.pk + 1, "error": "ValueError: bad row"}]
-    assert row.status == JobRun.Status.FAILED
+    assert row.status == JobStatus.FAILED
     assert row.finished_at is not None
 
 
@@ -86,7 +86,7 @@ def test_an_exception_out_of_a_run_fails_it_and_is_raised_again():
     with pytest.raises(RuntimeError), jobs.job_run("test.job") as run:
         raise RuntimeError("database gone")
     row = JobRun.objects.get(pk=run.pk)
-    assert row.status == JobRun.Status.FAILED
+    assert row.status == JobStatus.FAILED
     assert row.errors == [{"enterprise": None, "error": "RuntimeError: database gone"}]
 
 
@@ -134,7 +134,7 @@ def failed_run(enterprise, other_enterprise):
     """A run of the undo-window job that closed exits in both enterprises and failed in both."""
     return JobRun.objects.create(
         job="offboarding.close_undo_windows",
-        status=JobRun.Status.FAILED,
+        status=JobStatus.FAILED,
         finished_at=timezone.now(),
         counts={
             str(enterprise.pk): {"closed": 3, "skipped": 0},
@@ -150,7 +150,7 @@ def failed_run(enterprise, other_enterprise):
 def test_hr_reads_the_job_runs_with_a_failed_run_highlighted(hr_client, failed_run, enterprise):
     JobRun.objects.create(
         job="directory.mark_pending_dissolution",
-        status=JobRun.Status.SUCCEEDED,
+        status=JobStatus.SUCCEEDED,
         counts={str(enterprise.pk): {"marked": 2, "unmarked": 0}},
     )
     response = hr_client.get(reverse("admin:directory_jobrun_changelist"))
@@ -212,13 +212,13 @@ def test_the_admin_home_warns_when_the_latest_run_of_a_job_failed(hr_client, fai
 def test_the_warning_goes_once_a_later_run_of_the_job_succeeded(hr_client, failed_run):
     JobRun.objects.create(
         job=failed_run.job,
-        status=JobRun.Status.SUCCEEDED,
+        status=JobStatus.SUCCEEDED,
         started_at=failed_run.started_at + timedelta(hours=1),
     )
     # a run skipped because another held the lease changes nothing either way
     JobRun.objects.create(
         job=failed_run.job,
-        status=JobRun.Status.SKIPPED,
+        status=JobStatus.SKIPPED,
         started_at=failed_run.started_at + timedelta(hours=2),
     )
     page = hr_client.get(reverse("admin:index")).content.decode()
@@ -230,7 +230,7 @@ def test_a_run_that_failed_only_in_another_enterprise_is_no_warning_here(
 ):
     JobRun.objects.create(
         job="directory.mark_pending_dissolution",
-        status=JobRun.Status.FAILED,
+        status=JobStatus.FAILED,
         errors=[{"enterprise": other_enterprise.pk, "error": "别家的错误"}],
     )
     page = hr_client.get(reverse("admin:index")).content.decode()
@@ -241,7 +241,7 @@ def test_a_run_that_failed_only_in_another_enterprise_is_no_warning_here(
 def test_an_error_of_the_run_as_a_whole_is_shown_to_staff_without_its_text(hr_client):
     run = JobRun.objects.create(
         job="compliance.enforce_retention",
-        status=JobRun.Status.FAILED,
+        status=JobStatus.FAILED,
         errors=[{"enterprise": None, "error": "OperationalError: secret detail"}],
     )
     home = hr_client.get(reverse("admin:index")).content.decode()
@@ -278,7 +278,7 @@ def test_the_run_list_asks_the_database_as_often_for_fifty_runs_as_for_one(hr_cl
     def run(n):
         return JobRun(
             job="directory.mark_pending_dissolution",
-            status=JobRun.Status.FAILED,
+            status=JobStatus.FAILED,
             counts={str(enterprise.pk): {"marked": n}},
             errors=[{"enterprise": enterprise.pk, "error": f"error {n}"}],
         )

@@ -17,11 +17,11 @@ from compliance import jobs
 from compliance.choices import RecordCategory, RetentionAction
 from compliance.models import AuditEvent, RetentionPolicy, WorkRecord
 from compliance.retention import save_policy
-from directory.choices import DepartmentStatus, StaffRole
+from directory.choices import DepartmentStatus, JobStatus, StaffRole
 from directory.models import Department, JobChunk, JobRun, NightlyMark
 from offboarding import hr_sync, inheritance
-from offboarding.choices import ExitKind, ExitState, InheritanceStatus
-from offboarding.models import Exit, HRTermination, InheritanceItem
+from offboarding.choices import ExitKind, ExitState, InheritanceStatus, TerminationSource
+from offboarding.models import Exit, InheritanceItem
 from tests import factories
 from tests.integration.conftest import wait_for
 
@@ -163,7 +163,7 @@ def test_each_named_task_runs_through_the_broker(
                 "external_id": "HR-INTEGRATION-1",
             }
         ],
-        source=HRTermination.Source.API,
+        source=TerminationSource.API,
     )
     # enforce_retention and its chunk: chats past the policy, in two ranges of ids
     retention_enterprise = night_enterprise("留存科技")
@@ -199,8 +199,8 @@ def test_each_named_task_runs_through_the_broker(
             assert got == 0
         if effect is not None:
             wait_for(effect, timeout=TASK_TIMEOUT, what=f"the effect of {name}", logs=[worker.log])
-    assert not JobRun.objects.filter(status=JobRun.Status.FAILED).exists(), list(
-        JobRun.objects.filter(status=JobRun.Status.FAILED).values("job", "errors")
+    assert not JobRun.objects.filter(status=JobStatus.FAILED).exists(), list(
+        JobRun.objects.filter(status=JobStatus.FAILED).values("job", "errors")
     )
 
 
@@ -259,7 +259,7 @@ def test_a_chunked_retention_job_over_two_workers_handles_every_chunk_exactly_on
     receipts = [chunk_receipts(worker) for worker in workers]
     assert sum(receipts) == total, receipts
     assert all(receipts), receipts
-    assert not JobRun.objects.filter(status=JobRun.Status.FAILED).exists()
+    assert not JobRun.objects.filter(status=JobStatus.FAILED).exists()
 
 
 def test_a_worker_killed_in_the_middle_of_the_job_then_the_job_run_again_ends_as_one_clean_run(

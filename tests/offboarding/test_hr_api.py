@@ -9,7 +9,7 @@ from django.urls import reverse
 from compliance.models import AuditEvent
 from directory.choices import StaffRole
 from offboarding import hr_sync
-from offboarding.choices import ExitKind
+from offboarding.choices import ExitKind, TerminationSource
 from offboarding.models import Exit, HRSyncToken, HRTermination
 from tests import factories
 
@@ -61,7 +61,7 @@ def test_a_valid_request_receives_the_terminations(client, enterprise, leaver, t
     assert answer["terminations"] == [
         {"index": 0, "external_id": "HR-1", "id": created.pk, "status": "new"}
     ]
-    assert created.source == HRTermination.Source.API
+    assert created.source == TerminationSource.API
     assert created.token == HRSyncToken.objects.get()
     assert created.received_by is None
     assert HRSyncToken.objects.get().last_used_at is not None

@@ -9,11 +9,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from compliance.models import AuditEvent
-from directory.choices import MemberStatus, StaffRole
+from directory.choices import JobStatus, MemberStatus, StaffRole
 from directory.jobs import job_run
 from directory.models import JobRun
 from offboarding import hr_sync
-from offboarding.choices import ExitKind, ExitState
+from offboarding.choices import ExitKind, ExitState, TerminationSource, TerminationState
 from offboarding.models import Exit, HRTermination
 from tests import factories
 
@@ -54,7 +54,7 @@ def row(member=None, *, number=None, day="2026-12-31", reason="合同到期", ex
 
 
 def receive(enterprise, rows, **kwargs):
-    kwargs.setdefault("source", HRTermination.Source.API)
+    kwargs.setdefault("source", TerminationSource.API)
     return hr_sync.receive(enterprise, rows, **kwargs)
 
 
@@ -70,8 +70,8 @@ def test_receiving_clean_rows_stores_them_pending_with_an_audit_event(
     assert result.applied and not result.has_errors
     terminations = HRTermination.objects.order_by("external_id")
     assert [(t.external_id, t.member, t.state) for t in terminations] == [
-        ("HR-1", leaver, HRTermination.State.PENDING),
-        ("HR-2", another_leaver, HRTermination.State.PENDING),
+        ("HR-1", leaver, TerminationState.PENDING),
+        ("HR-2", another_leaver, TerminationState.PENDING),
     ]
     assert terminations[0].last_working_day == date(2026, 12, 31)
     assert [r.termination.pk for r in result.rows] == [t.pk for t in terminations]
@@ -158,12 +158,12 @@ def test_sync_turns_pending_terminations_into_hr_sync_exits(enterprise, leaver, 
 
     assert totals == {"synced": 2, "failed": 0}
     for termination in HRTermination.objects.select_related("exit_case"):
-        assert termination.state == HRTermination.State.SYNCED
+        assert termination.state == TerminationState.SYNCED
         exit_case = termination.exit_case
         assert exit_case.kind == ExitKind.HR_SYNC and exit_case.state == ExitState.DRAFT
         assert exit_case.member == termination.member
         assert exit_case.reason == "合同到期" and exit_case.requested_by is None
-    run = JobRun.objects.get(job=hr_sync.JOB, status=JobRun.Status.SUCCEEDED)
+    run = JobRun.objects.get(job=hr_sync.JOB, status=JobStatus.SUCCEEDED)
     assert run.counts == {str(enterprise.pk): {"synced": 2}}
 
 
@@ -191,7 +191,7 @@ def test_a_member_with_an_exit_in_progress_fails_with_the_reason(enterprise, lea
 
     assert hr_sync.sync_pending() == {"synced": 0, "failed": 1}
     termination = HRTermination.objects.get()
-    assert termination.state == HRTermination.State.FAILED
+    assert termination.state == TerminationState.FAILED
     assert "already has an exit in progress" in termination.error
     assert termination.exit_case is None
     assert Exit.objects.filter(member=leaver).get() == existing
@@ -206,7 +206,7 @@ def test_a_member_who_left_since_fails_with_the_reason(enterprise, leaver):
     hr_sync.sync_pending()
 
     termination = HRTermination.objects.get()
-    assert termination.state == HRTermination.State.FAILED
+    assert termination.state == TerminationState.FAILED
     assert "only an active member" in termination.error
 
 
@@ -223,7 +223,7 @@ def test_sync_skips_while_another_run_holds_the_lease(enterprise, leaver):
     with job_run(hr_sync.JOB) as run:
         assert run is not None
         assert hr_sync.sync_pending() is None
-    assert HRTermination.objects.get().state == HRTermination.State.PENDING
+    assert HRTermination.objects.get().state == TerminationState.PENDING
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,8 +267,8 @@ def test_hr_previews_then_confirms_a_clean_file(
     assert done.url == reverse("admin:offboarding_hrtermination_changelist")
     terminations = HRTermination.objects.order_by("external_id")
     assert [(t.external_id, t.source, t.received_by) for t in terminations] == [
-        ("HR-1", HRTermination.Source.CSV, hr_user),
-        ("HR-2", HRTermination.Source.CSV, hr_user),
+        ("HR-1", TerminationSource.CSV, hr_user),
+        ("HR-2", TerminationSource.CSV, hr_user),
     ]
 
 

@@ -17,6 +17,7 @@ from compliance import tasks as compliance_tasks
 from compliance.models import WorkRecord
 from config.celery import app
 from directory import tasks as directory_tasks
+from directory.choices import JobStatus
 from directory.jobs import job_run
 from directory.models import JobRun, NightlyMark
 from offboarding import jobs, tasks, workflow
@@ -79,7 +80,7 @@ def test_exits_past_their_undo_deadline_are_closed_and_sealed_at_the_enterprises
     assert refreshed(within).state == ExitState.COMPLETED
     # and the run says what it did in the enterprise
     run = JobRun.objects.get(job="offboarding.close_undo_windows")
-    assert run.status == JobRun.Status.SUCCEEDED
+    assert run.status == JobStatus.SUCCEEDED
     assert run.counts == {str(enterprise.pk): {"closed": 1, "skipped": 0}}
     assert run.errors == []
 
@@ -102,7 +103,7 @@ def test_a_second_run_the_same_night_does_nothing(enterprise, member, complete_a
     assert past.history.count() == closed_history
     second = JobRun.objects.filter(job=jobs.JOB).order_by("-pk").first()
     assert second.counts == {}
-    assert second.status == JobRun.Status.SUCCEEDED
+    assert second.status == JobStatus.SUCCEEDED
 
 
 def test_a_run_the_next_night_finds_nothing_more_to_close(enterprise, member, complete_at):
@@ -137,7 +138,7 @@ def test_an_exit_that_fails_to_close_is_recorded_and_the_others_go_on(
     assert refreshed(broken).state == ExitState.COMPLETED
     assert refreshed(fine).state == ExitState.CLOSED
     run = JobRun.objects.get(job=jobs.JOB)
-    assert run.status == JobRun.Status.FAILED
+    assert run.status == JobStatus.FAILED
     assert run.errors == [
         {
             "enterprise": enterprise.pk,
@@ -164,7 +165,7 @@ def test_an_exit_undone_since_it_was_read_is_skipped_not_an_error(
     monkeypatch.setattr(workflow, "close", close)
     assert close_at(NIGHT) == 1
     run = JobRun.objects.get(job=jobs.JOB)
-    assert run.status == JobRun.Status.SUCCEEDED
+    assert run.status == JobStatus.SUCCEEDED
     assert run.counts == {str(enterprise.pk): {"closed": 1, "skipped": 1}}
     assert refreshed(other).state == ExitState.CLOSED
 
@@ -175,7 +176,7 @@ def test_a_second_concurrent_run_is_skipped(enterprise, member, complete_at):
         assert first is not None
         assert close_at(NIGHT) is None
     assert refreshed(past).state == ExitState.COMPLETED
-    assert JobRun.objects.filter(job=jobs.JOB, status=JobRun.Status.SKIPPED).count() == 1
+    assert JobRun.objects.filter(job=jobs.JOB, status=JobStatus.SKIPPED).count() == 1
 
 
 # ---------------------------------------------------------------------------------------------
