@@ -38,8 +38,10 @@ LIMIT = django_settings.AXES_FAILURE_LIMIT
 COOL_OFF = django_settings.AXES_COOLOFF_TIME
 LOGIN_URL = "/accounts/login/"
 ADMIN_LOGIN_URL = "/admin/login/?next=/admin/"
-# 00:14:30 UTC: the lockout of a try now ends at 00:44:30, shown as 00:45 (never too early).
-A_NIGHT = datetime(2026, 11, 20, 0, 14, 30, tzinfo=UTC)
+# 00:14:30 UTC tomorrow: the lockout of a try then ends at 00:44:30, shown as 00:45 (never too
+# early). Built from today, so that a session made then is still alive when read back after the
+# time travel, whatever day the suite runs.
+A_NIGHT = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=14, second=30, microsecond=0)
 
 
 def text_of(response) -> str:
