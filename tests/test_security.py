@@ -38,10 +38,11 @@ LIMIT = django_settings.AXES_FAILURE_LIMIT
 COOL_OFF = django_settings.AXES_COOLOFF_TIME
 LOGIN_URL = "/accounts/login/"
 ADMIN_LOGIN_URL = "/admin/login/?next=/admin/"
-# 00:14:30 UTC tomorrow: the lockout of a try then ends at 00:44:30, shown as 00:45 (never too
-# early). Built from today, so that a session made then is still alive when read back after the
-# time travel, whatever day the suite runs.
-A_NIGHT = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=14, second=30, microsecond=0)
+# 00:14:30 UTC yesterday: the lockout of a try then ends at 00:44:30, shown as 00:45 (never too
+# early). Built from today, whatever day the suite runs: a session made then is still alive when
+# read back after the time travel (sessions last 14 days), and a login made now by a fixture is not
+# yet idle then.
+A_NIGHT = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=14, second=30, microsecond=0)
 
 
 def text_of(response) -> str:
