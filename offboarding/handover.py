@@ -208,11 +208,15 @@ def _freeze(member: Member, *, actor, reason: str, trail: list) -> AccountFreeze
 
 
 def _backup_admin_of(member: Member) -> Member:
+    """The backup admin a freeze of the super admin `member` promotes: refused, with the reason,
+    when there is none, or when they could not be a handover's candidate (frozen, login cut,
+    leaving): the enterprise would be left without a super admin who can sign in."""
     backup = (
         Member.objects.filter(
             enterprise_id=member.enterprise_id, is_backup_admin=True, status=MemberStatus.ACTIVE
         )
         .exclude(pk=member.pk)
+        .select_related("user")
         .order_by("pk")
         .first()
     )
@@ -225,6 +229,17 @@ def _backup_admin_of(member: Member) -> Member:
             )
             % {"name": member.name}
         )
+    try:
+        check_candidate(member, backup, field=None)
+    except ExitRefused as refusal:
+        raise ExitRefused(
+            _(
+                "%(why)s The backup admin cannot take over from %(name)s: freezing the account "
+                "would leave the enterprise without a super admin who can sign in. The super "
+                "admin designates another backup admin first."
+            )
+            % {"why": refusal, "name": member.name}
+        ) from None
     return backup
 
 
@@ -305,14 +320,14 @@ def check_handover_request(member: Member, *, actor, new_admin: Member, custodia
         enterprise_id=member.enterprise_id, state__in=OPEN_HANDOVER_STATES
     ).exists():
         raise ExitRefused(_("The enterprise's super admin role is being handed over already."))
-    _check_candidate(member, new_admin, field="new_admin")
+    check_candidate(member, new_admin, field="new_admin")
     if member.enterprise.handover_policy == HandoverPolicy.CUSTODY:
         if custodian is None:
             raise ExitRefused(
                 _("Name the custodian who holds the role until the new super admin accepts."),
                 field="custodian",
             )
-        _check_candidate(member, custodian, field="custodian")
+        check_candidate(member, custodian, field="custodian")
         if custodian.pk == new_admin.pk:
             raise ExitRefused(
                 _("The custodian and the new super admin must be two different people."),
@@ -327,8 +342,12 @@ def check_handover_request(member: Member, *, actor, new_admin: Member, custodia
     return exit_case
 
 
-def _check_candidate(member: Member, candidate: Member, *, field: str | None) -> None:
-    """Refuse a new super admin or custodian who cannot take the role from `member`."""
+def check_candidate(member: Member, candidate: Member, *, field: str | None) -> None:
+    """Refuse a member who cannot take the super admin role (or hold it, or stand by for it) from
+    `member`: the new super admin and the custodian of a handover, the backup admin a freeze
+    promotes, the backup admin the super admin designates. One answer for all of them (H-3): someone
+    else, of the same enterprise, active (not frozen, not departed), whose login works, and who
+    is not leaving (no exit in progress)."""
     if candidate.pk == member.pk:
         raise ExitRefused(_("Name someone other than yourself."), field=field)
     if candidate.enterprise_id != member.enterprise_id:
@@ -339,6 +358,12 @@ def _check_candidate(member: Member, candidate: Member, *, field: str | None) ->
         raise ExitRefused(
             _("%(name)s is %(status)s: only an active member can take the role.")
             % {"name": candidate.name, "status": candidate.get_status_display()},
+            field=field,
+        )
+    if not candidate.user.is_active:
+        raise ExitRefused(
+            _("%(name)s cannot sign in (their login is deactivated): name someone who can.")
+            % {"name": candidate.name},
             field=field,
         )
     if Exit.objects.filter(member=candidate, state__in=OPEN_STATES).exists():
@@ -427,7 +452,7 @@ def confirm_handover(handover: SuperAdminHandover, *, actor, token: str) -> Supe
         current = Member.objects.select_for_update().get(pk=(holder or handover.from_member).pk)
         # Still someone who may take the role: active, and not leaving meanwhile.
         arriving = Member.objects.select_for_update().get(pk=handover.to_member_id)
-        _check_candidate(current, arriving, field=None)
+        check_candidate(current, arriving, field=None)
         device = enrolment_device(actor, lock=True)
         allowed, details = device.verify_is_allowed()
         if not allowed:
@@ -466,12 +491,19 @@ def _swap(handover: SuperAdminHandover, *, current: Member, actor) -> None:
     now = timezone.now()
     if handover.state == HandoverState.IN_CUSTODY:
         before = handover.custodian_before
+        # The custodian gets their backup flag back, unless another backup admin was designated
+        # meanwhile: an enterprise has one backup admin.
+        other_backup = (
+            Member.objects.filter(enterprise_id=handover.enterprise_id, is_backup_admin=True)
+            .exclude(pk=current.pk)
+            .exists()
+        )
         _pass_role(
             from_member=current,
             to_member=handover.to_member,
             actor=actor,
             role=before.get("role", MemberRole.ADMIN),
-            is_backup_admin=before.get("is_backup_admin", False),
+            is_backup_admin=before.get("is_backup_admin", False) and not other_backup,
         )
     else:
         _pass_role(from_member=current, to_member=handover.to_member, actor=actor)
