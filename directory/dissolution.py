@@ -157,9 +157,10 @@ def dissolve(department: Department, *, actor) -> Department:
     never automatic: D-2).
 
     Preconditions: `actor` may change the department in its enterprise (HR, or a superuser); the
-    department is `pending_dissolution`; nobody who has not departed is in it or under it. Locks the subtree's
-    rows, sets each not yet dissolved to `dissolved` with `actor` in its history (reason
-    "dissolve"). Members who left stay linked to it. Raises DirectoryError, changing nothing.
+    department is `pending_dissolution`; nobody who has not departed is in it or under it. Locks
+    the subtree's rows, sets each not yet dissolved to `dissolved` with `actor` in its history
+    (reason "dissolve"). Members who left stay linked to it. Raises DirectoryError, changing
+    nothing.
     """
     if actor is None or not actor.has_perm("directory.change_department", department):
         raise DirectoryError(_("You are not allowed to dissolve this department."))

@@ -5,11 +5,13 @@ The super-admin handover (超级管理员移交, H-1), under the enterprise's po
 - `request_handover`: the leaving super admin, whose exit is open, names the new super admin and
   re-enters their password. With the custody policy (Feishu) they also name a custodian — an admin
   or the backup admin — who holds the role from that moment until the new one accepts.
-- `confirm_handover`: the new super admin confirms with the code of their authenticator app
-  (django-otp TOTP; the page enrols the device with a QR code). Only then does the role pass, in
-  one transaction (`directory.services.pass_super_admin`): from the leaving super admin (grace,
-  immediate) or from the custodian, who gets their own role back (custody). A wrong or replayed
-  code is refused and changes nothing.
+- `confirm_handover`: the new super admin proves both factors (双重验证): their password first
+  (`prove_password_to_confirm`, counted by django-axes), then the code of their authenticator app
+  (django-otp TOTP; the page enrols the device with a QR code, shown only once the password is
+  accepted). Only then does the role pass, in one transaction
+  (`directory.services.pass_super_admin`): from the leaving super admin (grace, immediate) or from
+  the custodian, who gets their own role back (custody). A missing password proof, or a wrong or
+  replayed code, is refused and changes nothing.
 - With the grace policy (WeCom) the old super admin keeps an emergency window
   (`Enterprise.handover_grace_period`, 7 days): they may still sign in, even once their exit has
   deactivated the login (offboarding.backends), but only to the emergency page
@@ -47,6 +49,7 @@ the events' sealed personal data.
 import math
 
 import segno
+from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -437,38 +440,123 @@ def may_confirm(actor, handover: SuperAdminHandover) -> bool:
     )
 
 
-def confirm_handover(handover: SuperAdminHandover, *, actor, token: str) -> SuperAdminHandover:
-    """The new super admin confirms with their authenticator's code; the role passes.
+# ---------------------------------------------------------------------------------------------
+# Both factors (双重验证): the password, then the authenticator's code
+#
+# Whoever takes the super admin role (or stands by for it, as the backup admin) proves both: their
+# password first — re-entered, counted by django-axes like a login — and then the code of their
+# authenticator app. The page shows the authenticator's key (to enrol it) only once the password
+# is accepted, so that a session alone never sees it. The password step gives a proof, signed and
+# short-lived, bound to the user, to what it is for and to their password hash (a password changed
+# meanwhile voids it); the door that takes the code refuses without it.
 
-    A wrong, replayed or throttled code is refused and changes nothing but the device's count of
-    failures (kept: django-otp slows down guessing with it)."""
+PASSWORD_PROOF_MAX_AGE = 10 * 60  # seconds between the password and the code
+_PROOF_SALT = "offboarding.second-factor.password-proof"
+CONFIRM_HANDOVER = "confirm_handover"
+
+
+def _proof_claims(purpose: str, object_id: int, actor) -> dict:
+    return {
+        "user": actor.pk,
+        "for": f"{purpose}:{object_id}",
+        "auth": actor.get_session_auth_hash(),
+    }
+
+
+def prove_password(purpose: str, object_id: int, *, actor, password: str, request, wrong: str):
+    """Check `actor`'s password (services.confirm_actor_password: counted by django-axes, outside
+    any transaction) and return the proof the door of `purpose` on `object_id` takes with the
+    code. Refused as ExitRefused on the field "password"."""
+    if actor is None or not actor.is_authenticated:
+        raise ExitRefused(_("Sign in first."), field="password")
+    confirm_actor_password(actor, password, request=request, wrong=wrong)
+    return signing.dumps(_proof_claims(purpose, object_id, actor), salt=_PROOF_SALT)
+
+
+def password_proven(proof, purpose: str, object_id: int, *, actor) -> bool:
+    """Whether `proof` is a fresh proof of `actor`'s password for `purpose` on `object_id`."""
+    if not proof or actor is None or not actor.is_authenticated:
+        return False
+    try:
+        claims = signing.loads(proof, salt=_PROOF_SALT, max_age=PASSWORD_PROOF_MAX_AGE)
+    except signing.BadSignature:  # tampered with, or expired (SignatureExpired is one)
+        return False
+    return claims == _proof_claims(purpose, object_id, actor)
+
+
+def password_first_refusal() -> ExitRefused:
+    return ExitRefused(
+        _(
+            "Re-enter your password first: the role needs both your password and the code of "
+            "your authenticator app."
+        ),
+        field="password",
+    )
+
+
+def check_code(device: TOTPDevice, token: str) -> ExitRefused | None:
+    """The refusal of `token` for the locked `device` (throttled, wrong or replayed), or None when
+    it is right; a right code confirms an enrolled device. django-otp counts the failures on the
+    device row: the caller raises the refusal only once its transaction has kept that count."""
+    allowed, details = device.verify_is_allowed()
+    if not allowed:
+        return ExitRefused(_throttled_message(details), field="token")
+    if not device.verify_token((token or "").strip()):
+        return ExitRefused(
+            _(
+                "The code was not right, or was used already: enter the code your "
+                "authenticator app shows now."
+            ),
+            field="token",
+        )
+    if not device.confirmed:
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+    return None
+
+
+def prove_password_to_confirm(
+    handover: SuperAdminHandover, *, actor, password: str, request=None
+) -> str:
+    """The new super admin's first factor: their password, before the page shows the key of their
+    authenticator (to enrol it) and asks its code. Returns the proof `confirm_handover` takes."""
+    if not may_confirm(actor, handover):
+        raise ExitRefused(_confirm_refusal(handover))
+    return prove_password(
+        CONFIRM_HANDOVER,
+        handover.pk,
+        actor=actor,
+        password=password,
+        request=request,
+        wrong=_("Your password was not right: re-enter it to confirm the handover."),
+    )
+
+
+def confirm_handover(
+    handover: SuperAdminHandover, *, actor, token: str, password_proof: str | None
+) -> SuperAdminHandover:
+    """The new super admin confirms with both factors — the proof of their password
+    (`prove_password_to_confirm`) and their authenticator's code; the role passes.
+
+    Without a fresh proof of the password it is refused. A wrong, replayed or throttled code is
+    refused and changes nothing but the device's count of failures (kept: django-otp slows down
+    guessing with it)."""
     refusal = None
     with transaction.atomic():
         lock_audit_chain(handover.enterprise_id)
         handover = _lock_handover(handover)
         if not may_confirm(actor, handover):
             raise ExitRefused(_confirm_refusal(handover))
+        if not password_proven(password_proof, CONFIRM_HANDOVER, handover.pk, actor=actor):
+            raise password_first_refusal()
         holder = handover.custodian if handover.state == HandoverState.IN_CUSTODY else None
         current = Member.objects.select_for_update().get(pk=(holder or handover.from_member).pk)
-        # Still someone who may take the role: active, and not leaving meanwhile.
+        # Still someone who may take the role: active, login alive, and not leaving meanwhile.
         arriving = Member.objects.select_for_update().get(pk=handover.to_member_id)
         check_candidate(current, arriving, field=None)
         device = enrolment_device(actor, lock=True)
-        allowed, details = device.verify_is_allowed()
-        if not allowed:
-            refusal = ExitRefused(_throttled_message(details), field="token")
-        elif not device.verify_token((token or "").strip()):
-            refusal = ExitRefused(
-                _(
-                    "The code was not right, or was used already: enter the code your "
-                    "authenticator app shows now."
-                ),
-                field="token",
-            )
-        else:
-            if not device.confirmed:
-                device.confirmed = True
-                device.save(update_fields=["confirmed"])
+        refusal = check_code(device, token)
+        if refusal is None:
             holder_id = current.pk
             _swap(handover, current=current, actor=actor)
             event = _handover_event(
@@ -479,6 +567,7 @@ def confirm_handover(handover: SuperAdminHandover, *, actor, token: str) -> Supe
                     "grace_until": handover.grace_until.isoformat()
                     if handover.grace_until
                     else None,
+                    "factors": ["password", "totp"],
                 },
             )
             audit.record_many(handover.enterprise_id, [event], actor=actor)

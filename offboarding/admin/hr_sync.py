@@ -218,9 +218,7 @@ class HRTerminationAdmin(ImportMixin, ReadOnlyRecordAdmin):
         blockers = hr_sync.removal_blockers(termination.exit_case)
         if not blockers:
             return "—"
-        return format_html_join(
-            "", "<p>{}</p>", ((blocker.message,) for blocker in blockers)
-        )
+        return format_html_join("", "<p>{}</p>", ((blocker.message,) for blocker in blockers))
 
     @admin.display(description=gettext_lazy("received by"))
     def received_by_name(self, termination):

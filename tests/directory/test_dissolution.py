@@ -291,7 +291,9 @@ def test_the_dissolve_button_refuses_with_members_and_says_why(hr_client, enterp
     run_at(NIGHT)
     factories.MemberFactory(enterprise=enterprise, department=tree["测试组"])
     response = hr_client.post(dissolve_url(tree["研发部"]), follow=True)
-    assert "研发部 still has 1 member in it or under it who has not left" in response.content.decode()
+    assert (
+        "研发部 still has 1 member in it or under it who has not left" in response.content.decode()
+    )
     assert statuses(enterprise)["研发部"] == PENDING
 
 

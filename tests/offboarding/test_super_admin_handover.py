@@ -80,9 +80,17 @@ def name(leaving_admin: Member, new: Member, **fields) -> SuperAdminHandover:
     )
 
 
+def password_proof(pending: SuperAdminHandover, new: Member) -> str:
+    """The new super admin's first factor: their password, re-entered."""
+    return handover.prove_password_to_confirm(pending, actor=new.user, password=factories.PASSWORD)
+
+
 def confirm(pending: SuperAdminHandover, new: Member, token: str | None = None):
+    """The new super admin confirms with both factors: their password, then their code."""
     token = code_for(new) if token is None else token
-    return handover.confirm_handover(pending, actor=new.user, token=token)
+    return handover.confirm_handover(
+        pending, actor=new.user, token=token, password_proof=password_proof(pending, new)
+    )
 
 
 def super_admins_of(enterprise) -> list[Member]:
