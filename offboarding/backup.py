@@ -146,7 +146,9 @@ def _designate(super_admin: Member, *, actor, candidate: Member) -> BackupAdminD
     lock_audit_chain(super_admin.enterprise_id)
     _lock_waiting(super_admin.enterprise_id)
     super_admin = Member.objects.select_for_update().get(pk=super_admin.pk)
-    candidate = Member.objects.select_for_update().select_related("user").get(pk=candidate.pk)
+    candidate = (
+        Member.objects.select_for_update(of=("self",)).select_related("user").get(pk=candidate.pk)
+    )
     check_designation(super_admin, actor=actor, candidate=candidate)
     designation = BackupAdminDesignation(
         enterprise_id=super_admin.enterprise_id, member=candidate, super_admin=super_admin

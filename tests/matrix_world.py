@@ -253,6 +253,7 @@ class World:
             self.employee.name,
             self.manager.name,
             self.handover_exit.member.name,
+            self.backup_admin.name,
         ]
 
     def _value(self, route, name, model, row) -> str:
