@@ -400,7 +400,6 @@ class MemberAddForm(EnterpriseConstraintsForm):
             "department",
             "manager",
             "role",
-            "is_backup_admin",
             "data_region",
         )
 
@@ -437,11 +436,14 @@ class MemberAdmin(EnterpriseScopedAdmin):
     search_fields = ("name", "employee_number", "user__username", "department__name")
     autocomplete_fields = ("department", "manager")
     # Role and status change through their doors only (S-2): the exit workflow and the
-    # super-admin handover. The page shows them, and where to go to change them.
+    # super-admin handover; the backup-admin flag through the super admin's designation (H-3:
+    # the backup admin is the super admin's choice, never HR's). The page shows them, and where
+    # to go to change them.
     readonly_fields = (
         "login",
         "joined_at",
         "role_and_its_door",
+        "backup_admin_and_its_door",
         "status_and_its_door",
         "audit_trail",
     )
@@ -454,7 +456,7 @@ class MemberAdmin(EnterpriseScopedAdmin):
             {
                 "fields": (
                     "role_and_its_door",
-                    "is_backup_admin",
+                    "backup_admin_and_its_door",
                     "status_and_its_door",
                     "joined_at",
                 )
@@ -464,7 +466,7 @@ class MemberAdmin(EnterpriseScopedAdmin):
     add_fieldsets = (
         (None, {"fields": ("enterprise", "username", "email", "name", "employee_number", "title")}),
         (_("Organisation"), {"fields": ("department", "manager", "data_region")}),
-        (_("Administration"), {"fields": ("role", "is_backup_admin")}),
+        (_("Administration"), {"fields": ("role",)}),
     )
 
     def get_fieldsets(self, request, obj=None):
@@ -488,6 +490,18 @@ class MemberAdmin(EnterpriseScopedAdmin):
             _(
                 "A role changes only through the super-admin handover or an admin's exit, "
                 "never by editing this page."
+            ),
+        )
+
+    @admin.display(description=_("backup admin"), boolean=False)
+    def backup_admin_and_its_door(self, member):
+        return format_html(
+            '{}<div class="help">{}</div>',
+            gettext("Yes") if member.is_backup_admin else gettext("No"),
+            _(
+                "The super admin designates the backup admin on their “Backup admin” page, and "
+                "the member accepts with their password and authenticator app; never by editing "
+                "this page."
             ),
         )
 

@@ -2,15 +2,19 @@
 
 - `mark_pending_dissolution()`: the nightly job (J-4). In each enterprise whose local night has
   come (directory/jobs.py `due_tonight`), every active department whose subtree — the department
-  and every department under it, at any depth (django-tree-queries) — has no active member becomes
+  and every department under it, at any depth (django-tree-queries) — has nobody in it becomes
   `pending_dissolution`, with `pending_since` the time of the run; every pending one whose subtree
-  has an active member again goes back to `active`. Dissolved departments are left alone. Each
+  has someone again goes back to `active`. The headcount (部门人数归零) counts every member who
+  has not departed (`Member.objects.not_departed()`): a frozen member (a stolen account) is still
+  employed, and keeps their department. Dissolved departments are left alone. Each
   changed row gets a history row (reason "mark_pending_dissolution", no user: the system).
 - `dissolve(department, actor=...)`: dissolving stays a deliberate human action, HR's, from the
-  admin: only a department pending dissolution, and only while nobody active is in its subtree.
+  admin: only a department pending dissolution, and only while nobody who has not departed is in
+  its subtree.
 
 How the job finds the departments with someone in them: one query returns the tree path (the ids
-from the root down) of every department of the enterprise that has an active member of its own;
+from the root down) of every department of the enterprise that has a member of its own who has not
+departed;
 every id on those paths has someone in its subtree. What is kept in memory is department ids of one
 enterprise — a department tree is small next to its members (2,000 departments for 20,000 members
 at the M scale of the benchmarks); members are only asked about in the database (EXISTS). The
@@ -95,11 +99,12 @@ def mark_enterprise(enterprise: Enterprise, *, now: datetime) -> dict:
 
 
 def staffed_department_ids(enterprise_id: int) -> set[int]:
-    """Ids of the enterprise's departments whose subtree has at least one active member."""
+    """Ids of the enterprise's departments whose subtree has at least one member who has not
+    departed."""
     with_members = (
         Department.objects.with_tree_fields()
         .tree_filter(enterprise_id=enterprise_id)
-        .filter(Exists(Member.objects.active().filter(department=OuterRef("pk"))))
+        .filter(Exists(Member.objects.not_departed().filter(department=OuterRef("pk"))))
         .values_list("tree_path", flat=True)
     )
     staffed: set[int] = set()
@@ -142,7 +147,8 @@ def subtree_ids(department: Department) -> list[int]:
 
 
 def active_members_in_subtree(department: Department) -> int:
-    return Member.objects.active().filter(department_id__in=subtree_ids(department)).count()
+    """The department's headcount: members in it or under it who have not departed."""
+    return Member.objects.not_departed().filter(department_id__in=subtree_ids(department)).count()
 
 
 @transaction.atomic
@@ -151,9 +157,10 @@ def dissolve(department: Department, *, actor) -> Department:
     never automatic: D-2).
 
     Preconditions: `actor` may change the department in its enterprise (HR, or a superuser); the
-    department is `pending_dissolution`; nobody active is in it or under it. Locks the subtree's
-    rows, sets each not yet dissolved to `dissolved` with `actor` in its history (reason
-    "dissolve"). Members who left stay linked to it. Raises DirectoryError, changing nothing.
+    department is `pending_dissolution`; nobody who has not departed is in it or under it. Locks
+    the subtree's rows, sets each not yet dissolved to `dissolved` with `actor` in its history
+    (reason "dissolve"). Members who left stay linked to it. Raises DirectoryError, changing
+    nothing.
     """
     if actor is None or not actor.has_perm("directory.change_department", department):
         raise DirectoryError(_("You are not allowed to dissolve this department."))
@@ -166,18 +173,18 @@ def dissolve(department: Department, *, actor) -> Department:
         raise DirectoryError(
             _(
                 "%(name)s is not pending dissolution: only a department the nightly check found "
-                "without active members can be dissolved."
+                "without members can be dissolved."
             )
             % {"name": locked.name}
         )
-    active = Member.objects.active().filter(department_id__in=ids).count()
+    active = Member.objects.not_departed().filter(department_id__in=ids).count()
     if active:
         raise DirectoryError(
             ngettext(
-                "%(name)s still has %(count)d active member in it or under it: it cannot be "
-                "dissolved.",
-                "%(name)s still has %(count)d active members in it or under it: it cannot be "
-                "dissolved.",
+                "%(name)s still has %(count)d member in it or under it who has not left: it "
+                "cannot be dissolved.",
+                "%(name)s still has %(count)d members in it or under it who have not left: it "
+                "cannot be dissolved.",
                 active,
             )
             % {"name": locked.name, "count": active}

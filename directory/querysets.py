@@ -44,6 +44,12 @@ class MemberQuerySet(ScopedQuerySetMixin, models.QuerySet):
     def active(self):
         return self.filter(status=MemberStatus.ACTIVE)
 
+    def not_departed(self):
+        """Everyone still employed, whatever their access: active members and frozen ones (a
+        frozen account is a stolen login, not someone who left). The headcount of a department
+        (部门人数归零, D-2) counts these."""
+        return self.exclude(status=MemberStatus.DEPARTED)
+
     def super_admins(self):
         return self.filter(role=MemberRole.SUPER_ADMIN, status=MemberStatus.ACTIVE)
 

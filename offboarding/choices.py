@@ -160,6 +160,17 @@ class HandoverState(models.TextChoices):
 OPEN_HANDOVER_STATES = (HandoverState.AWAITING_CONFIRMATION, HandoverState.IN_CUSTODY)
 
 
+class BackupDesignationState(models.TextChoices):
+    """Where the super admin's designation of a backup admin (AB角, H-3) stands."""
+
+    # Named by the super admin; waits for the member to enrol their authenticator and accept.
+    AWAITING_ACCEPTANCE = "awaiting_acceptance", _("Waiting for the member to accept")
+    # Accepted: the member became the backup admin (the previous one lost the flag).
+    ACCEPTED = "accepted", _("Accepted")
+    # Withdrawn by the super admin before the member accepted.
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
 class TerminationSource(models.TextChoices):
     """How the HR system sent a termination (offboarding.models.HRTermination)."""
 

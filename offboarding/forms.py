@@ -121,20 +121,66 @@ class HandoverRequestForm(forms.Form):
             del self.fields["custodian"]
 
     def _member_by_number(self, field: str):
-        number = self.cleaned_data[field].strip()
-        member = Member.objects.filter(enterprise=self.enterprise, employee_number=number).first()
-        if member is None:
-            raise forms.ValidationError(
-                _("No member of %(enterprise)s has the employee number “%(number)s”."),
-                params={"enterprise": self.enterprise, "number": number},
-            )
-        return member
+        return _member_of(self.enterprise, self.cleaned_data[field].strip())
 
     def clean_new_admin(self):
         return self._member_by_number("new_admin")
 
     def clean_custodian(self):
         return self._member_by_number("custodian")
+
+
+def _member_of(enterprise, number: str):
+    member = Member.objects.filter(enterprise=enterprise, employee_number=number).first()
+    if member is None:
+        raise forms.ValidationError(
+            _("No member of %(enterprise)s has the employee number “%(number)s”."),
+            params={"enterprise": enterprise, "number": number},
+        )
+    return member
+
+
+class PasswordForm(forms.Form):
+    """The first factor: the person re-enters their own password (counted by django-axes)."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class BackupDesignationForm(forms.Form):
+    """The super admin designates the backup admin by employee number and re-enters their
+    password. Who may be designated is `backup.check_designation`'s to decide."""
+
+    member = forms.CharField(
+        label=_("Employee number of the backup admin"),
+        max_length=32,
+        help_text=_(
+            "They accept with their password and an authenticator app on their phone; then they "
+            "are the backup admin, and the present one no longer is."
+        ),
+    )
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, enterprise, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.enterprise = enterprise
+
+    def clean_member(self):
+        return _member_of(self.enterprise, self.cleaned_data["member"].strip())
+
+
+class WithdrawBackupForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("Yes, withdraw it"),
+        error_messages={"required": _("Tick the box to confirm that you want to withdraw it.")},
+    )
 
 
 class AuthenticatorCodeForm(forms.Form):

@@ -5,11 +5,13 @@ The super-admin handover (超级管理员移交, H-1), under the enterprise's po
 - `request_handover`: the leaving super admin, whose exit is open, names the new super admin and
   re-enters their password. With the custody policy (Feishu) they also name a custodian — an admin
   or the backup admin — who holds the role from that moment until the new one accepts.
-- `confirm_handover`: the new super admin confirms with the code of their authenticator app
-  (django-otp TOTP; the page enrols the device with a QR code). Only then does the role pass, in
-  one transaction (`directory.services.pass_super_admin`): from the leaving super admin (grace,
-  immediate) or from the custodian, who gets their own role back (custody). A wrong or replayed
-  code is refused and changes nothing.
+- `confirm_handover`: the new super admin proves both factors (双重验证): their password first
+  (`prove_password_to_confirm`, counted by django-axes), then the code of their authenticator app
+  (django-otp TOTP; the page enrols the device with a QR code, shown only once the password is
+  accepted). Only then does the role pass, in one transaction
+  (`directory.services.pass_super_admin`): from the leaving super admin (grace, immediate) or from
+  the custodian, who gets their own role back (custody). A missing password proof, or a wrong or
+  replayed code, is refused and changes nothing.
 - With the grace policy (WeCom) the old super admin keeps an emergency window
   (`Enterprise.handover_grace_period`, 7 days): they may still sign in, even once their exit has
   deactivated the login (offboarding.backends), but only to the emergency page
@@ -47,6 +49,7 @@ the events' sealed personal data.
 import math
 
 import segno
+from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -208,11 +211,15 @@ def _freeze(member: Member, *, actor, reason: str, trail: list) -> AccountFreeze
 
 
 def _backup_admin_of(member: Member) -> Member:
+    """The backup admin a freeze of the super admin `member` promotes: refused, with the reason,
+    when there is none, or when they could not be a handover's candidate (frozen, login cut,
+    leaving): the enterprise would be left without a super admin who can sign in."""
     backup = (
         Member.objects.filter(
             enterprise_id=member.enterprise_id, is_backup_admin=True, status=MemberStatus.ACTIVE
         )
         .exclude(pk=member.pk)
+        .select_related("user")
         .order_by("pk")
         .first()
     )
@@ -225,6 +232,17 @@ def _backup_admin_of(member: Member) -> Member:
             )
             % {"name": member.name}
         )
+    try:
+        check_candidate(member, backup, field=None)
+    except ExitRefused as refusal:
+        raise ExitRefused(
+            _(
+                "%(why)s The backup admin cannot take over from %(name)s: freezing the account "
+                "would leave the enterprise without a super admin who can sign in. The super "
+                "admin designates another backup admin first."
+            )
+            % {"why": refusal, "name": member.name}
+        ) from None
     return backup
 
 
@@ -305,14 +323,14 @@ def check_handover_request(member: Member, *, actor, new_admin: Member, custodia
         enterprise_id=member.enterprise_id, state__in=OPEN_HANDOVER_STATES
     ).exists():
         raise ExitRefused(_("The enterprise's super admin role is being handed over already."))
-    _check_candidate(member, new_admin, field="new_admin")
+    check_candidate(member, new_admin, field="new_admin")
     if member.enterprise.handover_policy == HandoverPolicy.CUSTODY:
         if custodian is None:
             raise ExitRefused(
                 _("Name the custodian who holds the role until the new super admin accepts."),
                 field="custodian",
             )
-        _check_candidate(member, custodian, field="custodian")
+        check_candidate(member, custodian, field="custodian")
         if custodian.pk == new_admin.pk:
             raise ExitRefused(
                 _("The custodian and the new super admin must be two different people."),
@@ -327,8 +345,12 @@ def check_handover_request(member: Member, *, actor, new_admin: Member, custodia
     return exit_case
 
 
-def _check_candidate(member: Member, candidate: Member, *, field: str | None) -> None:
-    """Refuse a new super admin or custodian who cannot take the role from `member`."""
+def check_candidate(member: Member, candidate: Member, *, field: str | None) -> None:
+    """Refuse a member who cannot take the super admin role (or hold it, or stand by for it) from
+    `member`: the new super admin and the custodian of a handover, the backup admin a freeze
+    promotes, the backup admin the super admin designates. One answer for all of them (H-3): someone
+    else, of the same enterprise, active (not frozen, not departed), whose login works, and who
+    is not leaving (no exit in progress)."""
     if candidate.pk == member.pk:
         raise ExitRefused(_("Name someone other than yourself."), field=field)
     if candidate.enterprise_id != member.enterprise_id:
@@ -339,6 +361,12 @@ def _check_candidate(member: Member, candidate: Member, *, field: str | None) ->
         raise ExitRefused(
             _("%(name)s is %(status)s: only an active member can take the role.")
             % {"name": candidate.name, "status": candidate.get_status_display()},
+            field=field,
+        )
+    if not candidate.user.is_active:
+        raise ExitRefused(
+            _("%(name)s cannot sign in (their login is deactivated): name someone who can.")
+            % {"name": candidate.name},
             field=field,
         )
     if Exit.objects.filter(member=candidate, state__in=OPEN_STATES).exists():
@@ -412,38 +440,123 @@ def may_confirm(actor, handover: SuperAdminHandover) -> bool:
     )
 
 
-def confirm_handover(handover: SuperAdminHandover, *, actor, token: str) -> SuperAdminHandover:
-    """The new super admin confirms with their authenticator's code; the role passes.
+# ---------------------------------------------------------------------------------------------
+# Both factors (双重验证): the password, then the authenticator's code
+#
+# Whoever takes the super admin role (or stands by for it, as the backup admin) proves both: their
+# password first — re-entered, counted by django-axes like a login — and then the code of their
+# authenticator app. The page shows the authenticator's key (to enrol it) only once the password
+# is accepted, so that a session alone never sees it. The password step gives a proof, signed and
+# short-lived, bound to the user, to what it is for and to their password hash (a password changed
+# meanwhile voids it); the door that takes the code refuses without it.
 
-    A wrong, replayed or throttled code is refused and changes nothing but the device's count of
-    failures (kept: django-otp slows down guessing with it)."""
+PASSWORD_PROOF_MAX_AGE = 10 * 60  # seconds between the password and the code
+_PROOF_SALT = "offboarding.second-factor.password-proof"
+CONFIRM_HANDOVER = "confirm_handover"
+
+
+def _proof_claims(purpose: str, object_id: int, actor) -> dict:
+    return {
+        "user": actor.pk,
+        "for": f"{purpose}:{object_id}",
+        "auth": actor.get_session_auth_hash(),
+    }
+
+
+def prove_password(purpose: str, object_id: int, *, actor, password: str, request, wrong: str):
+    """Check `actor`'s password (services.confirm_actor_password: counted by django-axes, outside
+    any transaction) and return the proof the door of `purpose` on `object_id` takes with the
+    code. Refused as ExitRefused on the field "password"."""
+    if actor is None or not actor.is_authenticated:
+        raise ExitRefused(_("Sign in first."), field="password")
+    confirm_actor_password(actor, password, request=request, wrong=wrong)
+    return signing.dumps(_proof_claims(purpose, object_id, actor), salt=_PROOF_SALT)
+
+
+def password_proven(proof, purpose: str, object_id: int, *, actor) -> bool:
+    """Whether `proof` is a fresh proof of `actor`'s password for `purpose` on `object_id`."""
+    if not proof or actor is None or not actor.is_authenticated:
+        return False
+    try:
+        claims = signing.loads(proof, salt=_PROOF_SALT, max_age=PASSWORD_PROOF_MAX_AGE)
+    except signing.BadSignature:  # tampered with, or expired (SignatureExpired is one)
+        return False
+    return claims == _proof_claims(purpose, object_id, actor)
+
+
+def password_first_refusal() -> ExitRefused:
+    return ExitRefused(
+        _(
+            "Re-enter your password first: the role needs both your password and the code of "
+            "your authenticator app."
+        ),
+        field="password",
+    )
+
+
+def check_code(device: TOTPDevice, token: str) -> ExitRefused | None:
+    """The refusal of `token` for the locked `device` (throttled, wrong or replayed), or None when
+    it is right; a right code confirms an enrolled device. django-otp counts the failures on the
+    device row: the caller raises the refusal only once its transaction has kept that count."""
+    allowed, details = device.verify_is_allowed()
+    if not allowed:
+        return ExitRefused(_throttled_message(details), field="token")
+    if not device.verify_token((token or "").strip()):
+        return ExitRefused(
+            _(
+                "The code was not right, or was used already: enter the code your "
+                "authenticator app shows now."
+            ),
+            field="token",
+        )
+    if not device.confirmed:
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+    return None
+
+
+def prove_password_to_confirm(
+    handover: SuperAdminHandover, *, actor, password: str, request=None
+) -> str:
+    """The new super admin's first factor: their password, before the page shows the key of their
+    authenticator (to enrol it) and asks its code. Returns the proof `confirm_handover` takes."""
+    if not may_confirm(actor, handover):
+        raise ExitRefused(_confirm_refusal(handover))
+    return prove_password(
+        CONFIRM_HANDOVER,
+        handover.pk,
+        actor=actor,
+        password=password,
+        request=request,
+        wrong=_("Your password was not right: re-enter it to confirm the handover."),
+    )
+
+
+def confirm_handover(
+    handover: SuperAdminHandover, *, actor, token: str, password_proof: str | None
+) -> SuperAdminHandover:
+    """The new super admin confirms with both factors — the proof of their password
+    (`prove_password_to_confirm`) and their authenticator's code; the role passes.
+
+    Without a fresh proof of the password it is refused. A wrong, replayed or throttled code is
+    refused and changes nothing but the device's count of failures (kept: django-otp slows down
+    guessing with it)."""
     refusal = None
     with transaction.atomic():
         lock_audit_chain(handover.enterprise_id)
         handover = _lock_handover(handover)
         if not may_confirm(actor, handover):
             raise ExitRefused(_confirm_refusal(handover))
+        if not password_proven(password_proof, CONFIRM_HANDOVER, handover.pk, actor=actor):
+            raise password_first_refusal()
         holder = handover.custodian if handover.state == HandoverState.IN_CUSTODY else None
         current = Member.objects.select_for_update().get(pk=(holder or handover.from_member).pk)
-        # Still someone who may take the role: active, and not leaving meanwhile.
+        # Still someone who may take the role: active, login alive, and not leaving meanwhile.
         arriving = Member.objects.select_for_update().get(pk=handover.to_member_id)
-        _check_candidate(current, arriving, field=None)
+        check_candidate(current, arriving, field=None)
         device = enrolment_device(actor, lock=True)
-        allowed, details = device.verify_is_allowed()
-        if not allowed:
-            refusal = ExitRefused(_throttled_message(details), field="token")
-        elif not device.verify_token((token or "").strip()):
-            refusal = ExitRefused(
-                _(
-                    "The code was not right, or was used already: enter the code your "
-                    "authenticator app shows now."
-                ),
-                field="token",
-            )
-        else:
-            if not device.confirmed:
-                device.confirmed = True
-                device.save(update_fields=["confirmed"])
+        refusal = check_code(device, token)
+        if refusal is None:
             holder_id = current.pk
             _swap(handover, current=current, actor=actor)
             event = _handover_event(
@@ -454,6 +567,7 @@ def confirm_handover(handover: SuperAdminHandover, *, actor, token: str) -> Supe
                     "grace_until": handover.grace_until.isoformat()
                     if handover.grace_until
                     else None,
+                    "factors": ["password", "totp"],
                 },
             )
             audit.record_many(handover.enterprise_id, [event], actor=actor)
@@ -466,12 +580,19 @@ def _swap(handover: SuperAdminHandover, *, current: Member, actor) -> None:
     now = timezone.now()
     if handover.state == HandoverState.IN_CUSTODY:
         before = handover.custodian_before
+        # The custodian gets their backup flag back, unless another backup admin was designated
+        # meanwhile: an enterprise has one backup admin.
+        other_backup = (
+            Member.objects.filter(enterprise_id=handover.enterprise_id, is_backup_admin=True)
+            .exclude(pk=current.pk)
+            .exists()
+        )
         _pass_role(
             from_member=current,
             to_member=handover.to_member,
             actor=actor,
             role=before.get("role", MemberRole.ADMIN),
-            is_backup_admin=before.get("is_backup_admin", False),
+            is_backup_admin=before.get("is_backup_admin", False) and not other_backup,
         )
     else:
         _pass_role(from_member=current, to_member=handover.to_member, actor=actor)

@@ -19,7 +19,10 @@ Two ways in, one door: the CSV import of the admin (offboarding/admin/hr_sync.py
   `services.open_exit` (actor None: the system). Each termination gets at most one exit: it is
   locked and moved to `synced` (pointing to the exit) in the transaction that opens it, so a run
   killed half way and run again does nothing twice. A member with an exit in progress, or no
-  longer active, makes the termination `failed` with the reason, for HR to see.
+  longer active, makes the termination `failed` with the reason, for HR to see. The exit is only
+  opened (a draft): HR removes the member from it. A super admin's exit stops there until the
+  super-admin handover is done (the pre-review's removal step, H-3): the synced event records
+  what the removal waits for, and the termination's page shows it (`removal_blockers`).
 - `create_token` / `authenticate_token` / `revoke_token`: the API's tokens, stored as SHA-256
   hashes only.
 
@@ -46,8 +49,8 @@ from directory.choices import MemberStatus
 from directory.jobs import job_run
 from directory.models import Member
 
-from . import services
-from .choices import OPEN_STATES, ExitKind, TerminationState
+from . import prereview, services
+from .choices import OPEN_STATES, ExitKind, ExitState, TerminationState
 from .exceptions import ExitRefused
 from .models import Exit, HRSyncToken, HRTermination
 
@@ -453,6 +456,7 @@ def sync_one(pk: int, *, now: datetime | None = None) -> str | None:
     termination.error = ""
     termination._change_reason = "sync"
     termination.save(update_fields=["state", "exit_case", "processed_at", "error"])
+    waits_for = [blocker.code for blocker in removal_blockers(exit_case)]
     audit.record(
         termination.enterprise_id,
         actor=None,
@@ -461,9 +465,17 @@ def sync_one(pk: int, *, now: datetime | None = None) -> str | None:
         object_id=termination.pk,
         member_id=termination.member_id,
         exit_id=exit_case.pk,
-        data={"external_id": termination.external_id},
+        data={"external_id": termination.external_id, "removal_waits_for": waits_for},
     )
     return "synced"
+
+
+def removal_blockers(exit_case: Exit) -> list[prereview.Blocker]:
+    """What stops HR from removing the member of a synced exit now (the pre-review's removal
+    step): for a super admin, the handover — their login is never cut before it is done."""
+    if exit_case.state != ExitState.DRAFT:
+        return []
+    return prereview.blockers_for(exit_case, prereview.REMOVE)
 
 
 def _fail(termination: HRTermination, now, message: str, *, exit_case=None) -> str:

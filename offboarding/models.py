@@ -23,6 +23,7 @@ from .choices import (
     REMOVABLE_KINDS,
     ApproverKind,
     AutoCheck,
+    BackupDesignationState,
     Decision,
     ExitKind,
     ExitState,
@@ -662,6 +663,73 @@ class SuperAdminHandover(EnterpriseScoped):
             and self.grace_closed_at is None
             and timezone.now() < self.grace_until
         )
+
+
+class BackupAdminDesignation(EnterpriseScoped):
+    """The super admin's designation of the enterprise's backup admin (AB角, H-3).
+
+    Written only by offboarding/backup.py. The backup admin is the super admin's choice, never
+    HR's: the super admin names the member and re-enters their password; the member enrols their
+    authenticator and accepts with their password and its code; only then is the member's
+    `is_backup_admin` set (the previous backup admin losing it in the same transaction).
+    """
+
+    enterprise = models.ForeignKey(
+        Enterprise,
+        on_delete=models.CASCADE,
+        related_name="backup_designations",
+        verbose_name=_("enterprise"),
+    )
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="backup_designations",
+        verbose_name=_("designated member"),
+    )
+    super_admin = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("designated by")
+    )
+    state = models.CharField(
+        _("state"),
+        max_length=32,
+        choices=BackupDesignationState.choices,
+        default=BackupDesignationState.AWAITING_ACCEPTANCE,
+    )
+    designated_at = models.DateTimeField(_("designated at"), default=timezone.now)
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    # The members who were the backup admin until this designation was accepted (their ids).
+    replaced = models.JSONField(_("backup admins replaced"), default=list)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("withdrawn by"),
+    )
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    same_enterprise_fields = ("member", "super_admin")
+
+    class Meta:
+        verbose_name = _("backup admin designation")
+        verbose_name_plural = _("backup admin designations")
+        ordering = ["-designated_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enterprise"],
+                condition=Q(state=BackupDesignationState.AWAITING_ACCEPTANCE),
+                name="one_open_backup_designation_per_enterprise",
+                violation_error_message=_(
+                    "A backup admin designation is waiting for its member's acceptance already."
+                ),
+            ),
+        ]
+
+    def __str__(self):
+        return _("Backup admin designation of %(member)s") % {"member": self.member}
 
 
 class HRTermination(EnterpriseScoped):

@@ -3,6 +3,10 @@
 The admin page, the self-service page and the refusals of `submit`, `remove` and `complete` all read
 `prereview()`, so a person sees everything that stands in the way before pressing a button, and a
 refused transition says exactly what the page said.
+
+A super admin's exit, of any kind, waits for the super-admin handover (H-1) twice: it cannot
+complete, and — since a removal cuts the login at once — the member cannot be removed, so that an
+enterprise always has a super admin who can sign in (no 权限真空期).
 """
 
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ from .choices import AutoCheck, HandoverState
 from .models import SuperAdminHandover
 
 SUBMIT = "submit"
+REMOVE = "remove"
 COMPLETE = "complete"
 
 
@@ -31,7 +36,7 @@ COMPLETE = "complete"
 class Blocker:
     code: str
     message: str
-    # The transitions this blocker stops: "submit" (also stops "remove") and/or "complete".
+    # The transitions this blocker stops: "submit", "remove" and/or "complete".
     blocks: frozenset[str]
 
 
@@ -122,7 +127,7 @@ def prereview(exit_case, counts=None) -> list[Blocker]:
     `counts` may pass `owned_counts(member)` when the caller has it already."""
     member = exit_case.member
     blockers: list[Blocker] = []
-    both = frozenset({SUBMIT, COMPLETE})
+    both = frozenset({SUBMIT, REMOVE, COMPLETE})
     complete = frozenset({COMPLETE})
 
     if member.status != MemberStatus.ACTIVE:
@@ -143,7 +148,12 @@ def prereview(exit_case, counts=None) -> list[Blocker]:
             )
 
     if member.role == MemberRole.SUPER_ADMIN:
-        blockers.append(Blocker("super_admin", _super_admin_message(exit_case), complete))
+        # A removal cuts the login at once: a super admin removed before the handover could never
+        # reach the handover page, and nobody could administer the enterprise (权限真空期). So
+        # the handover stops the removal too, whatever kind of exit this is (H-3).
+        blockers.append(
+            Blocker("super_admin", _super_admin_message(exit_case), frozenset({REMOVE, COMPLETE}))
+        )
     elif member.role == MemberRole.ADMIN:
         blockers.append(
             Blocker(
@@ -157,7 +167,10 @@ def prereview(exit_case, counts=None) -> list[Blocker]:
         blockers.append(
             Blocker(
                 "backup_admin",
-                _("%(name)s is the backup admin: name another backup admin first.")
+                _(
+                    "%(name)s is the backup admin: the super admin names another backup admin, "
+                    "or withdraws the designation, on their “Backup admin” page first."
+                )
                 % {"name": member.name},
                 complete,
             )
@@ -197,13 +210,14 @@ def _super_admin_message(exit_case) -> str:
     )
     if waiting is not None:
         return _(
-            "%(name)s named %(new)s as the new super admin: the exit can complete once %(new)s "
-            "confirms with the code of their authenticator app (超级管理员移交)."
+            "%(name)s named %(new)s as the new super admin: the exit can complete, or %(name)s "
+            "be removed, once %(new)s confirms with the code of their authenticator app "
+            "(超级管理员移交)."
         ) % {"name": member.name, "new": waiting.to_member.name}
     return _(
         "%(name)s is the super admin: a new super admin must be named and confirmed "
-        "(超级管理员移交) before this exit can complete. %(name)s names them on their "
-        "“Super admin handover” page."
+        "(超级管理员移交) before this exit can complete or %(name)s can be removed. %(name)s "
+        "names them on their “Super admin handover” page."
     ) % {"name": member.name}
 
 

@@ -20,6 +20,22 @@ urlpatterns = [
     path("me/emergency/", views.emergency, name="emergency"),
     path("me/emergency/report/", views.report_stolen, name="report_stolen"),
     path("me/freezes/<int:pk>/unfreeze/", views.unfreeze, name="unfreeze"),
+    path("me/backup/", views.backup_admin, name="backup_admin"),
+    path(
+        "me/backup/<int:pk>/accept/",
+        views.accept_backup_designation,
+        name="accept_backup_designation",
+    ),
+    path(
+        "me/backup/<int:pk>/withdraw/",
+        views.withdraw_backup_designation,
+        name="withdraw_backup_designation",
+    ),
+    path(
+        "me/backup/members/<int:pk>/withdraw/",
+        views.withdraw_backup_admin,
+        name="withdraw_backup_admin",
+    ),
     # The HR system's endpoint (token-authenticated JSON; offboarding/api.py).
     path("api/hr/terminations", api.hr_terminations, name="api_hr_terminations"),
 ]

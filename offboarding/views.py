@@ -17,16 +17,18 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from directory.choices import HandoverPolicy
 from directory.models import Member
 
-from . import handover, rules, selectors, services, workflow
+from . import backup, handover, rules, selectors, services, workflow
 from .choices import (
     OPEN_HANDOVER_STATES,
     OPEN_STATES,
     ApproverKind,
+    BackupDesignationState,
     ExitState,
     HandoverState,
     Transition,
@@ -34,15 +36,18 @@ from .choices import (
 from .exceptions import ExitRefused
 from .forms import (
     AuthenticatorCodeForm,
+    BackupDesignationForm,
     CancelExitForm,
     DecisionForm,
     ExitRequestForm,
     HandoverRequestForm,
+    PasswordForm,
     ReportStolenForm,
     UnfreezeForm,
+    WithdrawBackupForm,
     WithdrawHandoverForm,
 )
-from .models import AccountFreeze, Exit, SuperAdminHandover
+from .models import AccountFreeze, BackupAdminDesignation, Exit, SuperAdminHandover
 from .prereview import prereview
 
 # ---------------------------------------------------------------------------------------------
@@ -72,6 +77,12 @@ def home(request):
             to_member=member, state__in=OPEN_HANDOVER_STATES
         ).exists()
     )
+    designation_to_accept = (
+        member is not None
+        and BackupAdminDesignation.objects.filter(
+            member=member, state=BackupDesignationState.AWAITING_ACCEPTANCE
+        ).exists()
+    )
     return render(
         request,
         "offboarding/home.html",
@@ -82,6 +93,9 @@ def home(request):
             "decides_approvals": waiting_count > 0 or selectors.may_decide_approvals(user, member),
             "handover_to_confirm": handover_to_confirm,
             "shows_handover": handover_to_confirm
+            or (member is not None and member.is_active_super_admin),
+            "designation_to_accept": designation_to_accept,
+            "shows_backup": designation_to_accept
             or (member is not None and member.is_active_super_admin),
         },
     )
@@ -332,42 +346,109 @@ def _handover_started_message(started: SuperAdminHandover) -> str:
     ) % {"new": started.to_member.name}
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def confirm_handover(request, pk: int):
-    """The new super admin enrols their authenticator (QR code) and confirms with its code."""
-    pending = get_object_or_404(
-        SuperAdminHandover.objects.select_related("from_member", "custodian", "enterprise").filter(
-            to_member__user=request.user, state__in=OPEN_HANDOVER_STATES
-        ),
-        pk=pk,
-    )
+# Both factors (双重验证) on the pages that enrol an authenticator: the password first, then the
+# code. The password step's proof (offboarding.handover.prove_password) is kept in the session for
+# the code step; the authenticator's key is shown only once it is there. These pages show a secret:
+# never cached (`never_cache`: Cache-Control no-store).
+
+_PASSWORD_PROOFS = "offboarding_password_proofs"
+
+
+def _proof(request, key: str):
+    return request.session.get(_PASSWORD_PROOFS, {}).get(key)
+
+
+def _keep_proof(request, key: str, proof: str) -> None:
+    proofs = dict(request.session.get(_PASSWORD_PROOFS, {}))
+    proofs[key] = proof
+    request.session[_PASSWORD_PROOFS] = proofs
+
+
+def _drop_proof(request, key: str) -> None:
+    proofs = dict(request.session.get(_PASSWORD_PROOFS, {}))
+    if proofs.pop(key, None) is not None:
+        request.session[_PASSWORD_PROOFS] = proofs
+
+
+def _two_factor_page(request, *, key, proven, prove, door, done, template, context):
+    """The password step until `proven`, then the code step (the key shown to enrol it).
+    `prove(password)` returns the proof; `door(token, proof)` runs the door; `done(result)`
+    answers its success."""
+    if not proven:
+        form = PasswordForm(_posted(request))
+        if request.method == "POST" and form.is_valid():
+            try:
+                proof = prove(form.cleaned_data["password"])
+            except ExitRefused as refusal:
+                form.add_error("password" if refusal.field == "password" else None, str(refusal))
+            else:
+                _keep_proof(request, key, proof)
+                return redirect(request.path)
+        return render(request, template, {**context, "password_form": form})
     form = AuthenticatorCodeForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            done = handover.confirm_handover(
-                pending, actor=request.user, token=form.cleaned_data["token"]
-            )
+            result = door(form.cleaned_data["token"], _proof(request, key))
         except ExitRefused as refusal:
+            if refusal.field == "password":  # the proof expired meanwhile: the password again
+                _drop_proof(request, key)
+                messages.error(request, str(refusal))
+                return redirect(request.path)
             form.add_error("token" if refusal.field == "token" else None, str(refusal))
         else:
-            messages.success(
-                request,
-                _("You are the super admin of %(enterprise)s now.")
-                % {"enterprise": done.enterprise.name},
-            )
-            return redirect("offboarding:super_admin")
+            _drop_proof(request, key)
+            return done(result)
     device = handover.enrolment_device(request.user)
     return render(
         request,
-        "offboarding/confirm_handover.html",
+        template,
         {
-            "handover": pending,
+            **context,
             "form": form,
             "device": device,
             "qr_svg": None if device.confirmed else handover.enrolment_qr_svg(device),
             "secret": None if device.confirmed else b32encode(device.bin_key).decode(),
         },
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def confirm_handover(request, pk: int):
+    """The new super admin proves both factors: their password, then (once it is accepted) the
+    page enrols their authenticator (QR code) and takes its code."""
+    pending = get_object_or_404(
+        SuperAdminHandover.objects.select_related(
+            "from_member", "to_member", "custodian", "enterprise"
+        ).filter(to_member__user=request.user, state__in=OPEN_HANDOVER_STATES),
+        pk=pk,
+    )
+    key = f"{handover.CONFIRM_HANDOVER}:{pending.pk}"
+
+    def done(result):
+        messages.success(
+            request,
+            _("You are the super admin of %(enterprise)s now.")
+            % {"enterprise": result.enterprise.name},
+        )
+        return redirect("offboarding:super_admin")
+
+    return _two_factor_page(
+        request,
+        key=key,
+        proven=handover.password_proven(
+            _proof(request, key), handover.CONFIRM_HANDOVER, pending.pk, actor=request.user
+        ),
+        prove=lambda password: handover.prove_password_to_confirm(
+            pending, actor=request.user, password=password, request=request
+        ),
+        door=lambda token, proof: handover.confirm_handover(
+            pending, actor=request.user, token=token, password_proof=proof
+        ),
+        done=done,
+        template="offboarding/confirm_handover.html",
+        context={"handover": pending},
     )
 
 
@@ -461,3 +542,185 @@ def unfreeze(request, pk: int):
             messages.success(request, _("%(member)s is unfrozen.") % {"member": freeze.member.name})
         return redirect("offboarding:super_admin")
     return render(request, "offboarding/unfreeze.html", {"freeze": freeze, "form": form})
+
+
+# ---------------------------------------------------------------------------------------------
+# The backup admin (AB角, H-3): the super admin's choice, accepted with both factors
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def backup_admin(request):
+    """The super admin designates the backup admin here (and withdraws a designation, or the
+    standing backup admin); a member designated finds what waits for their acceptance."""
+    member = selectors.member_of(request.user)
+    if member is None:
+        return render(request, "offboarding/no_member.html", status=404)
+    enterprise = member.enterprise
+    form = BackupDesignationForm(_posted(request), enterprise=enterprise)
+    if request.method == "POST" and form.is_valid():
+        try:
+            designated = backup.designate_backup_admin(
+                member,
+                actor=request.user,
+                candidate=form.cleaned_data["member"],
+                password=form.cleaned_data["password"],
+                request=request,
+            )
+        except ExitRefused as refusal:
+            field = refusal.field if refusal.field in form.fields else None
+            form.add_error(field, str(refusal))
+        else:
+            messages.success(
+                request,
+                _(
+                    "%(name)s is designated as the backup admin. They become it when they accept "
+                    "with their password and the code of their authenticator app."
+                )
+                % {"name": designated.member.name},
+            )
+            return redirect("offboarding:backup_admin")
+    is_super_admin = member.is_active_super_admin
+    designations = BackupAdminDesignation.objects.filter(enterprise=enterprise).select_related(
+        "member", "super_admin"
+    )
+    return render(
+        request,
+        "offboarding/backup_admin.html",
+        {
+            "member": member,
+            "enterprise": enterprise,
+            "form": form,
+            "is_super_admin": is_super_admin,
+            "backup_admins": Member.objects.filter(enterprise=enterprise, is_backup_admin=True)
+            if is_super_admin
+            else Member.objects.none(),
+            "waiting": designations.filter(state=BackupDesignationState.AWAITING_ACCEPTANCE).first()
+            if is_super_admin
+            else None,
+            "past": designations.exclude(state=BackupDesignationState.AWAITING_ACCEPTANCE)[:20]
+            if is_super_admin
+            else [],
+            "to_accept": designations.filter(
+                member=member, state=BackupDesignationState.AWAITING_ACCEPTANCE
+            ),
+        },
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def accept_backup_designation(request, pk: int):
+    """The designated member proves both factors: their password, then (once it is accepted) the
+    page enrols their authenticator and takes its code; then they are the backup admin."""
+    pending = get_object_or_404(
+        BackupAdminDesignation.objects.select_related("member", "super_admin", "enterprise").filter(
+            member__user=request.user, state=BackupDesignationState.AWAITING_ACCEPTANCE
+        ),
+        pk=pk,
+    )
+    key = f"{backup.ACCEPT_DESIGNATION}:{pending.pk}"
+
+    def done(result):
+        messages.success(
+            request,
+            _("You are the backup admin of %(enterprise)s now.")
+            % {"enterprise": result.enterprise.name},
+        )
+        return redirect("offboarding:backup_admin")
+
+    return _two_factor_page(
+        request,
+        key=key,
+        proven=handover.password_proven(
+            _proof(request, key), backup.ACCEPT_DESIGNATION, pending.pk, actor=request.user
+        ),
+        prove=lambda password: backup.prove_password_to_accept(
+            pending, actor=request.user, password=password, request=request
+        ),
+        door=lambda token, proof: backup.accept_designation(
+            pending, actor=request.user, token=token, password_proof=proof
+        ),
+        done=done,
+        template="offboarding/accept_backup_designation.html",
+        context={"designation": pending},
+    )
+
+
+def _super_admins_enterprise(request):
+    """The enterprise whose active super admin is logged in, or a 404."""
+    member = selectors.member_of(request.user)
+    if member is None or not member.is_active_super_admin:
+        raise Http404(_("Only the enterprise's super admin manages the backup admin."))
+    return member.enterprise
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def withdraw_backup_designation(request, pk: int):
+    """The super admin withdraws a designation still waiting for the member."""
+    enterprise = _super_admins_enterprise(request)
+    pending = get_object_or_404(
+        BackupAdminDesignation.objects.select_related("member").filter(
+            enterprise=enterprise, state=BackupDesignationState.AWAITING_ACCEPTANCE
+        ),
+        pk=pk,
+    )
+    form = WithdrawBackupForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            backup.withdraw_designation(pending, actor=request.user)
+        except ExitRefused as refusal:
+            messages.error(request, str(refusal))
+        else:
+            messages.success(
+                request,
+                _("The designation of %(name)s is withdrawn.") % {"name": pending.member.name},
+            )
+        return redirect("offboarding:backup_admin")
+    return render(
+        request,
+        "offboarding/withdraw_backup.html",
+        {
+            "form": form,
+            "question": _(
+                "Withdraw the designation of %(name)s as the backup admin? They can no longer "
+                "accept it."
+            )
+            % {"name": pending.member.name},
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def withdraw_backup_admin(request, pk: int):
+    """The super admin takes the backup-admin flag back from the standing backup admin."""
+    enterprise = _super_admins_enterprise(request)
+    standing = get_object_or_404(
+        Member.objects.filter(enterprise=enterprise, is_backup_admin=True), pk=pk
+    )
+    form = WithdrawBackupForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            backup.withdraw_backup_admin(standing, actor=request.user)
+        except ExitRefused as refusal:
+            messages.error(request, str(refusal))
+        else:
+            messages.success(
+                request, _("%(name)s is no longer the backup admin.") % {"name": standing.name}
+            )
+        return redirect("offboarding:backup_admin")
+    return render(
+        request,
+        "offboarding/withdraw_backup.html",
+        {
+            "form": form,
+            "question": _(
+                "Withdraw %(name)s as the backup admin? Until another accepts, a freeze of your "
+                "account has nobody to promote."
+            )
+            % {"name": standing.name},
+        },
+    )

@@ -340,7 +340,9 @@ def cancel(exit_case: Exit, *, actor) -> Exit:
 @transaction.atomic
 def remove(exit_case: Exit, *, actor) -> Exit:
     """draft → handover for a passive exit (「通讯录」-「删除成员」): HR holding the permission,
-    no approval chain.
+    no approval chain. Refused, like a submit, while the pre-review blocks it — and while the
+    member is the super admin whose handover is not done: cutting their login would leave the
+    enterprise without a super admin who can sign in.
 
     The member's access is cut at once (成员端会话清除): their login is deactivated and every
     session of theirs ends, while the handover goes on. Whether the login was active is kept on the
@@ -355,7 +357,8 @@ def remove(exit_case: Exit, *, actor) -> Exit:
                 "submit this exit for approval instead."
             )
         )
-    _refuse_if_blocked(exit_case, prereview.SUBMIT)
+    # The removal's own step: what stops a submit, and the super-admin handover (H-3).
+    _refuse_if_blocked(exit_case, prereview.REMOVE)
     user = exit_case.member.user
     source = exit_case.state
     exit_case.remove()

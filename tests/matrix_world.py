@@ -41,7 +41,7 @@ from compliance.models import AuditEvent, RetentionPolicy, WorkRecord
 from directory.choices import JobStatus, MemberRole, MemberStatus, StaffRole
 from directory.models import EnterpriseAccess, JobRun
 from directory.permissions import GROUP_NAMES, grant_access
-from offboarding import handover, hr_sync, inheritance, services, workflow
+from offboarding import backup, handover, hr_sync, inheritance, services, workflow
 from offboarding.choices import ApproverKind, ExitKind, InheritanceStatus, Team, Transition
 from offboarding.models import (
     ApprovalChainStep,
@@ -224,6 +224,8 @@ class World:
     handover_exit: object  # a removal in handover, whose resources were partly handed over
     inheritance_batch: object  # its handover batch
     super_admin_handover: object  # the super admin's handover to the manager, not confirmed
+    backup_designation: object  # the super admin's designation of the manager as backup admin
+    backup_admin: object  # the standing backup admin (Member)
     freeze: object  # a stolen admin account, frozen
     rows: dict[type[models.Model], models.Model]  # the home row each admin URL names
     users: dict[str, object] = field(default_factory=dict)  # role → user (None: anonymous)
@@ -251,6 +253,7 @@ class World:
             self.employee.name,
             self.manager.name,
             self.handover_exit.member.name,
+            self.backup_admin.name,
         ]
 
     def _value(self, route, name, model, row) -> str:
@@ -288,6 +291,10 @@ class World:
             return str(self.super_admin_handover.pk)
         if name == "pk" and route.key.startswith("me/freezes/"):
             return str(self.freeze.pk)
+        if name == "pk" and route.key.startswith("me/backup/members/"):
+            return str(self.backup_admin.pk)
+        if name == "pk" and route.key.startswith("me/backup/"):
+            return str(self.backup_designation.pk)
         if name == "uidb64":
             return urlsafe_base64_encode(force_bytes(self.employee.user.pk))
         if name == "token":
@@ -395,6 +402,18 @@ def build_world() -> World:
     super_admin_handover = handover.request_handover(
         super_admin, actor=super_admin.user, new_admin=manager, password="matrix-password"
     )
+    # The enterprise's backup admin (seeded in the data), and the super admin's designation of the
+    # manager in their place, waiting for the manager to accept it with both factors.
+    backup_admin = factories.MemberFactory(
+        enterprise=enterprise,
+        department=department,
+        name="周备用",
+        role=MemberRole.ADMIN,
+        is_backup_admin=True,
+    )
+    backup_designation = backup.designate_backup_admin(
+        super_admin, actor=super_admin.user, candidate=manager, password="matrix-password"
+    )
 
     # Compliance: a departed member's records, sealed, and one export of them; a retention
     # policy; a legal hold on them; another departed member's erasure request, received. Every
@@ -498,6 +517,8 @@ def build_world() -> World:
         handover_exit=handover_exit,
         inheritance_batch=batch,
         super_admin_handover=super_admin_handover,
+        backup_designation=backup_designation,
+        backup_admin=backup_admin,
         freeze=freeze,
         rows=rows,
         users=users,

@@ -705,6 +705,13 @@ TABLE = {
     "me/emergency/": EMERGENCY_PAGE,
     "me/emergency/report/": EMERGENCY_REPORT,
     "me/freezes/<int:pk>/unfreeze/": UNFREEZE_PAGE,
+    # The backup admin (AB角): the super admin designates on their page (the others are told,
+    # on the form, that only the super admin may); the manager, designated, accepts (an empty POST
+    # shows the password step's error); only the super admin withdraws.
+    "me/backup/": PAGE_FOR_MEMBERS,
+    "me/backup/<int:pk>/accept/": HANDOVER_CONFIRMATION,
+    "me/backup/<int:pk>/withdraw/": NOBODY_LOGGED_IN,
+    "me/backup/members/<int:pk>/withdraw/": NOBODY_LOGGED_IN,
 }
 
 

@@ -125,7 +125,7 @@ assert set(BUTTON_ORDER) == set(Transition)
 # The pre-review step whose blockers the confirmation page lists.
 TRANSITION_PREREVIEW = {
     Transition.SUBMIT: prereview.SUBMIT,
-    Transition.REMOVE: prereview.SUBMIT,
+    Transition.REMOVE: prereview.REMOVE,
     Transition.COMPLETE: prereview.COMPLETE,
 }
 
@@ -915,6 +915,6 @@ def _handed_over(batch, member) -> str:
 def _blocked_steps(blocker) -> list[str]:
     return [
         Transition(step).label
-        for step in (prereview.SUBMIT, prereview.COMPLETE)
+        for step in (prereview.SUBMIT, prereview.REMOVE, prereview.COMPLETE)
         if step in blocker.blocks
     ]

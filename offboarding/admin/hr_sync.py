@@ -25,6 +25,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export import resources
@@ -196,6 +197,7 @@ class HRTerminationAdmin(ImportMixin, ReadOnlyRecordAdmin):
         "exit_case",
         "processed_at",
         "error",
+        "removal_waits_for",
     )
     readonly_fields = fields
 
@@ -206,6 +208,17 @@ class HRTerminationAdmin(ImportMixin, ReadOnlyRecordAdmin):
     import_template_name = "admin/offboarding/hrtermination/import.html"
     # The audit trail and each row's history record the import; no admin log rows too.
     skip_admin_log = True
+
+    @admin.display(description=gettext_lazy("removal waits for"))
+    def removal_waits_for(self, termination):
+        # A synced exit is a draft until HR removes the member; a super admin's waits for the
+        # super-admin handover (the pre-review's removal step).
+        if termination.exit_case is None:
+            return "—"
+        blockers = hr_sync.removal_blockers(termination.exit_case)
+        if not blockers:
+            return "—"
+        return format_html_join("", "<p>{}</p>", ((blocker.message,) for blocker in blockers))
 
     @admin.display(description=gettext_lazy("received by"))
     def received_by_name(self, termination):

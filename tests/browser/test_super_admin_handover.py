@@ -1,7 +1,7 @@
 """The super-admin handover (超级管理员移交, H-1) in a real browser, under the enforced
 Content-Security-Policy: the leaving super admin names the new one and re-enters their password;
-the new one scans the QR code (here: reads the key the page prints, as an authenticator app
-would), enters the code, and is the super admin."""
+the new one re-enters theirs, then scans the QR code (here: reads the key the page prints, as an
+authenticator app would), enters the code, and is the super admin."""
 
 import re
 from base64 import b32decode
@@ -83,11 +83,21 @@ def test_the_super_admin_hands_the_role_over_and_the_new_one_confirms_with_a_cod
     expect(leaving.get_by_text("is named as the new super admin")).to_be_visible()
     expect(leaving.get_by_role("cell", name="Waiting for the new super admin")).to_be_visible()
 
-    # when the new super admin opens the request, the page shows the enrolment QR code and key
+    # when the new super admin opens the request, the page asks for their password first: no key
     arriving = new_context().new_page()
     log_in(arriving, live_server, "backup.admin")
     arriving.goto(f"{live_server.url}{reverse('offboarding:super_admin')}")
     arriving.get_by_role("link", name="Confirm with my authenticator app").click()
+    expect(arriving.get_by_role("heading", name="1. Re-enter your password")).to_be_visible()
+    expect(arriving.locator(".qr svg")).to_have_count(0)
+    arriving.get_by_label("Your password").fill("not-my-password")
+    arriving.get_by_role("button", name="Continue").click()
+    expect(arriving.get_by_text("Your password was not right")).to_be_visible()
+    expect(arriving.locator(".qr svg")).to_have_count(0)
+
+    # once the password is accepted, the page shows the enrolment QR code and key
+    arriving.get_by_label("Your password").fill(factories.PASSWORD)
+    arriving.get_by_role("button", name="Continue").click()
     expect(arriving.locator(".qr svg")).to_be_visible()
     key = arriving.locator("code").inner_text()
 
@@ -112,3 +122,41 @@ def test_the_super_admin_hands_the_role_over_and_the_new_one_confirms_with_a_cod
     assert Member.objects.get(pk=backup_admin.pk).is_active_super_admin
     assert Member.objects.get(pk=leaving_super_admin.pk).role == MemberRole.MEMBER
     assert SuperAdminHandover.objects.get().state == HandoverState.DONE
+
+
+def test_the_super_admin_designates_the_backup_admin_who_accepts_with_both_factors(
+    new_context, live_server, enterprise, leaving_super_admin
+):
+    # given a member the super admin trusts
+    chosen = factories.MemberFactory(
+        enterprise=enterprise,
+        name="新备用",
+        department=leaving_super_admin.department,
+        user=factories.UserFactory(username="new.backup"),
+    )
+    # when the super admin designates them on the backup admin page, with their password
+    boss = new_context().new_page()
+    log_in(boss, live_server, "wang.zong")
+    boss.get_by_role("link", name=re.compile("Backup admin")).click()
+    boss.get_by_label("Employee number of the backup admin").fill(chosen.employee_number)
+    boss.get_by_label("Your password").fill(factories.PASSWORD)
+    boss.get_by_role("button", name="Designate the backup admin").click()
+    expect(boss.get_by_text("新备用 is designated as the backup admin.")).to_be_visible()
+    assert not Member.objects.get(pk=chosen.pk).is_backup_admin
+
+    # then the member accepts: their password first, and only then the key of their app
+    member = new_context().new_page()
+    log_in(member, live_server, "new.backup")
+    member.get_by_role("link", name=re.compile("Backup admin")).click()
+    member.get_by_role("link", name="Accept with my password and authenticator app").click()
+    expect(member.locator(".qr svg")).to_have_count(0)
+    member.get_by_label("Your password").fill(factories.PASSWORD)
+    member.get_by_role("button", name="Continue").click()
+    expect(member.locator(".qr svg")).to_be_visible()
+    key = member.locator("code").inner_text()
+    member.get_by_label("Code from your authenticator app").fill(f"{totp(b32decode(key)):06d}")
+    member.get_by_role("button", name="Accept and become the backup admin").click()
+    expect(
+        member.get_by_text(f"You are the backup admin of {enterprise.name} now.")
+    ).to_be_visible()
+    assert Member.objects.get(pk=chosen.pk).is_backup_admin

@@ -143,8 +143,14 @@ def request_handover(key, who, to):
 
 
 def confirm_handover(w: World):
+    proof = handover.prove_password_to_confirm(
+        w.things["handover A"], actor=w.new_admin.user, password=factories.PASSWORD
+    )
     handover.confirm_handover(
-        w.things["handover A"], actor=w.new_admin.user, token=code_for(w.new_admin)
+        w.things["handover A"],
+        actor=w.new_admin.user,
+        token=code_for(w.new_admin),
+        password_proof=proof,
     )
 
 

@@ -129,12 +129,38 @@ def test_a_pending_department_that_gains_a_member_under_it_becomes_active_again(
     )
 
 
-def test_members_who_left_or_are_frozen_do_not_keep_a_department_active(enterprise, tree):
+def test_members_who_left_do_not_keep_a_department_active(enterprise, tree):
     factories.MemberFactory(
         enterprise=enterprise, department=tree["测试组"], status=MemberStatus.DEPARTED
     )
     run_at(NIGHT)
     assert statuses(enterprise)["测试组"] == PENDING
+
+
+def test_a_department_whose_only_member_is_frozen_is_not_pending_dissolution(enterprise, tree):
+    # given the testing group's only member is frozen (a stolen account: still employed)
+    factories.MemberFactory(
+        enterprise=enterprise, department=tree["测试组"], status=MemberStatus.FROZEN
+    )
+    # when the nightly check runs
+    run_at(NIGHT)
+    # then 部门人数归零 counts them: the group and the department above it keep their status
+    assert statuses(enterprise)["测试组"] == ACTIVE
+    assert statuses(enterprise)["研发部"] == ACTIVE
+
+
+def test_dissolving_is_refused_while_a_frozen_member_is_in_the_subtree(enterprise, tree, hr_user):
+    run_at(NIGHT)
+    # given a member of the testing group, frozen, moved there after the nightly check
+    factories.MemberFactory(
+        enterprise=enterprise, department=tree["测试组"], status=MemberStatus.FROZEN
+    )
+    with pytest.raises(DirectoryError) as refused:
+        dissolution.dissolve(tree["研发部"], actor=hr_user)
+    assert refused.value.messages == [
+        "研发部 still has 1 member in it or under it who has not left: it cannot be dissolved."
+    ]
+    assert statuses(enterprise)["研发部"] == PENDING
 
 
 def test_another_enterprise_at_another_night_is_untouched(enterprise, tree):
@@ -202,7 +228,7 @@ def test_dissolving_is_refused_while_someone_active_is_in_the_subtree(enterprise
     with pytest.raises(DirectoryError) as refused:
         dissolution.dissolve(tree["研发部"], actor=hr_user)
     assert refused.value.messages == [
-        "研发部 still has 1 active member in it or under it: it cannot be dissolved."
+        "研发部 still has 1 member in it or under it who has not left: it cannot be dissolved."
     ]
     assert statuses(enterprise)["研发部"] == PENDING
     assert statuses(enterprise)["测试组"] == PENDING
@@ -265,7 +291,9 @@ def test_the_dissolve_button_refuses_with_members_and_says_why(hr_client, enterp
     run_at(NIGHT)
     factories.MemberFactory(enterprise=enterprise, department=tree["测试组"])
     response = hr_client.post(dissolve_url(tree["研发部"]), follow=True)
-    assert "研发部 still has 1 active member in it or under it" in response.content.decode()
+    assert (
+        "研发部 still has 1 member in it or under it who has not left" in response.content.decode()
+    )
     assert statuses(enterprise)["研发部"] == PENDING
 
 

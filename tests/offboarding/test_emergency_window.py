@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
@@ -17,6 +18,7 @@ from directory.choices import HandoverPolicy, MemberRole, MemberStatus
 from directory.models import Member
 from offboarding import handover, tasks, workflow
 from offboarding.choices import ExitKind, HandoverState
+from offboarding.exceptions import ExitRefused
 from offboarding.models import Exit, SuperAdminHandover
 from tests import factories
 from tests.offboarding.test_super_admin_handover import (
@@ -176,11 +178,17 @@ def test_the_new_admin_enrols_their_authenticator_and_confirms(
     page = client.get(SUPER_ADMIN_PAGE)
     assert "You are named as the new super admin" in text(page)
     assert confirm_url(pending) in text(page)
-    # when they open the confirmation page
+    # when they open the confirmation page, it asks for their password first: no key yet
     page = client.get(confirm_url(pending))
-    # then it shows the QR code to enrol their authenticator, and its key
     assert page.status_code == 200
     device = handover.enrolment_device(new_admin.user)
+    assert "Re-enter your password" in text(page)
+    assert "<svg" not in text(page)
+    assert b32encode(device.bin_key).decode() not in text(page)
+    # once the password is accepted, it shows the QR code to enrol their authenticator, and its key
+    response = client.post(confirm_url(pending), {"password": factories.PASSWORD})
+    assert response.status_code == 302 and response.url == confirm_url(pending)
+    page = client.get(confirm_url(pending))
     assert not device.confirmed
     assert "<svg" in text(page)
     assert b32encode(device.bin_key).decode() in text(page)
@@ -201,6 +209,75 @@ def test_the_new_admin_enrols_their_authenticator_and_confirms(
     assert handover.enrolment_device(new_admin.user).confirmed
     # and the confirmation page is gone: nothing waits any more
     assert client.get(confirm_url(pending)).status_code == 404
+
+
+def test_a_session_alone_never_sees_the_key_nor_confirms(
+    enterprise, super_admin, new_admin, leaving
+):
+    # given someone holds 李四's session but not their password
+    pending = name(super_admin, new_admin)
+    client = client_for(new_admin.user)
+    device = handover.enrolment_device(new_admin.user)
+    # a wrong password is refused, and django-axes counts it like a failed login
+    response = client.post(confirm_url(pending), {"password": "guess"})
+    assert response.status_code == 200
+    assert "Your password was not right: re-enter it to confirm the handover." in text(response)
+    assert b32encode(device.bin_key).decode() not in text(response)
+    assert AccessAttempt.objects.filter(username=new_admin.user.username).exists()
+    # and the code alone, even the right one, is taken as a password attempt: nothing moves
+    response = client.post(confirm_url(pending), {"token": code_for(new_admin)})
+    assert response.status_code == 200
+    assert roles(super_admin, new_admin) == [AS_SUPER_ADMIN, AS_MEMBER]
+    assert not handover.enrolment_device(new_admin.user).confirmed
+    # nor does the door take the code without a proof of the password, or with a forged one
+    for proof in (
+        None,
+        "forged",
+        handover.prove_password(
+            "confirm_handover",
+            pending.pk + 1,
+            actor=new_admin.user,
+            password=factories.PASSWORD,
+            request=None,
+            wrong="",
+        ),
+    ):
+        with pytest.raises(ExitRefused, match="Re-enter your password first"):
+            handover.confirm_handover(
+                pending, actor=new_admin.user, token=code_for(new_admin), password_proof=proof
+            )
+    assert roles(super_admin, new_admin) == [AS_SUPER_ADMIN, AS_MEMBER]
+
+
+def test_a_password_proof_expires_and_dies_with_a_password_change(
+    enterprise, super_admin, new_admin, leaving
+):
+    pending = name(super_admin, new_admin)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        proof = handover.prove_password_to_confirm(
+            pending, actor=new_admin.user, password=factories.PASSWORD
+        )
+        assert handover.password_proven(proof, "confirm_handover", pending.pk, actor=new_admin.user)
+        clock.shift(timedelta(seconds=handover.PASSWORD_PROOF_MAX_AGE + 1))
+        assert not handover.password_proven(
+            proof, "confirm_handover", pending.pk, actor=new_admin.user
+        )
+    proof = handover.prove_password_to_confirm(
+        pending, actor=new_admin.user, password=factories.PASSWORD
+    )
+    new_admin.user.set_password("another-password")
+    new_admin.user.save()
+    assert not handover.password_proven(proof, "confirm_handover", pending.pk, actor=new_admin.user)
+
+
+def test_the_page_that_shows_the_key_is_never_cached(enterprise, super_admin, new_admin, leaving):
+    pending = name(super_admin, new_admin)
+    client = client_for(new_admin.user)
+    client.post(confirm_url(pending), {"password": factories.PASSWORD})
+    page = client.get(confirm_url(pending))
+    assert b32encode(handover.enrolment_device(new_admin.user).bin_key).decode() in text(page)
+    assert "no-store" in page["Cache-Control"]
+    assert "no-store" in client.get(confirm_url(pending) + "?again")["Cache-Control"]
 
 
 def test_other_users_get_404_for_someone_elses_confirm_or_withdraw_page(

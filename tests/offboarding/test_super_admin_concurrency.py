@@ -267,8 +267,11 @@ def world(open_exit_for):
 
 
 def confirm(w: World):
+    proof = handover.prove_password_to_confirm(
+        w.handover, actor=w.new_admin.user, password=factories.PASSWORD
+    )
     return lambda: handover.confirm_handover(
-        w.handover, actor=w.new_admin.user, token=_code(w.device)
+        w.handover, actor=w.new_admin.user, token=_code(w.device), password_proof=proof
     )
 
 

@@ -80,9 +80,17 @@ def name(leaving_admin: Member, new: Member, **fields) -> SuperAdminHandover:
     )
 
 
+def password_proof(pending: SuperAdminHandover, new: Member) -> str:
+    """The new super admin's first factor: their password, re-entered."""
+    return handover.prove_password_to_confirm(pending, actor=new.user, password=factories.PASSWORD)
+
+
 def confirm(pending: SuperAdminHandover, new: Member, token: str | None = None):
+    """The new super admin confirms with both factors: their password, then their code."""
     token = code_for(new) if token is None else token
-    return handover.confirm_handover(pending, actor=new.user, token=token)
+    return handover.confirm_handover(
+        pending, actor=new.user, token=token, password_proof=password_proof(pending, new)
+    )
 
 
 def super_admins_of(enterprise) -> list[Member]:
@@ -416,8 +424,8 @@ def test_the_super_admins_exit_completes_only_after_the_handover(
         workflow.complete(exit_case, actor=hr_user)
     # then it is refused, naming who must confirm
     assert str(refused.value) == (
-        "王总 named 李四 as the new super admin: the exit can complete once 李四 confirms with "
-        "the code of their authenticator app (超级管理员移交)."
+        "王总 named 李四 as the new super admin: the exit can complete, or 王总 be removed, once "
+        "李四 confirms with the code of their authenticator app (超级管理员移交)."
     )
     assert refreshed(exit_case).state == ExitState.HANDOVER
     # when 李四 confirms, the exit completes

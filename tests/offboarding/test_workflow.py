@@ -717,7 +717,10 @@ def test_the_backup_admin_must_be_replaced_before_completing(
     with pytest.raises(ExitRefused) as refused:
         workflow.complete(exit_case, actor=hr_user)
     # then
-    assert str(refused.value) == "张三 is the backup admin: name another backup admin first."
+    assert str(refused.value) == (
+        "张三 is the backup admin: the super admin names another backup admin, or withdraws the "
+        "designation, on their “Backup admin” page first."
+    )
     directory_services.update_member(member, actor=hr_user, is_backup_admin=False)
     workflow.complete(exit_case, actor=hr_user)
     assert refreshed(exit_case).state == ExitState.COMPLETED
@@ -734,8 +737,8 @@ def test_a_super_admin_cannot_complete_before_the_handover(
     # then
     assert str(refused.value) == (
         "王总 is the super admin: a new super admin must be named and confirmed "
-        "(超级管理员移交) before this exit can complete. 王总 names them on their "
-        "“Super admin handover” page."
+        "(超级管理员移交) before this exit can complete or 王总 can be removed. 王总 names them "
+        "on their “Super admin handover” page."
     )
     super_admin.refresh_from_db()
     assert super_admin.is_active_super_admin
@@ -800,7 +803,8 @@ def test_the_refusal_of_complete_lists_every_blocker_the_pre_review_shows(
     assert shown[:3] == [
         "Still owns 1 external contact: hand it over to a successor (离职继承).",
         "Still owns 1 shared calendar: transfer or clean it up.",
-        "张三 is the backup admin: name another backup admin first.",
+        "张三 is the backup admin: the super admin names another backup admin, or withdraws the "
+        "designation, on their “Backup admin” page first.",
     ]
     assert shown[-2:] == [
         "HR has not signed off the exit review yet.",
