@@ -32,3 +32,15 @@ class ComplianceConfig(AppConfig):
             "view_erasurerequest",
         ],
     }
+
+    def ready(self):
+        from django.core import checks
+
+        from directory.services import connect_audit_trail
+
+        from . import audit
+
+        # The directory's doors write their audit events (settings, a member's data region)
+        # through this; see directory/services.py.
+        connect_audit_trail(audit.DirectoryTrail())
+        checks.register(audit.check_audit_keys, checks.Tags.security)

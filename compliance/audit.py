@@ -3,28 +3,139 @@
 - `record(...)` / `record_many(...)` append events in the caller's transaction: the writer locks
   the enterprise's chain head (`AuditChainHead`), so events are chained one after another, and a
   change rolled back takes its events with it.
-- hash = SHA-256(previous hash + canonical JSON of the event): every column but the surrogate id,
-  keys sorted, no spaces, UTF-8. The first event's previous hash is 64 zeros.
+- hash = HMAC-SHA256(audit key, previous hash + canonical JSON of the event): every column but the
+  surrogate id (the key's id included), keys sorted, no spaces, UTF-8. The first event's previous
+  hash is 64 zeros. The audit keys come from the environment (`EXITDESK_AUDIT_KEYS`, "id:secret",
+  newest first), never from the database: whoever can only write rows cannot make an event that
+  verifies. A new event is hashed with the first key and carries its id (`key_id`); an older one
+  verifies with the key it names, so adding a key (rotation) re-hashes nothing — but every key an
+  event names must stay configured.
+- Events written before the chain was keyed carry no key id and a plain SHA-256 hash; they verify
+  as such up to the head's `legacy_until` (set once by the migration that introduced the keys).
+  A plain event after it is a forgery.
+- The head names the last event. It is never deleted: a door of an enterprise whose chain has
+  events but no head refuses (`ChainBroken`) rather than start a new chain; triggers refuse its
+  DELETE and any UPDATE but an advance to an event of its chain (migration 0004).
 - Personal data (names, reasons, anything about a person) goes in `personal`: it is encrypted with
   the member's data key (compliance.crypto) *before* hashing, so destroying the key
   (crypto-shredding) leaves the chain verifiable. Without a member, personal data is not accepted.
-- `verify(enterprise_id=None)` recomputes every chain and names the first broken event;
+- `verify(enterprise_id=None)` recomputes every chain and says how the first break breaks it (an
+  event deleted, renumbered, edited or forged, the head missing, ahead or behind);
   `manage.py verify_audit` prints it.
 """
 
 import base64
+import copy
 import hashlib
+import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC
+from functools import cache
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from directory.services import DirectoryError
 
 from . import crypto
+from .exceptions import ComplianceRefused
 from .models import AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
+# The key id of an event written before the chain was keyed (plain SHA-256).
+UNKEYED = ""
+KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+MIN_SECRET_LENGTH = 32
+
+
+class ChainBroken(ComplianceRefused):
+    """The enterprise's audit chain cannot take another event (its head is missing): the door
+    refuses, changing nothing, rather than start the chain again."""
+
+
+def parse_keys(values) -> dict[str, bytes]:
+    """EXITDESK_AUDIT_KEYS as {key id: secret}, newest first. Raises ImproperlyConfigured when the
+    list is empty or an entry is not "id:secret" with a secret of at least 32 characters."""
+    keys: dict[str, bytes] = {}
+    for value in values:
+        if not value:
+            continue
+        key_id, colon, secret = value.partition(":")
+        if not colon or not KEY_ID.fullmatch(key_id):
+            raise ImproperlyConfigured(
+                'EXITDESK_AUDIT_KEYS holds an entry that is not "id:secret" (an id of 1 to 32 '
+                "letters, digits, '.', '_' or '-')."
+            )
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ImproperlyConfigured(
+                f"EXITDESK_AUDIT_KEYS: the secret of key {key_id!r} is shorter than "
+                f"{MIN_SECRET_LENGTH} characters."
+            )
+        if key_id in keys:
+            raise ImproperlyConfigured(f"EXITDESK_AUDIT_KEYS names key {key_id!r} twice.")
+        keys[key_id] = secret.encode()
+    if not keys:
+        raise ImproperlyConfigured(
+            'EXITDESK_AUDIT_KEYS is empty: set it to one or more "id:secret" keys (see README).'
+        )
+    return keys
+
+
+def check_audit_keys(app_configs=None, **kwargs):
+    """System check: EXITDESK_AUDIT_KEYS is set and well formed (`manage.py check`)."""
+    from django.core.checks import Error
+
+    try:
+        parse_keys(settings.EXITDESK_AUDIT_KEYS)
+    except ImproperlyConfigured as error:
+        return [Error(str(error), id="compliance.E001")]
+    return []
+
+
+@cache
+def _keys() -> dict[str, "hmac.HMAC"]:
+    """One HMAC object per configured key, keyed already: each hash copies it (cheap)."""
+    return {
+        key_id: hmac.new(secret, digestmod=hashlib.sha256)
+        for key_id, secret in parse_keys(settings.EXITDESK_AUDIT_KEYS).items()
+    }
+
+
+def forget_keys() -> None:
+    """Read EXITDESK_AUDIT_KEYS again on next use (after the settings changed)."""
+    _keys.cache_clear()
+
+
+@receiver(setting_changed)
+def _audit_keys_changed(*, setting, **kwargs):
+    if setting == "EXITDESK_AUDIT_KEYS":
+        forget_keys()
+
+
+class DirectoryTrail:
+    """The audit trail as the directory's doors reach it (directory.services.connect_audit_trail:
+    the directory cannot import this app). Connected by ComplianceConfig.ready."""
+
+    def lock(self, enterprise_id: int) -> None:
+        try:
+            lock_chain(enterprise_id)
+        except ChainBroken as broken:
+            raise DirectoryError(str(broken)) from None
+
+    def record(self, enterprise_id: int, *, actor, **event) -> None:
+        record(enterprise_id, actor=actor, **event)
+
+
+def current_key_id() -> str:
+    """The id of the key new events are hashed with: the first of EXITDESK_AUDIT_KEYS."""
+    return next(iter(_keys()))
 
 
 @dataclass
@@ -56,6 +167,7 @@ def record_many(enterprise_id: int, events: list[Event], *, actor) -> list[Audit
         actor_id = getattr(actor, "pk", None)
         actor_name = _name_of(actor)
         keys: dict[int, bytes | None] = {}
+        key_id = current_key_id()
         rows = []
         seq, prev_hash = head.seq, head.hash
         for event in events:
@@ -74,6 +186,7 @@ def record_many(enterprise_id: int, events: list[Event], *, actor) -> list[Audit
                 data=event.data or {},
                 sealed_data=_seal_personal(enterprise_id, seq, event, keys),
                 prev_hash=prev_hash,
+                key_id=key_id,
             )
             row.hash = compute_hash(row)
             prev_hash = row.hash
@@ -87,10 +200,21 @@ def record_many(enterprise_id: int, events: list[Event], *, actor) -> list[Audit
 def lock_chain(enterprise_id: int) -> AuditChainHead:
     """Lock the enterprise's chain head, in the caller's transaction: its events, written later in
     that transaction, follow one another. A door that locks other rows too takes this first, so
-    that writers of one enterprise never wait for each other in two orders."""
+    that writers of one enterprise never wait for each other in two orders.
+
+    Raises ChainBroken when the enterprise has events but no head: its chain is not started again
+    (a new head would hide the deletion); nothing can be recorded until the head is restored."""
     locked = AuditChainHead.objects.select_for_update()
     head = locked.filter(enterprise_id=enterprise_id).first()
     if head is None:
+        if AuditEvent.objects.filter(enterprise_id=enterprise_id).exists():
+            raise ChainBroken(
+                _(
+                    "The enterprise's audit trail has lost its chain head, so nothing more can be "
+                    "recorded and nothing was changed. Ask the operator to run verify_audit and "
+                    "restore the head from a backup."
+                )
+            )
         # The enterprise's first event: two at once insert the head once.
         AuditChainHead.objects.bulk_create(
             [AuditChainHead(enterprise_id=enterprise_id, seq=0, hash=GENESIS)],
@@ -150,12 +274,29 @@ def canonical(event: AuditEvent) -> bytes:
             "data": event.data,
             "sealed": base64.b64encode(sealed).decode() if sealed is not None else None,
             "prev": event.prev_hash,
+            # The key's id is part of the content; an event written before the keys, which has
+            # none, keeps the spelling it was hashed with.
+            **({"key": event.key_id} if event.key_id else {}),
         }
     ).encode()
 
 
-def compute_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(event.prev_hash.encode() + canonical(event)).hexdigest()
+class UnknownKey(Exception):
+    """The event names an audit key that EXITDESK_AUDIT_KEYS does not hold."""
+
+
+def compute_hash(event: AuditEvent, *, keys: dict | None = None) -> str:
+    """The event's hash: HMAC-SHA256 with the key it names, or a plain SHA-256 for an event
+    written before the chain was keyed. Raises UnknownKey for a key that is not configured."""
+    payload = event.prev_hash.encode() + canonical(event)
+    if not event.key_id:
+        return hashlib.sha256(payload).hexdigest()
+    keyed = (_keys() if keys is None else keys).get(event.key_id)
+    if keyed is None:
+        raise UnknownKey(event.key_id)
+    mac = keyed.copy()
+    mac.update(payload)
+    return mac.hexdigest()
 
 
 def personal_data(event: AuditEvent) -> dict | None:
@@ -174,10 +315,15 @@ def personal_data(event: AuditEvent) -> dict | None:
 
 @dataclass
 class ChainCheck:
+    """The verification of one enterprise's chain: how many events were whole and, if the chain
+    is broken, the event it names (`broken`, None when no event is left to name), whether the
+    break lies after it, at the chain's end (`at_end`), and one sentence saying what happened."""
+
     enterprise_id: int
     checked: int
     broken: AuditEvent | None = None
     reason: str = ""
+    at_end: bool = False
 
     @property
     def whole(self) -> bool:
@@ -186,8 +332,9 @@ class ChainCheck:
 
 def verify(enterprise_id: int | None = None, *, chunk_size: int = 2000) -> list[ChainCheck]:
     """Recompute each enterprise's chain (or one's). A chain is whole when its events count 1, 2,
-    3… each names the previous event's hash, each hash is that of its own content, and the head
-    names the last event. Otherwise the check names the first event that breaks it."""
+    3… each names the previous event's hash, each hash is that of its own content under the key it
+    names (plain SHA-256 only up to the head's `legacy_until`), and the head names the last event.
+    Otherwise the check names the first break and says what it is."""
     heads = AuditChainHead.objects.order_by("enterprise_id")
     if enterprise_id is not None:
         heads = heads.filter(enterprise_id=enterprise_id)
@@ -196,30 +343,127 @@ def verify(enterprise_id: int | None = None, *, chunk_size: int = 2000) -> list[
     if enterprise_id is not None:
         events_of = events_of.filter(enterprise_id=enterprise_id)
     enterprises |= set(events_of.distinct())
-    return [_verify_one(pk, chunk_size) for pk in sorted(enterprises)]
+    keys = _keys() if enterprises else {}
+    return [_verify_one(pk, chunk_size, keys) for pk in sorted(enterprises)]
 
 
-def _verify_one(enterprise_id: int, chunk_size: int) -> ChainCheck:
+def _verify_one(enterprise_id: int, chunk_size: int, keys: dict) -> ChainCheck:
     check = ChainCheck(enterprise_id, 0)
+    head = AuditChainHead.objects.filter(enterprise_id=enterprise_id).first()
+    # Without its head, the chain's last event and where the keys began are unknown: the events are
+    # checked as far as they go, and the missing head is the break if nothing breaks before it.
+    head_seq = None if head is None else head.seq
+    legacy_until = float("inf") if head is None else head.legacy_until
     expected_seq, prev_hash = 1, GENESIS
     last = None
     events = AuditEvent.objects.filter(enterprise_id=enterprise_id).order_by("seq")
     for event in events.iterator(chunk_size=chunk_size):
-        if event.seq != expected_seq:
-            check.broken, check.reason = event, f"sequence {event.seq}, expected {expected_seq}"
-            return check
-        if event.prev_hash != prev_hash:
-            check.broken, check.reason = event, "its previous hash is not the previous event's"
-            return check
-        if compute_hash(event) != event.hash:
-            check.broken, check.reason = event, "its hash does not match its content"
+        reason = _event_break(event, expected_seq, prev_hash, head_seq, legacy_until, keys)
+        if reason:
+            check.broken, check.reason = event, reason
             return check
         check.checked += 1
         expected_seq, prev_hash, last = expected_seq + 1, event.hash, event
-    head = AuditChainHead.objects.filter(enterprise_id=enterprise_id).first()
-    if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
-        check.broken = last
+    last_seq = expected_seq - 1
+    if head is None:
+        if last is not None:
+            check.broken, check.at_end = last, True
+            check.reason = (
+                "the chain's head is missing: it was deleted, so nothing says which event is the "
+                "last and the doors of this enterprise refuse until it is restored"
+            )
+        return check
+    if head.seq > last_seq:
+        check.broken, check.at_end = last, True
         check.reason = (
-            f"the chain's head names event {head.seq}, the last event is {expected_seq - 1}"
+            f"missing event(s) after seq {last_seq}: the chain's head names seq {head.seq}, so "
+            f"the last {head.seq - last_seq:,} event(s) were deleted"
+        )
+    elif head.seq < last_seq:
+        check.broken, check.at_end = last, True
+        check.reason = (
+            f"the chain's head is behind its events: it names seq {head.seq}, the last event is "
+            f"seq {last_seq}; the events after seq {head.seq} were written past the writer, or "
+            "the head was set back"
+        )
+    elif head.hash != prev_hash:
+        check.broken, check.at_end = last, True
+        check.reason = (
+            f"the chain's head names seq {head.seq} with another hash than that event's: the "
+            "head, or that event, was replaced"
         )
     return check
+
+
+def _event_break(event, expected_seq, prev_hash, head_seq, legacy_until, keys) -> str:
+    """Why `event` breaks the chain where it stands (the previous event's hash `prev_hash`), or
+    "" if it does not."""
+    appended = head_seq is not None and event.seq > head_seq
+    if event.seq != expected_seq:
+        return _gap(event, expected_seq, prev_hash, keys, head_seq if appended else None)
+    if appended and not _hash_holds(event, keys):
+        return _forged(head_seq)
+    if event.prev_hash != prev_hash:
+        return "its previous hash is not the previous event's: the event before it was rewritten"
+    if not event.key_id and event.seq > legacy_until:
+        return (
+            f"forged: it has a plain SHA-256 hash, but every event after seq {legacy_until:,} is "
+            "hashed with an audit key"
+        )
+    if event.key_id and event.key_id not in keys:
+        return (
+            f"its hash names audit key {event.key_id!r}, which EXITDESK_AUDIT_KEYS does not hold: "
+            "forged, or that key was removed from the list (add it back to verify the event)"
+        )
+    if compute_hash(event, keys=keys) != event.hash:
+        return "edited: its content no longer matches its hash"
+    return ""
+
+
+def _forged(head_seq: int) -> str:
+    # Past the head, with a hash no configured key made: written around the writer, which
+    # advances the head in the same transaction as its events.
+    return (
+        f"forged: it was appended after the chain's head (seq {head_seq}) with a hash that no "
+        "audit key made"
+    )
+
+
+def _hash_holds(event, keys) -> bool:
+    try:
+        return compute_hash(event, keys=keys) == event.hash
+    except UnknownKey:
+        return False
+
+
+def _gap(event, expected_seq, prev_hash, keys, appended_after) -> str:
+    """The event's sequence number is not the next one: the event itself was renumbered, or
+    forged past the head (`appended_after`: the head's seq, when the event lies past it), or the
+    event(s) before it were deleted or renumbered."""
+    where = f"sequence {event.seq}, expected {expected_seq}"
+    if event.prev_hash == prev_hash:
+        as_it_was = copy.copy(event)
+        as_it_was.seq = expected_seq
+        if _hash_holds(as_it_was, keys):
+            return (
+                f"{where}: it follows seq {expected_seq - 1} directly and its hash is that of "
+                f"seq {expected_seq}, so its own number was changed (renumbered)"
+            )
+    if appended_after is not None and not _hash_holds(event, keys):
+        return _forged(appended_after)
+    moved = (
+        AuditEvent.objects.filter(enterprise_id=event.enterprise_id, hash=event.prev_hash)
+        .exclude(pk=event.pk)
+        .first()
+    )
+    if moved is not None:
+        line = (
+            f"{where}. Event seq {event.seq - 1} is there as event id {moved.pk}, seq "
+            f"{moved.seq}, action {moved.action!r}: renumbered"
+        )
+        if not _hash_holds(moved, keys):
+            line += ", and its hash does not match its content"
+        return line
+    if event.seq - expected_seq == 1:
+        return f"{where}. Event seq {expected_seq} is missing: deleted"
+    return f"{where}. Events seq {expected_seq} to {event.seq - 1} are missing: deleted"

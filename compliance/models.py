@@ -337,13 +337,20 @@ class RecordExport(EnterpriseScoped):
 
 class AuditChainHead(models.Model):
     """The newest event of an enterprise's audit chain: writers lock this row, so events are
-    chained one after another (compliance/audit.py)."""
+    chained one after another (compliance/audit.py). It names the last event (`seq`, `hash`), so a
+    deleted last event is seen; it is never deleted, and on PostgreSQL and SQLite a trigger refuses
+    a DELETE and any UPDATE but an advance to an event of its own chain (migration 0004).
+
+    `legacy_until`: the events up to this sequence number were written before the chain was keyed
+    and carry a plain SHA-256 hash; every later one must carry an HMAC (set once by migration 0003,
+    never changed)."""
 
     enterprise = models.OneToOneField(
         Enterprise, on_delete=models.PROTECT, primary_key=True, related_name="+"
     )
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+    legacy_until = models.BigIntegerField(_("unkeyed events until"), default=0)
 
     class Meta:
         verbose_name = _("audit chain head")
@@ -356,11 +363,13 @@ class AuditChainHead(models.Model):
 class AuditEvent(models.Model):
     """One append-only event of an enterprise's audit trail (C-7).
 
-    hash = SHA-256(prev_hash + canonical JSON of the event); `seq` counts from 1 per enterprise.
-    Personal data is in `sealed_data`, encrypted with the member's data key before hashing, so
-    destroying the key leaves the chain verifiable. Ids of members, users and exits are plain
-    numbers, not foreign keys: nothing deleted or changed elsewhere may touch an event. On
-    PostgreSQL a trigger refuses UPDATE and DELETE on the table.
+    hash = HMAC-SHA256 with the audit key named by `key_id` (EXITDESK_AUDIT_KEYS) of prev_hash +
+    the canonical JSON of the event; an event written before the chain was keyed has no `key_id`
+    and a plain SHA-256. `seq` counts from 1 per enterprise. Personal data is in `sealed_data`,
+    encrypted with the member's data key before hashing, so destroying the key leaves the chain
+    verifiable. Ids of members, users and exits are plain numbers, not foreign keys: nothing
+    deleted or changed elsewhere may touch an event. On PostgreSQL and SQLite a trigger refuses
+    UPDATE and DELETE on the table.
     """
 
     enterprise = models.ForeignKey(
@@ -379,6 +388,8 @@ class AuditEvent(models.Model):
     sealed_data = models.BinaryField(_("sealed personal data"), null=True, blank=True)
     prev_hash = models.CharField(_("previous hash"), max_length=64)
     hash = models.CharField(_("hash"), max_length=64)
+    # Empty: written before the chain was keyed (plain SHA-256).
+    key_id = models.CharField(_("audit key"), max_length=32, blank=True, default="")
 
     class Meta:
         verbose_name = _("audit event")

@@ -303,6 +303,15 @@ class EnterpriseAdmin(EnterpriseScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Through the door: a changed setting is an audit event, old and new values.
+        services.change_enterprise(
+            obj, actor=request.user, **{name: getattr(obj, name) for name in form.changed_data}
+        )
+
 
 @admin.register(Department)
 class DepartmentAdmin(EnterpriseScopedAdmin):
@@ -567,7 +576,10 @@ class MemberAdmin(EnterpriseScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            # Through the door: a changed data region is an audit event, old and new values.
+            services.update_member(
+                obj, actor=request.user, **{name: getattr(obj, name) for name in form.changed_data}
+            )
             return
         services.create_member(
             obj,

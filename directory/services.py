@@ -6,19 +6,101 @@ super-admin handover, which swaps both rows in one transaction.
 
 A member's status and role change only through the exit workflow and the handover (S-2): they call
 `update_member`; the admin shows both read-only.
+
+Audit (C-7). A change that can weaken a guarantee is an event of the enterprise's audit trail,
+written in the same transaction as the save, with the values before and after: an enterprise's
+settings (`change_enterprise`: the policies, windows and periods, the contact limit, the erasure
+mode, the home data region and time zone) and a member's data region (`update_member`: it decides
+whether an export of their records crosses a border). The trail lives in `compliance.audit`,
+which builds on the directory: the directory cannot import it. The compliance app connects it here
+when it is ready (`connect_audit_trail`, called by ComplianceConfig.ready); these doors reach it
+through `audit_trail()`. Lock order as every door's (offboarding/services.py): the enterprise's
+audit chain first, then the rows.
 """
 
+from datetime import timedelta
+from typing import Protocol
+
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
+from django.utils.duration import duration_string
 from django.utils.translation import gettext as _
 
 from .choices import MemberRole, MemberStatus
-from .models import Member
+from .models import Enterprise, Member
+
+# The enterprise's settings whose change is an audit event: each can loosen what the workflow, the
+# handover or compliance guarantees (a longer undo window, a longer emergency window, another
+# erasure mode, another home region for exports…). The name is not among them.
+ENTERPRISE_SETTINGS = (
+    "data_region",
+    "time_zone",
+    "undo_window",
+    "customer_acceptance_period",
+    "customer_limit_per_member",
+    "handover_policy",
+    "handover_grace_period",
+    "erasure_mode",
+)
+# A member's fields whose change is an audit event.
+MEMBER_AUDITED_FIELDS = ("data_region",)
 
 
 class DirectoryError(ValidationError):
     """A directory change was refused; the message says why."""
+
+
+class AuditTrail(Protocol):
+    """What the directory's doors need of the audit trail (compliance.audit connects it)."""
+
+    def lock(self, enterprise_id: int) -> None:
+        """Lock the enterprise's chain, first; raise DirectoryError if it takes no event."""
+
+    def record(self, enterprise_id: int, *, actor, action: str, object_type: str, **event):
+        """Append one event in the caller's transaction."""
+
+
+_audit_trail: AuditTrail | None = None
+
+
+def connect_audit_trail(trail: AuditTrail) -> None:
+    """Called once by the compliance app when it is ready (see the module docstring)."""
+    global _audit_trail
+    _audit_trail = trail
+
+
+def audit_trail() -> AuditTrail:
+    if _audit_trail is None:  # a change that must be audited is never saved unaudited
+        raise ImproperlyConfigured(
+            "No audit trail is connected to the directory: the compliance app must be installed."
+        )
+    return _audit_trail
+
+
+def audit_value(value):
+    """A setting's value as the audit event spells it: durations as Django shows them
+    ("7 00:00:00"), time zones by name, choices by their stored value."""
+    if isinstance(value, timedelta):
+        return duration_string(value)
+    if hasattr(value, "key"):  # a ZoneInfo
+        return value.key
+    return value
+
+
+def _values(row, fields) -> dict:
+    return {name: audit_value(getattr(row, name)) for name in fields}
+
+
+def _changed(before: dict, after: dict) -> dict:
+    """{"before": {…}, "after": {…}} of the fields whose value changed, or {} for none."""
+    names = [name for name in before if before[name] != after[name]]
+    if not names:
+        return {}
+    return {
+        "before": {name: before[name] for name in names},
+        "after": {name: after[name] for name in names},
+    }
 
 
 @transaction.atomic
@@ -26,9 +108,15 @@ def update_member(member: Member, *, actor, **changes) -> Member:
     """Change fields of a member, keeping the directory's invariants.
 
     Locks the row, applies `changes`, validates (same-enterprise links, the super-admin rule,
-    the constraints) and saves with `actor` in the history. Raises DirectoryError, changing nothing.
+    the constraints) and saves with `actor` in the history. A changed data region is an audit
+    event ("member_data_region_changed", before and after), the enterprise's audit chain locked
+    before the row. Raises DirectoryError, changing nothing.
     """
+    audited = [name for name in MEMBER_AUDITED_FIELDS if name in changes]
+    if audited:
+        audit_trail().lock(member.enterprise_id)
     locked = Member.objects.select_for_update().get(pk=member.pk)
+    before = _values(locked, audited)
     for field, value in changes.items():
         setattr(locked, field, value)
     try:
@@ -37,6 +125,56 @@ def update_member(member: Member, *, actor, **changes) -> Member:
         raise DirectoryError(error.messages) from error
     locked._history_user = actor
     locked.save()
+    changed = _changed(before, _values(locked, audited))
+    if changed:
+        audit_trail().record(
+            locked.enterprise_id,
+            actor=actor,
+            action="member_data_region_changed",
+            object_type="member",
+            object_id=locked.pk,
+            member_id=locked.pk,
+            data=changed,
+        )
+    return locked
+
+
+@transaction.atomic
+def change_enterprise(enterprise: Enterprise, *, actor, **changes) -> Enterprise:
+    """Change an enterprise's name or settings: the one door for them (the admin's change page).
+
+    Preconditions: `actor` may change this enterprise (`directory.change_enterprise` on it: HR of
+    the enterprise, or the operator); None is the system. Locks the enterprise's audit chain, then
+    its row; applies `changes`, validates (fields and constraints) and saves with `actor` in the
+    history. Side effect: when a setting of ENTERPRISE_SETTINGS changed, one audit event
+    ("enterprise_settings_changed") with the changed settings before and after; saving the values
+    the row holds writes none. Raises DirectoryError, changing nothing.
+    """
+    if actor is not None and not actor.has_perm("directory.change_enterprise", enterprise):
+        raise DirectoryError(_("You may not change this enterprise's settings."))
+    audit_trail().lock(enterprise.pk)
+    locked = Enterprise.objects.select_for_update(no_key=True).get(pk=enterprise.pk)
+    if all(getattr(locked, field) == value for field, value in changes.items()):
+        return locked  # nothing to change: no save, no history row, no event
+    before = _values(locked, ENTERPRISE_SETTINGS)
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    try:
+        locked.full_clean()
+    except ValidationError as error:
+        raise DirectoryError(error.messages) from error
+    locked._history_user = actor
+    locked.save()
+    changed = _changed(before, _values(locked, ENTERPRISE_SETTINGS))
+    if changed:
+        audit_trail().record(
+            locked.pk,
+            actor=actor,
+            action="enterprise_settings_changed",
+            object_type="enterprise",
+            object_id=locked.pk,
+            data=changed,
+        )
     return locked
 
 

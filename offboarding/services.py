@@ -72,8 +72,12 @@ def confirm_actor_password(actor, password: str, *, request, wrong: str) -> None
 
 def lock_audit_chain(enterprise_id: int) -> None:
     """Lock the enterprise's audit chain head, the first lock of every door (see the module
-    docstring); a door called inside another finds it held already."""
-    audit.lock_chain(enterprise_id)
+    docstring); a door called inside another finds it held already. A chain that lost its head
+    takes no more events: the door is refused (ExitRefused), changing nothing."""
+    try:
+        audit.lock_chain(enterprise_id)
+    except audit.ChainBroken as broken:
+        raise ExitRefused(str(broken)) from None
 
 
 def checklist_template(enterprise) -> list[dict]:

@@ -32,7 +32,7 @@ from .base import WithoutHistoryAdmin
 
 # What each action means, for the filter and the list (an action not named here still shows, by
 # its name). Spelled where it is written: offboarding/{workflow,services,inheritance,handover}.py
-# and compliance/{sealing,holds,retention,erasure,exports}.py.
+# compliance/{sealing,holds,retention,erasure,exports}.py and directory/services.py.
 ACTIONS = {
     # The exit workflow and its sign-offs
     "exit_opened": gettext_lazy("Exit opened"),
@@ -78,6 +78,9 @@ ACTIONS = {
     "erasure_still_restricted": gettext_lazy("Erasure still restricted"),
     "erasure_refused": gettext_lazy("Erasure refused"),
     "master_key_rotated": gettext_lazy("Master key rotated"),
+    # Settings that can weaken a guarantee (directory/services.py)
+    "enterprise_settings_changed": gettext_lazy("Enterprise settings changed"),
+    "member_data_region_changed": gettext_lazy("Member's data region changed"),
     # HR sync (J-5)
     "hr_termination_received": gettext_lazy("HR termination received"),
     "hr_termination_synced": gettext_lazy("HR termination synced"),
@@ -194,6 +197,7 @@ class AuditEventAdmin(WithoutHistoryAdmin):
         "personal_shown",
         "prev_hash",
         "hash",
+        "key_id",
     )
     readonly_fields = fields
 

@@ -16,6 +16,8 @@ TRUSTED_PROXY_COUNT    proxies in front of Django that append to X-Forwarded-For
 STAFF_SESSION_IDLE_MINUTES  minutes without a request before a staff session ends (default 30)
 EXITDESK_MASTER_KEYS   Fernet keys that wrap members' data keys, comma-separated, newest first
                        (production: required; local and test settings use a fixed development key)
+EXITDESK_AUDIT_KEYS    keys of the audit chain's HMAC, comma-separated "id:secret", newest first
+                       (production: required; local and test settings use a fixed development key)
 """
 
 from datetime import timedelta
@@ -88,6 +90,11 @@ AUTHENTICATION_BACKENDS = [
 # The master keys that wrap each member's data key (compliance.crypto): Fernet keys, the first
 # encrypts, every one decrypts (MultiFernet). `manage.py rotate_master_key` re-wraps with the first.
 EXITDESK_MASTER_KEYS = env.list("EXITDESK_MASTER_KEYS", default=[])
+
+# The keys of the audit chain's HMAC (compliance.audit): "id:secret" each, newest first. New events
+# are hashed with the first and carry its id; every key an event names must stay in the list for
+# the chain to verify. Kept outside the database: whoever can only write rows cannot forge an event.
+EXITDESK_AUDIT_KEYS = env.list("EXITDESK_AUDIT_KEYS", default=[])
 
 # The authenticator app shows this name beside the new super admin's code (超级管理员移交).
 OTP_TOTP_ISSUER = "Exitdesk"

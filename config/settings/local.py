@@ -14,3 +14,7 @@ WHITENOISE_AUTOREFRESH = True
 # secret as this file. Production requires EXITDESK_MASTER_KEYS (config/settings/production.py).
 DEVELOPMENT_MASTER_KEY = "Luswnqr081nGIe-Z2TSmSUZ_5s9yJ5zR_Q6yGYRGGl0="
 EXITDESK_MASTER_KEYS = EXITDESK_MASTER_KEYS or [DEVELOPMENT_MASTER_KEY]  # noqa: F405
+# Likewise the audit chain's key: an audit trail keyed with it proves nothing against whoever reads
+# this file. Production requires EXITDESK_AUDIT_KEYS.
+DEVELOPMENT_AUDIT_KEY = "dev:6Yq2c3mVt9pXh0sLr4uWb8nKe1fGj5dA7zQiTo2yMxU"
+EXITDESK_AUDIT_KEYS = EXITDESK_AUDIT_KEYS or [DEVELOPMENT_AUDIT_KEY]  # noqa: F405

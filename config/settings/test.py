@@ -19,9 +19,18 @@ WHITENOISE_AUTOREFRESH = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
     DATABASES["default"]["ENGINE"] = "tests.postgresql_backend"  # noqa: F405
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"  # noqa: F405
+# On SQLite: flush with the audit triggers lifted (see the module), as they refuse DELETE; the test
+# database in memory, as for Django's own backend (pytest-django names it so only for that one).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["ENGINE"] = "tests.sqlite_backend"  # noqa: F405
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", ":memory:")  # noqa: F405
 AXES_VERBOSE = False  # no banner and no "deleted 0 attempts" line in the test output
 
 # A fixed development master key when the environment gives none: data sealed with it is only as
 # secret as this file. Production requires EXITDESK_MASTER_KEYS (config/settings/production.py).
 DEVELOPMENT_MASTER_KEY = "Luswnqr081nGIe-Z2TSmSUZ_5s9yJ5zR_Q6yGYRGGl0="
 EXITDESK_MASTER_KEYS = EXITDESK_MASTER_KEYS or [DEVELOPMENT_MASTER_KEY]  # noqa: F405
+# Likewise the audit chain's key: an audit trail keyed with it proves nothing against whoever reads
+# this file. Production requires EXITDESK_AUDIT_KEYS.
+DEVELOPMENT_AUDIT_KEY = "dev:6Yq2c3mVt9pXh0sLr4uWb8nKe1fGj5dA7zQiTo2yMxU"
+EXITDESK_AUDIT_KEYS = EXITDESK_AUDIT_KEYS or [DEVELOPMENT_AUDIT_KEY]  # noqa: F405

@@ -1,10 +1,16 @@
 """Shared fixtures and helpers of the compliance tests.
 
-`records_of(member, n, category=...)` builds a member's work records in one insert; other test
-modules may import it (`from tests.compliance.conftest import records_of`).
+`records_of(member, n, category=...)` builds a member's work records in one insert;
+`audit_triggers_lifted()` lets a test tamper with the audit trail as someone with the database's
+owner rights could. Other test modules may import them (`from tests.compliance.conftest import
+records_of`).
 """
 
+import importlib
+from contextlib import contextmanager
+
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from compliance.choices import RecordCategory
@@ -30,6 +36,35 @@ def records_of(member, n: int, *, category=RecordCategory.CHAT, **fields) -> lis
         )
         for i in range(n)
     )
+
+
+@contextmanager
+def audit_triggers_lifted():
+    """The audit tables' triggers (compliance migrations 0002 and 0004) lifted for the block, for
+    the test's transaction only. PostgreSQL: `session_replication_role = replica` fires no
+    ordinary trigger (SET LOCAL). SQLite, which has no such switch: the triggers are dropped and
+    created again after the block."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = origin")
+        return
+    triggers = importlib.import_module(
+        "compliance.migrations.0004_audit_head_protected_and_sqlite_triggers"
+    ).SQLITE_TRIGGERS
+    with connection.cursor() as cursor:
+        for name in triggers:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for create in triggers.values():
+                cursor.execute(create)
 
 
 @pytest.fixture

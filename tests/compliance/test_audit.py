@@ -4,14 +4,18 @@ event, a renumbered one; crypto-shredding leaves the chain verifiable; on Postgr
 refuses UPDATE and DELETE. And the trail in the admin: read-only for everyone, the Compliance
 role's, per member and per exit, its personal data decrypted (or "erased")."""
 
+import hashlib
+import hmac
+import importlib
 import io
 import json
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -22,7 +26,11 @@ from compliance import audit, crypto
 from compliance.models import AuditChainHead, AuditEvent
 from directory.choices import StaffRole
 from directory.permissions import grant_access
+from offboarding.choices import ExitKind
+from offboarding.exceptions import ExitRefused
+from offboarding.models import Exit
 from tests import factories
+from tests.compliance.conftest import audit_triggers_lifted
 
 pytestmark = pytest.mark.django_db
 
@@ -61,25 +69,9 @@ def verify_audit(*args) -> tuple[int, str]:
     return 0, out.getvalue()
 
 
-@contextmanager
-def append_only_lifted():
-    """On PostgreSQL, the append-only trigger lifted for the block, as someone with the database's
-    superuser rights could (`session_replication_role = replica` fires no ordinary trigger), for
-    the test's transaction only (SET LOCAL)."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL session_replication_role = origin")
-
-
 def raw(sql: str, params=()) -> None:
-    with append_only_lifted(), connection.cursor() as cursor:
+    """Run `sql` with the audit triggers lifted, as someone with the database's owner rights."""
+    with audit_triggers_lifted(), connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 
@@ -225,14 +217,14 @@ def test_one_changed_byte_in_any_column_of_any_event_is_named_by_verify_audit(
     assert "1 of 1 audit chain(s) broken" in output
 
 
-def test_a_changed_hash_is_named_as_not_matching_its_content(enterprise, member, hr_user):
+def test_an_edited_event_is_named_as_edited(enterprise, member, hr_user):
     events = a_chain(enterprise, member, hr_user)
     change_one_byte(events[1], "data")
     status, output = verify_audit()
     assert status == 1
     assert (
         f"BROKEN at event id {events[1].pk}, seq 2, action 'step_2' (1 event(s) before it "
-        "whole): its hash does not match its content." in output
+        "whole): edited: its content no longer matches its hash." in output
     )
 
 
@@ -244,17 +236,43 @@ def test_a_deleted_event_in_the_middle_is_detected(enterprise, member, hr_user):
     status, output = verify_audit()
     assert status == 1
     assert f"BROKEN at event id {events[2].pk}, seq 3" in output
-    assert "sequence 3, expected 2" in output
-    assert "Event seq 2 is missing: deleted." in output
+    assert "sequence 3, expected 2. Event seq 2 is missing: deleted." in output
 
 
-def test_a_deleted_last_event_is_detected_by_the_chain_head(enterprise, member, hr_user):
-    events = a_chain(enterprise, member, hr_user)
-    raw("DELETE FROM compliance_auditevent WHERE id = %s", [events[2].pk])
+def test_two_deleted_events_in_the_middle_are_named_as_a_range(enterprise, member, hr_user):
+    events = a_chain(enterprise, member, hr_user, length=4)
+    raw("DELETE FROM compliance_auditevent WHERE id IN (%s, %s)", [events[1].pk, events[2].pk])
     status, output = verify_audit()
     assert status == 1
-    assert f"event id {events[1].pk}, seq 2" in output
-    assert "the chain's head names event 3, the last event is 2" in output
+    assert "sequence 4, expected 2. Events seq 2 to 3 are missing: deleted." in output
+
+
+def test_a_deleted_last_event_is_missing_events_after_the_last_one_left(
+    enterprise, member, hr_user
+):
+    # given three events, the last one deleted
+    events = a_chain(enterprise, member, hr_user)
+    raw("DELETE FROM compliance_auditevent WHERE id = %s", [events[2].pk])
+    # then the chain's end is named, as it is: an event is missing after seq 2
+    status, output = verify_audit()
+    assert status == 1
+    assert (
+        f"BROKEN after the last event, id {events[1].pk}, seq 2, action 'step_2' (2 event(s) "
+        "whole): missing event(s) after seq 2: the chain's head names seq 3, so the last 1 "
+        "event(s) were deleted." in output
+    )
+    assert "renumbered" not in output
+
+
+def test_every_event_deleted_is_named_from_the_head(enterprise, member, hr_user):
+    a_chain(enterprise, member, hr_user)
+    raw("DELETE FROM compliance_auditevent")
+    status, output = verify_audit()
+    assert status == 1
+    assert (
+        "BROKEN after 0 whole event(s): missing event(s) after seq 0: the chain's head names "
+        "seq 3, so the last 3 event(s) were deleted." in output
+    )
 
 
 def test_a_renumbered_event_is_named_where_it_went(enterprise, member, hr_user):
@@ -264,6 +282,18 @@ def test_a_renumbered_event_is_named_where_it_went(enterprise, member, hr_user):
     assert status == 1
     assert f"Event seq 2 is there as event id {events[1].pk}, seq 9" in output
     assert "renumbered, and its hash does not match its content" in output
+
+
+def test_a_renumbered_last_event_is_named_as_renumbered(enterprise, member, hr_user):
+    events = a_chain(enterprise, member, hr_user)
+    change_one_byte(events[2], "seq")  # seq 3 → 9
+    status, output = verify_audit()
+    assert status == 1
+    assert (
+        f"BROKEN at event id {events[2].pk}, seq 9, action 'step_3' (2 event(s) before it "
+        "whole): sequence 9, expected 3: it follows seq 2 directly and its hash is that of seq 3, "
+        "so its own number was changed (renumbered)." in output
+    )
 
 
 def test_an_event_rewritten_with_a_fresh_hash_breaks_the_next_link(enterprise, member, hr_user):
@@ -280,6 +310,228 @@ def test_an_event_rewritten_with_a_fresh_hash_breaks_the_next_link(enterprise, m
     assert status == 1
     assert f"BROKEN at event id {events[2].pk}, seq 3" in output
     assert "its previous hash is not the previous event's" in output
+
+
+# ---------------------------------------------------------------------------------------------
+# The head: missing, ahead, behind
+
+
+def test_a_missing_head_breaks_the_chain(enterprise, member, hr_user):
+    events = a_chain(enterprise, member, hr_user)
+    raw("DELETE FROM compliance_auditchainhead WHERE enterprise_id = %s", [enterprise.pk])
+    status, output = verify_audit()
+    assert status == 1
+    assert (
+        f"BROKEN after the last event, id {events[2].pk}, seq 3, action 'step_3' (3 event(s) "
+        "whole): the chain's head is missing: it was deleted" in output
+    )
+
+
+def test_without_its_head_the_chain_takes_no_event_and_is_not_started_again(
+    enterprise, member, hr_user
+):
+    # given a chain whose head was deleted
+    a_chain(enterprise, member, hr_user)
+    raw("DELETE FROM compliance_auditchainhead WHERE enterprise_id = %s", [enterprise.pk])
+    # when something is recorded
+    with pytest.raises(audit.ChainBroken, match="lost its chain head"):
+        a_chain(enterprise, member, hr_user, length=1)
+    # then no event was written and no new head begins a second chain
+    assert AuditEvent.objects.filter(enterprise=enterprise).count() == 3
+    assert not AuditChainHead.objects.filter(enterprise=enterprise).exists()
+
+
+def test_a_head_moved_ahead_names_the_missing_events(enterprise, member, hr_user):
+    a_chain(enterprise, member, hr_user)
+    raw("UPDATE compliance_auditchainhead SET seq = 5 WHERE enterprise_id = %s", [enterprise.pk])
+    status, output = verify_audit()
+    assert status == 1
+    assert (
+        "missing event(s) after seq 3: the chain's head names seq 5, so the last 2 event(s) "
+        "were deleted." in output
+    )
+
+
+def test_a_head_behind_its_events_is_said(enterprise, member, hr_user):
+    events = a_chain(enterprise, member, hr_user)
+    raw(
+        "UPDATE compliance_auditchainhead SET seq = 2, hash = %s WHERE enterprise_id = %s",
+        [events[1].hash, enterprise.pk],
+    )
+    status, output = verify_audit()
+    assert status == 1
+    assert (
+        f"BROKEN after the last event, id {events[2].pk}, seq 3, action 'step_3' (3 event(s) "
+        "whole): the chain's head is behind its events: it names seq 2, the last event is seq "
+        "3" in output
+    )
+
+
+def test_a_head_with_another_hash_is_said(enterprise, member, hr_user):
+    a_chain(enterprise, member, hr_user)
+    raw(
+        "UPDATE compliance_auditchainhead SET hash = %s WHERE enterprise_id = %s",
+        ["f" * 64, enterprise.pk],
+    )
+    status, output = verify_audit()
+    assert status == 1
+    assert "the chain's head names seq 3 with another hash than that event's" in output
+
+
+# ---------------------------------------------------------------------------------------------
+# The keyed hash: an INSERT alone cannot forge an event
+
+DEVELOPMENT_KEY_ID = "dev"
+OTHER_SECRET = "an-attackers-guess-at-the-secret-0123456789"
+
+
+def forged_event(enterprise, *, key_id: str, secret: str | None) -> AuditEvent:
+    """The event an attacker with INSERT rights appends after the chain's last one: its hash a
+    plain SHA-256 (`secret` None) or an HMAC with a secret of their own, naming `key_id`."""
+    last = AuditEvent.objects.filter(enterprise=enterprise).order_by("-seq").first()
+    event = AuditEvent(
+        enterprise_id=enterprise.pk,
+        seq=last.seq + 1,
+        created_at=timezone.now(),
+        actor_name="",
+        action="exit_undone",
+        object_type="exit",
+        object_id="100",
+        data={},
+        prev_hash=last.hash,
+        key_id=key_id,
+    )
+    payload = event.prev_hash.encode() + audit.canonical(event)
+    if secret is None:
+        event.hash = hashlib.sha256(payload).hexdigest()
+    else:
+        event.hash = hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+    AuditEvent.objects.bulk_create([event])  # an INSERT: no trigger refuses it
+    return AuditEvent.objects.get(enterprise=enterprise, seq=event.seq)
+
+
+def test_new_events_carry_the_key_id_and_an_hmac_not_a_plain_hash(enterprise, member, hr_user):
+    event = a_chain(enterprise, member, hr_user, length=1)[0]
+    assert event.key_id == DEVELOPMENT_KEY_ID
+    payload = event.prev_hash.encode() + audit.canonical(event)
+    assert event.hash != hashlib.sha256(payload).hexdigest()
+    secret = settings.DEVELOPMENT_AUDIT_KEY.partition(":")[2].encode()
+    assert event.hash == hmac.new(secret, payload, hashlib.sha256).hexdigest()
+
+
+def test_an_appended_event_with_a_plain_hash_is_forged_even_with_the_head_moved(
+    enterprise, member, hr_user
+):
+    # given a whole chain
+    a_chain(enterprise, member, hr_user)
+    # when an attacker who can INSERT appends an event hashed the old way, plain SHA-256, and
+    # moves the head on to it (the writer's own advance, which the trigger lets through)
+    forged = forged_event(enterprise, key_id="", secret=None)
+    AuditChainHead.objects.filter(enterprise=enterprise).update(seq=forged.seq, hash=forged.hash)
+    # then verify_audit names it forged
+    status, output = verify_audit()
+    assert status == 1
+    assert (
+        f"BROKEN at event id {forged.pk}, seq 4, action 'exit_undone' (3 event(s) before it "
+        "whole): forged: it has a plain SHA-256 hash, but every event after seq 0 is hashed with "
+        "an audit key." in output
+    )
+
+
+@pytest.mark.parametrize("key_id", [DEVELOPMENT_KEY_ID, "k2"], ids=["our-key-id", "invented"])
+def test_an_appended_event_with_an_hmac_of_the_wrong_key_is_forged(
+    enterprise, member, hr_user, key_id
+):
+    a_chain(enterprise, member, hr_user)
+    forged = forged_event(enterprise, key_id=key_id, secret=OTHER_SECRET)
+    status, output = verify_audit()
+    assert status == 1
+    assert (
+        f"BROKEN at event id {forged.pk}, seq 4, action 'exit_undone' (3 event(s) before it "
+        "whole): forged: it was appended after the chain's head (seq 3) with a hash that no "
+        "audit key made." in output
+    )
+
+
+def test_events_under_the_old_key_verify_after_a_new_key_is_added(
+    enterprise, member, hr_user, settings
+):
+    # given events under the old key
+    old_key = settings.EXITDESK_AUDIT_KEYS[0]
+    before = a_chain(enterprise, member, hr_user, length=2)
+    # when a new key is put first (rotation), the old one kept after it
+    settings.EXITDESK_AUDIT_KEYS = ["2027:" + "n" * 40, old_key]
+    after = a_chain(enterprise, member, hr_user, length=2)
+    # then new events are hashed with the new key, and the whole chain verifies
+    assert [event.key_id for event in before + after] == ["dev", "dev", "2027", "2027"]
+    status, output = verify_audit()
+    assert status == 0, output
+    assert "4 event(s) checked, chain whole." in output
+    # and without the old key the events it hashed cannot be verified: the command says which key
+    settings.EXITDESK_AUDIT_KEYS = ["2027:" + "n" * 40]
+    status, output = verify_audit()
+    assert status == 1
+    assert (
+        f"BROKEN at event id {before[0].pk}, seq 1, action 'exit_opened' (0 event(s) before it "
+        "whole): its hash names audit key 'dev', which EXITDESK_AUDIT_KEYS does not hold" in output
+    )
+
+
+def test_events_from_before_the_keys_verify_up_to_the_heads_mark(enterprise, member, hr_user):
+    # given a chain written before the chain was keyed: plain SHA-256, no key id, and the head's
+    # mark where keyed events begin (as the migration sets it)
+    events = a_chain(enterprise, member, hr_user)
+    prev_hash = audit.GENESIS
+    for event in events:
+        event = AuditEvent.objects.get(pk=event.pk)
+        event.key_id, event.prev_hash = "", prev_hash
+        event.hash = audit.compute_hash(event)
+        raw(
+            "UPDATE compliance_auditevent SET key_id = '', prev_hash = %s, hash = %s WHERE id = %s",
+            [event.prev_hash, event.hash, event.pk],
+        )
+        prev_hash = event.hash
+    raw(
+        "UPDATE compliance_auditchainhead SET hash = %s, legacy_until = 3 WHERE enterprise_id = %s",
+        [prev_hash, enterprise.pk],
+    )
+    assert verify_audit()[0] == 0
+    # when the chain goes on: keyed events after the unkeyed ones
+    later = a_chain(enterprise, member, hr_user, length=1)[0]
+    assert later.key_id == DEVELOPMENT_KEY_ID
+    assert verify_audit()[0] == 0
+    # and an unkeyed event after them is forged
+    forged = forged_event(enterprise, key_id="", secret=None)
+    status, output = verify_audit()
+    assert status == 1
+    assert f"event id {forged.pk}, seq 5" in output
+    assert "forged: it has a plain SHA-256 hash, but every event after seq 3" in output
+
+
+def test_the_migration_marks_the_existing_events_as_unkeyed(enterprise, member, hr_user):
+    migration = importlib.import_module("compliance.migrations.0003_audit_key_id_and_legacy_until")
+    a_chain(enterprise, member, hr_user)
+    with audit_triggers_lifted():
+        migration.mark_unkeyed_events(django_apps, None)
+    assert AuditChainHead.objects.get(enterprise=enterprise).legacy_until == 3
+
+
+@pytest.mark.parametrize(
+    "keys, message",
+    [
+        ([], "EXITDESK_AUDIT_KEYS is empty"),
+        (["no-colon-here-and-long-enough-to-be-a-secret"], 'is not "id:secret"'),
+        (["k1:short"], "the secret of key 'k1' is shorter than 32 characters"),
+        (["k1:" + "a" * 32, "k1:" + "b" * 32], "names key 'k1' twice"),
+    ],
+)
+def test_verify_audit_says_what_is_wrong_with_the_keys(
+    enterprise, member, hr_user, settings, keys, message
+):
+    a_chain(enterprise, member, hr_user, length=1)
+    settings.EXITDESK_AUDIT_KEYS = keys
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("verify_audit", stdout=io.StringIO())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,6 +631,56 @@ def test_on_postgresql_the_audit_table_refuses_update_and_delete(enterprise, mem
     # then nothing changed
     assert AuditEvent.objects.count() == 3
     assert verify_audit()[0] == 0
+
+
+def test_on_any_database_events_refuse_update_and_delete_and_the_head_refuses_delete(
+    enterprise, member, hr_user
+):
+    # (SQLite by triggers too, since migration 0004; the suite runs this on either database)
+    events = a_chain(enterprise, member, hr_user)
+    refusals = [
+        ("append-only", lambda: AuditEvent.objects.filter(pk=events[1].pk).update(action="x")),
+        ("append-only", lambda: AuditEvent.objects.filter(pk=events[2].pk).delete()),
+        ("kept for good", lambda: AuditChainHead.objects.filter(enterprise=enterprise).delete()),
+        # the head is never set back, nor pointed at an event that is not there
+        (
+            "only advances",
+            lambda: AuditChainHead.objects.filter(enterprise=enterprise).update(
+                seq=2, hash=events[1].hash
+            ),
+        ),
+        (
+            "only advances",
+            lambda: AuditChainHead.objects.filter(enterprise=enterprise).update(seq=4),
+        ),
+        (
+            "only advances",
+            lambda: AuditChainHead.objects.filter(enterprise=enterprise).update(legacy_until=3),
+        ),
+    ]
+    for message, attempt in refusals:
+        with pytest.raises(DatabaseError, match=message), transaction.atomic():
+            attempt()
+    # then nothing changed, and the writer still advances the head
+    assert AuditEvent.objects.count() == 3
+    a_chain(enterprise, member, hr_user, length=1)
+    assert AuditChainHead.objects.get(enterprise=enterprise).seq == 4
+    assert verify_audit()[0] == 0
+
+
+def test_a_door_of_an_enterprise_without_its_chain_head_refuses_and_changes_nothing(
+    enterprise, member, hr_user, open_exit_for
+):
+    # given an enterprise whose chain head was deleted (behind the triggers' back)
+    a_chain(enterprise, member, hr_user)
+    raw("DELETE FROM compliance_auditchainhead WHERE enterprise_id = %s", [enterprise.pk])
+    # when HR opens an exit
+    with pytest.raises(ExitRefused, match="lost its chain head"):
+        open_exit_for(member, kind=ExitKind.PASSIVE)
+    # then nothing was opened, and no second chain begins
+    assert not Exit.objects.filter(member=member).exists()
+    assert AuditEvent.objects.filter(enterprise=enterprise).count() == 3
+    assert not AuditChainHead.objects.filter(enterprise=enterprise).exists()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -209,3 +209,35 @@ def test_rotate_master_key_with_no_master_key_is_a_clear_error(master_keys):
 
     with pytest.raises(CommandError, match="EXITDESK_MASTER_KEYS is empty"):
         rotate()
+
+
+# --- the audit keys rotate alongside ------------------------------------------------------------
+
+
+def test_rotate_master_key_says_which_audit_keys_the_events_need(member, settings):
+    # given events under the development audit key, then a new audit key put first
+    records_of(member, 1)
+    sealing.seal_member_records(member, actor=None)
+    old_audit_key = settings.EXITDESK_AUDIT_KEYS[0]
+    settings.EXITDESK_AUDIT_KEYS = ["2027:" + "n" * 40, old_audit_key]
+
+    output = rotate()
+
+    # then the command says which key new events use and which keys the events need
+    assert "New audit events are hashed with audit key '2027'." in output
+    # (the rotation's own event is the first under the new key)
+    assert "Audit events name key(s) '2027' (1), 'dev' (1): keep each in" in output
+    event = AuditEvent.objects.get(action="master_key_rotated")
+    assert (event.key_id, event.data["audit_key"]) == ("2027", "2027")
+
+
+def test_rotate_master_key_without_an_audit_key_the_events_need_changes_nothing(member, settings):
+    records_of(member, 1)
+    sealing.seal_member_records(member, actor=None)
+    wrapped_before = bytes(MemberDataKey.objects.get(member=member).wrapped_key)
+    settings.EXITDESK_AUDIT_KEYS = ["2027:" + "n" * 40]  # the old audit key dropped
+
+    with pytest.raises(CommandError, match="name audit key\\(s\\) 'dev', which"):
+        rotate()
+    assert bytes(MemberDataKey.objects.get(member=member).wrapped_key) == wrapped_before
+    assert not AuditEvent.objects.filter(action="master_key_rotated").exists()

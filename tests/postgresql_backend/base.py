@@ -9,7 +9,7 @@ matter. Everything else is Django's backend as production uses it.
 
 from django.db.backends.postgresql import base, operations
 
-APPEND_ONLY_TABLES = {"compliance_auditevent"}
+APPEND_ONLY_TABLES = {"compliance_auditevent", "compliance_auditchainhead"}
 
 
 class DatabaseOperations(operations.DatabaseOperations):
@@ -19,7 +19,8 @@ class DatabaseOperations(operations.DatabaseOperations):
                 style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
             )
         return [
-            # The audit table refuses DELETE (a trigger, compliance migration 0002): truncate it.
+            # The audit tables refuse DELETE (triggers, compliance migrations 0002 and 0004):
+            # truncate them.
             f"{style.SQL_KEYWORD('TRUNCATE')} {style.SQL_FIELD(self.quote_name(table))};"
             if table in APPEND_ONLY_TABLES
             else f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"

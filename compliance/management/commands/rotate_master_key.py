@@ -8,6 +8,13 @@ half way is finished by running it again (a key re-wrapped already is simply re-
 Each enterprise whose keys were re-wrapped gets an audit event ("master_key_rotated").
 
 The data keys themselves do not change, so no record or audit event needs re-encrypting.
+
+The audit chain's keys (EXITDESK_AUDIT_KEYS, "id:secret", newest first) rotate alongside: put a new
+key first and keep every older one after it — nothing is re-hashed, each event names the key its
+hash was made with, so a key stays needed as long as events name it. This command first checks
+that every audit key the events name is configured (otherwise it names the missing ones and
+changes nothing), then says which key new events use and which keys the events need; its audit
+event records the audit key in use.
 """
 
 from cryptography.fernet import InvalidToken
@@ -18,7 +25,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from compliance import audit, crypto
-from compliance.models import MemberDataKey
+from compliance.models import AuditEvent, MemberDataKey
 
 SHOWN_FAILURES = 10
 
@@ -35,6 +42,7 @@ class Command(BaseCommand):
             crypto.wrap(b"")  # an empty or invalid EXITDESK_MASTER_KEYS says so here
         except ImproperlyConfigured as error:
             raise CommandError(str(error)) from None
+        self.check_audit_keys()
         failing = self.keys_that_do_not_unwrap()
         if failing:
             shown = ", ".join(str(member_id) for member_id in failing[:SHOWN_FAILURES])
@@ -57,11 +65,46 @@ class Command(BaseCommand):
                 f"Re-wrapped {rotated:,} data key(s) with the first key of EXITDESK_MASTER_KEYS."
             )
         )
+        in_use = ", ".join(f"{key_id!r} ({count:,})" for key_id, count in self.audit_keys_in_use())
+        self.stdout.write(
+            f"New audit events are hashed with audit key {audit.current_key_id()!r}. "
+            + (
+                f"Audit events name key(s) {in_use}: keep each in EXITDESK_AUDIT_KEYS."
+                if in_use
+                else "No audit event names a key yet."
+            )
+        )
         if len([key for key in settings.EXITDESK_MASTER_KEYS if key]) > 1:
             self.stdout.write(
                 "The older master keys are no longer needed by these data keys: remove them "
                 "from EXITDESK_MASTER_KEYS once every process runs with the new list."
             )
+
+    def check_audit_keys(self) -> None:
+        """Every audit key an event names must be configured, or the chain cannot be verified."""
+        try:
+            configured = audit.parse_keys(settings.EXITDESK_AUDIT_KEYS)
+        except ImproperlyConfigured as error:
+            raise CommandError(str(error)) from None
+        missing = [
+            key_id for key_id, _count in self.audit_keys_in_use() if key_id not in configured
+        ]
+        if missing:
+            raise CommandError(
+                f"Audit events name audit key(s) {', '.join(map(repr, missing))}, which "
+                "EXITDESK_AUDIT_KEYS does not hold: put them back (after the newest key) so that "
+                "the audit chain verifies, and run again. Nothing was changed."
+            )
+
+    @staticmethod
+    def audit_keys_in_use() -> list[tuple[str, int]]:
+        """(key id, how many events name it), events written before the keys aside."""
+        return list(
+            AuditEvent.objects.exclude(key_id=audit.UNKEYED)
+            .values_list("key_id")
+            .annotate(count=Count("pk"))
+            .order_by("key_id")
+        )
 
     def keys_that_do_not_unwrap(self) -> list[int]:
         """Members whose data key no configured master key opens. One streamed query."""
@@ -94,5 +137,5 @@ class Command(BaseCommand):
                     action="master_key_rotated",
                     object_type="enterprise",
                     object_id=row["member__enterprise_id"],
-                    data={"count": row["count"]},
+                    data={"count": row["count"], "audit_key": audit.current_key_id()},
                 )
