@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A session whose record end_sessions deleted is logged out, whatever changed its key.
+    "directory.sessions.LiveSessionMiddleware",
     "directory.middleware.EnterpriseTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "directory.security.StaffIdleTimeoutMiddleware",
@@ -158,6 +160,10 @@ AXES_ENABLE_ADMIN = False
 # 0: the client is REMOTE_ADDR. Behind a proxy, REMOTE_ADDR is the proxy's: every user would share
 # one address, and five wrong passwords anywhere would lock everyone out.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Sessions in the database, each kept on record per user (directory/sessions.py): a new key
+# (login, password change) moves the record along, so ending a user's sessions ends every one.
+SESSION_ENGINE = "directory.sessions"
 
 # A staff user's session ends after this long without a request (members' sessions do not).
 STAFF_SESSION_IDLE_TIMEOUT = timedelta(minutes=env.int("STAFF_SESSION_IDLE_MINUTES", default=30))
