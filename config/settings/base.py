@@ -18,6 +18,7 @@ CACHE_URL              Django's cache, e.g. redis://127.0.0.1:6379/1 (default: i
                        production: required, shared by every web process)
 API_TOKEN_FAILURE_LIMIT  wrong API tokens from one address before it is refused (default 10)
 API_TOKEN_FAILURE_WINDOW_MINUTES  the window those are counted in, and the refusal's length (15)
+HR_IMPORT_MAX_UPLOAD_KB  the largest CSV file the HR terminations import takes (default 2048)
 EXITDESK_MASTER_KEYS   Fernet keys that wrap members' data keys, comma-separated, newest first
                        (production: required; local and test settings use a fixed development key)
 """
@@ -169,8 +170,9 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # (login, password change) moves the record along, so ending a user's sessions ends every one.
 SESSION_ENGINE = "directory.sessions"
 
-# The cache: the API's failure counts (directory/throttling.py) live there, so production needs
-# one every web process shares (Redis). The default, memory of one process, is for development and the tests.
+# The cache: the API's failure counts (directory/throttling.py) and the HR import's previewed
+# files (offboarding/admin/hr_sync.py) live there, so production needs one every web process
+# shares (Redis). The default, memory of one process, is for development and the tests.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # Wrong tokens sent to the HR system's API: after this many from one address within the window,
@@ -179,6 +181,14 @@ API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", default=10)
 API_TOKEN_FAILURE_WINDOW = timedelta(
     minutes=env.int("API_TOKEN_FAILURE_WINDOW_MINUTES", default=15)
 )
+
+# The HR terminations CSV import (Exits → HR terminations → Import): the largest file it takes,
+# and how long a previewed file waits for its confirm (then it is gone: upload it again).
+HR_IMPORT_MAX_UPLOAD_SIZE = env.int("HR_IMPORT_MAX_UPLOAD_KB", default=2048) * 1024
+HR_IMPORT_PREVIEW_TIMEOUT = timedelta(hours=1)
+# The previewed file waits in the cache, not in the system's temporary folder: removed at the
+# confirm, and gone by itself when the preview expires.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "offboarding.admin.hr_sync.PreviewedFileStorage"
 
 # A staff user's session ends after this long without a request (members' sessions do not).
 STAFF_SESSION_IDLE_TIMEOUT = timedelta(minutes=env.int("STAFF_SESSION_IDLE_MINUTES", default=30))
