@@ -12,6 +12,11 @@
   ("records_exported": counts, format, whether it crossed regions and how many sealed records it
   decrypted in `data`; the legal basis in `personal`, sealed with the member's key).
 
+Every CSV cell that a spreadsheet would read as a formula — one beginning with `=`, `+`, `-`, `@`,
+a tab or a carriage return — is written with a single quote before it (`neutralise_cell`, the
+OWASP advice against CSV injection): a record's content such as `=HYPERLINK(…)` opens as text. The
+JSON export carries the values as they are (no spreadsheet reads JSON as formulas).
+
 Sealed records are exported decrypted only for an actor who may read sealed records
 (`sealing.may_read_sealed`); each one decrypted counts as a sealed read, named by the export's
 audit event (`sealed_read`). Anyone else gets "[sealed]" in their place. Records whose key was
@@ -230,13 +235,26 @@ def _rows(member, records, *, actor) -> tuple[list[dict], dict]:
     return rows, stats
 
 
+# What a spreadsheet takes for the start of a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value):
+    """`value` as a spreadsheet shows it as text: a string that would start a formula gets a
+    single quote in front. Anything else is returned as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _as_csv(rows: list[dict]) -> bytes:
-    """UTF-8 with a byte-order mark, so Excel reads the Chinese right."""
+    """UTF-8 with a byte-order mark, so Excel reads the Chinese right; no cell is a formula."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "sealed": "yes" if row["sealed"] else "no"})
+        row = {**row, "sealed": "yes" if row["sealed"] else "no"}
+        writer.writerow({name: neutralise_cell(value) for name, value in row.items()})
     return buffer.getvalue().encode("utf-8-sig")
 
 

@@ -9,9 +9,11 @@ seal or an erasure must remove. Their changes are recorded as audit events inste
 """
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
@@ -110,6 +112,13 @@ class MemberDataKey(models.Model):
         return _("Data key of %(member)s") % {"member": self.member}
 
 
+# The longest a policy may keep records, in days: 100 years, beyond any statutory retention
+# (the longest in China, for accounting archives, is 30 years). Keeping for good is the "keep"
+# action; a larger number would only overflow the dates the retention run computes (S-4).
+MAX_KEEP_DAYS = 36500
+_at_most_keep_days = format_lazy(_("At most {days} days."), days=MAX_KEEP_DAYS)
+
+
 class RetentionPolicy(EnterpriseScoped):
     """Keep an enterprise's records of a category at least `keep_days`, then purge, anonymize or
     keep them (C-2). No category: every category. The statutory floors apply whatever a policy
@@ -128,7 +137,14 @@ class RetentionPolicy(EnterpriseScoped):
         blank=True,
         help_text=_("Empty: every category."),
     )
-    keep_days = models.PositiveIntegerField(_("keep at least (days)"))
+    keep_days = models.PositiveIntegerField(
+        _("keep at least (days)"),
+        validators=[MaxValueValidator(MAX_KEEP_DAYS, message=_at_most_keep_days)],
+        help_text=format_lazy(
+            _("At most {days} days; to keep records for good, choose “keep”."),
+            days=MAX_KEEP_DAYS,
+        ),
+    )
     action = models.CharField(
         _("then"), max_length=16, choices=RetentionAction.choices, default=RetentionAction.KEEP
     )
@@ -146,7 +162,14 @@ class RetentionPolicy(EnterpriseScoped):
                 violation_error_message=_(
                     "This enterprise has a policy for this category already."
                 ),
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(keep_days__lte=MAX_KEEP_DAYS),
+                name="retention_policy_keep_days_at_most_max",
+                violation_error_message=format_lazy(
+                    _("A policy can keep records at most {days} days."), days=MAX_KEEP_DAYS
+                ),
+            ),
         ]
 
     def __str__(self):

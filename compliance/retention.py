@@ -50,7 +50,7 @@ from directory.tenancy import grants_for
 from . import audit, holds
 from .choices import DocumentType, RecordCategory, RetentionAction
 from .exceptions import ComplianceRefused
-from .models import RetentionPolicy, WorkRecord
+from .models import MAX_KEEP_DAYS, RetentionPolicy, WorkRecord
 
 
 @dataclass(frozen=True)
@@ -197,6 +197,15 @@ def check_policy(policy: RetentionPolicy) -> None:
     if policy.keep_days is None or policy.keep_days < 0:
         raise ComplianceRefused(
             _("Say how many days the records are kept at least."), field="keep_days"
+        )
+    if policy.keep_days > MAX_KEEP_DAYS:
+        raise ComplianceRefused(
+            _(
+                "A policy can keep records at most %(days)d days; to keep them for good, "
+                "choose keep."
+            )
+            % {"days": MAX_KEEP_DAYS},
+            field="keep_days",
         )
     for floor in floors_binding(policy.category):
         if policy.keep_days >= floor.minimum_days:

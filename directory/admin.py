@@ -22,9 +22,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import dissolution, services, tenancy
+from .changelist import DateDrillDownMixin
 from .choices import DepartmentStatus, JobStatus, MemberRole, MemberStatus
 from .models import (
     AppAuthorization,
@@ -93,7 +96,7 @@ def _enterprise_constraints(model):
     ]
 
 
-class EnterpriseScopedAdmin(SimpleHistoryAdmin):
+class EnterpriseScopedAdmin(DateDrillDownMixin, SimpleHistoryAdmin):
     """The tenant wall of the admin (S-2): every page, button and URL of a model whose rows belong
     to enterprises — the history views of django-simple-history and the admin actions included.
 
@@ -721,7 +724,7 @@ def latest_failed_runs(user) -> list[JobRun]:
 
 
 @admin.register(JobRun)
-class JobRunAdmin(admin.ModelAdmin):
+class JobRunAdmin(DateDrillDownMixin, admin.ModelAdmin):
     """Read-only: runs are written by the jobs alone (directory/jobs.py)."""
 
     list_filter = ("status", "job")
@@ -804,6 +807,16 @@ class JobRunAdmin(admin.ModelAdmin):
                 for error in visible_errors(obj, request.user)
             ]
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+# django-celery-beat's periodic tasks (the jobs' schedules), with a date drill-down that never
+# fails (directory/changelist.py).
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class PeriodicTaskAdmin(DateDrillDownMixin, BeatPeriodicTaskAdmin):
+    pass
 
 
 class _EnterpriseNames:

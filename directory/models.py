@@ -9,9 +9,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 from timezone_field import TimeZoneField
@@ -34,6 +36,25 @@ from .querysets import (
     OwnedResourceQuerySet,
 )
 
+# The longest each of an enterprise's periods may be (S-4: a duration past these is a form error,
+# and the database refuses it too). The seed's own values are far below: WeCom's undo window is
+# 24 hours (误操作退出), its customers answer a handover within 24 hours, and its emergency window
+# (应急操作窗口) is 7 days.
+# - Undo window: 30 days. Sealing (C-3) and the member's erasure request (C-5, due within a
+#   month) both wait for it to close; a mistaken exit is noticed within a month or not at all.
+# - Customer acceptance period: 30 days. Until it ends a customer's contact is neither the
+#   leaver's nor settled with the successor; a month is thirty times WeCom's day.
+# - Emergency window: 30 days. The old super admin can still sign in during it (H-2): a month is
+#   four times WeCom's week, and every day more is a day more for a stolen old account.
+MAX_UNDO_WINDOW = timedelta(days=30)
+MAX_CUSTOMER_ACCEPTANCE_PERIOD = timedelta(days=30)
+MAX_HANDOVER_GRACE_PERIOD = timedelta(days=30)
+
+
+def at_most_days(limit: timedelta):
+    """The sentence that says a duration's maximum ("At most 30 days."), translated lazily."""
+    return format_lazy(_("At most {days} days."), days=limit.days)
+
 
 class Enterprise(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
@@ -44,14 +65,32 @@ class Enterprise(models.Model):
     undo_window = models.DurationField(
         _("undo window"),
         default=timedelta(hours=24),
-        help_text=_("How long after completion an exit can still be undone (误操作退出)."),
+        validators=[
+            MaxValueValidator(MAX_UNDO_WINDOW, message=at_most_days(MAX_UNDO_WINDOW)),
+        ],
+        help_text=format_lazy(
+            _(
+                "How long after completion an exit can still be undone (误操作退出); at most "
+                "{days} days."
+            ),
+            days=MAX_UNDO_WINDOW.days,
+        ),
     )
     customer_acceptance_period = models.DurationField(
         _("customer acceptance period"),
         default=timedelta(hours=24),
-        help_text=_(
-            "How long a customer may decline being handed over to a successor (WeCom: 24 hours); "
-            "zero: the handover is final at once."
+        validators=[
+            MaxValueValidator(
+                MAX_CUSTOMER_ACCEPTANCE_PERIOD,
+                message=at_most_days(MAX_CUSTOMER_ACCEPTANCE_PERIOD),
+            ),
+        ],
+        help_text=format_lazy(
+            _(
+                "How long a customer may decline being handed over to a successor (WeCom: 24 "
+                "hours); zero: the handover is final at once; at most {days} days."
+            ),
+            days=MAX_CUSTOMER_ACCEPTANCE_PERIOD.days,
         ),
     )
     customer_limit_per_member = models.PositiveIntegerField(
@@ -74,9 +113,17 @@ class Enterprise(models.Model):
     handover_grace_period = models.DurationField(
         _("emergency window"),
         default=timedelta(days=7),
-        help_text=_(
-            "With the WeCom policy: how long the old super admin may still sign in to the "
-            "emergency page after the handover (WeCom: 7 days)."
+        validators=[
+            MaxValueValidator(
+                MAX_HANDOVER_GRACE_PERIOD, message=at_most_days(MAX_HANDOVER_GRACE_PERIOD)
+            ),
+        ],
+        help_text=format_lazy(
+            _(
+                "With the WeCom policy: how long the old super admin may still sign in to the "
+                "emergency page after the handover (WeCom: 7 days); at most {days} days."
+            ),
+            days=MAX_HANDOVER_GRACE_PERIOD.days,
         ),
     )
     erasure_mode = models.CharField(
@@ -110,6 +157,29 @@ class Enterprise(models.Model):
                 condition=Q(handover_grace_period__gte=timedelta(0)),
                 name="enterprise_handover_grace_period_not_negative",
                 violation_error_message=_("The emergency window cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(undo_window__lte=MAX_UNDO_WINDOW),
+                name="enterprise_undo_window_at_most_max",
+                violation_error_message=format_lazy(
+                    _("The undo window can be at most {days} days."), days=MAX_UNDO_WINDOW.days
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(customer_acceptance_period__lte=MAX_CUSTOMER_ACCEPTANCE_PERIOD),
+                name="enterprise_customer_acceptance_period_at_most_max",
+                violation_error_message=format_lazy(
+                    _("The customer acceptance period can be at most {days} days."),
+                    days=MAX_CUSTOMER_ACCEPTANCE_PERIOD.days,
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(handover_grace_period__lte=MAX_HANDOVER_GRACE_PERIOD),
+                name="enterprise_handover_grace_period_at_most_max",
+                violation_error_message=format_lazy(
+                    _("The emergency window can be at most {days} days."),
+                    days=MAX_HANDOVER_GRACE_PERIOD.days,
+                ),
             ),
         ]
 

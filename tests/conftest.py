@@ -43,6 +43,18 @@ def skip_or_fail(reason: str):
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _empty_memory_caches():
+    """Every test starts with empty in-process caches: counts kept there (the API's wrong tokens)
+    must not carry over from one test to the next. A shared cache (CACHE_URL) is left alone."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    for cache in caches.all():
+        if isinstance(cache, LocMemCache):
+            cache.clear()
+
+
 @pytest.fixture
 def postgresql(db):
     """For tests that need PostgreSQL itself (row locks across threads, say)."""

@@ -459,6 +459,7 @@ def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "CACHE_URL": "redis://127.0.0.1:6379/1",
         "EXITDESK_MASTER_KEYS": Fernet.generate_key().decode(),
         "EXITDESK_AUDIT_KEYS": f"k1:{secrets.token_urlsafe(32)}",
         "DJANGO_ALLOWED_HOSTS": "exitdesk.example.cn",

@@ -86,7 +86,11 @@ class RetentionPolicyForm(EnterpriseConstraintsForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "keep_days" in self.fields:
-            self.fields["keep_days"].help_text = keep_days_help()
+            self.fields[
+                "keep_days"
+            ].help_text = (
+                f"{keep_days_help()} {RetentionPolicy._meta.get_field('keep_days').help_text}"
+            )
         if "action" in self.fields:
             self.fields["action"].help_text = _(
                 "Keep: the records stay until a compliant deletion (an erasure request)."

@@ -14,6 +14,11 @@ AXES_FAILURE_LIMIT     wrong passwords in a row before a login or re-entry is re
 AXES_COOLOFF_MINUTES   minutes a locked-out user or address waits after the last try (default 30)
 TRUSTED_PROXY_COUNT    proxies in front of Django that append to X-Forwarded-For (default 0)
 STAFF_SESSION_IDLE_MINUTES  minutes without a request before a staff session ends (default 30)
+CACHE_URL              Django's cache, e.g. redis://127.0.0.1:6379/1 (default: in-process memory;
+                       production: required, shared by every web process)
+API_TOKEN_FAILURE_LIMIT  wrong API tokens from one address before it is refused (default 10)
+API_TOKEN_FAILURE_WINDOW_MINUTES  the window those are counted in, and the refusal's length (15)
+HR_IMPORT_MAX_UPLOAD_KB  the largest CSV file the HR terminations import takes (default 2048)
 EXITDESK_MASTER_KEYS   Fernet keys that wrap members' data keys, comma-separated, newest first
                        (production: required; local and test settings use a fixed development key)
 EXITDESK_AUDIT_KEYS    keys of the audit chain's HMAC, comma-separated "id:secret", newest first
@@ -66,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A session whose record end_sessions deleted is logged out, whatever changed its key.
+    "directory.sessions.LiveSessionMiddleware",
     "directory.middleware.EnterpriseTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "directory.security.StaffIdleTimeoutMiddleware",
@@ -165,6 +172,30 @@ AXES_ENABLE_ADMIN = False
 # 0: the client is REMOTE_ADDR. Behind a proxy, REMOTE_ADDR is the proxy's: every user would share
 # one address, and five wrong passwords anywhere would lock everyone out.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Sessions in the database, each kept on record per user (directory/sessions.py): a new key
+# (login, password change) moves the record along, so ending a user's sessions ends every one.
+SESSION_ENGINE = "directory.sessions"
+
+# The cache: the API's failure counts (directory/throttling.py) and the HR import's previewed
+# files (offboarding/admin/hr_sync.py) live there, so production needs one every web process
+# shares (Redis). The default, memory of one process, is for development and the tests.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Wrong tokens sent to the HR system's API: after this many from one address within the window,
+# that address is answered 429 (even with a right token) until the window has passed.
+API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", default=10)
+API_TOKEN_FAILURE_WINDOW = timedelta(
+    minutes=env.int("API_TOKEN_FAILURE_WINDOW_MINUTES", default=15)
+)
+
+# The HR terminations CSV import (Exits → HR terminations → Import): the largest file it takes,
+# and how long a previewed file waits for its confirm (then it is gone: upload it again).
+HR_IMPORT_MAX_UPLOAD_SIZE = env.int("HR_IMPORT_MAX_UPLOAD_KB", default=2048) * 1024
+HR_IMPORT_PREVIEW_TIMEOUT = timedelta(hours=1)
+# The previewed file waits in the cache, not in the system's temporary folder: removed at the
+# confirm, and gone by itself when the preview expires.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "offboarding.admin.hr_sync.PreviewedFileStorage"
 
 # A staff user's session ends after this long without a request (members' sessions do not).
 STAFF_SESSION_IDLE_TIMEOUT = timedelta(minutes=env.int("STAFF_SESSION_IDLE_MINUTES", default=30))

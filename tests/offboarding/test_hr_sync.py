@@ -2,17 +2,23 @@
 import of the admin here; the JSON endpoint in test_hr_api.py) become `hr_sync` exits by the job
 `offboarding.sync_hr_terminations` — each one once, whatever is sent twice or run twice."""
 
-from datetime import date
+import tempfile
+from datetime import date, timedelta
 
 import pytest
+import time_machine
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import timezone
 
 from compliance.models import AuditEvent
 from directory.choices import JobStatus, MemberStatus, StaffRole
 from directory.jobs import job_run
 from directory.models import JobRun
 from offboarding import hr_sync
+from offboarding.admin.hr_sync import PreviewedFileStorage
 from offboarding.choices import ExitKind, ExitState, TerminationSource, TerminationState
 from offboarding.models import Exit, HRTermination
 from tests import factories
@@ -406,3 +412,82 @@ def test_terminations_list_only_the_users_enterprises(client, enterprise, leaver
     termination = HRTermination.objects.get()
     page = client.get(reverse("admin:offboarding_hrtermination_change", args=[termination.pk]))
     assert page.status_code == 302  # the admin's "does not exist" redirect
+
+
+# ---------------------------------------------------------------------------------------------
+# The import's bounds: the upload's size, and no previewed file left behind
+
+
+@pytest.fixture
+def temp_folder(tmp_path, monkeypatch):
+    """The system's temporary folder, for this test alone."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def previews_in_cache() -> list[str]:
+    """The previewed files waiting in the (in-process) cache."""
+    return [key for key in cache._cache if PreviewedFileStorage.PREFIX in key]
+
+
+def test_the_import_page_says_how_large_a_file_may_be(hr_client, enterprise):
+    page = hr_client.get(IMPORT_URL)
+
+    assert "The file can be at most 2.0\xa0MB" in page.content.decode()
+    assert str(page.context["form"].fields["import_file"].help_text) == "At most 2.0\xa0MB."
+
+
+def test_a_file_over_the_limit_is_refused_on_the_form(
+    hr_client, enterprise, leaver, settings, temp_folder
+):
+    settings.HR_IMPORT_MAX_UPLOAD_SIZE = 1024
+    file = csv_file(*[f"E100,2026-12-31,合同到期 {i},HR-{i}" for i in range(60)])
+    size = filesizeformat(file.size)
+
+    response = upload(hr_client, enterprise, file)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["import_file"] == [
+        f"This file is {size}; the import takes at most 1.0\xa0KB: split it."
+    ]
+    assert response.context.get("confirm_form") is None
+    assert not HRTermination.objects.exists()
+    assert list(temp_folder.iterdir()) == [] and previews_in_cache() == []
+
+
+def test_a_previewed_file_waits_in_the_cache_and_is_removed_at_the_confirm(
+    hr_client, enterprise, leaver, temp_folder
+):
+    preview = upload(hr_client, enterprise, csv_file("E100,2026-12-31,合同到期,HR-1"))
+    stored = PreviewedFileStorage(name=preview.context["confirm_form"].initial["import_file_name"])
+    # the file is not in the system's temporary folder, but waits in the cache
+    assert list(temp_folder.iterdir()) == []
+    assert stored.read()
+
+    assert confirm(hr_client, preview).status_code == 302
+
+    assert HRTermination.objects.count() == 1
+    with pytest.raises(FileNotFoundError):
+        stored.read()
+    assert previews_in_cache() == []
+
+
+def test_a_preview_with_errors_keeps_no_file(hr_client, enterprise, leaver, temp_folder):
+    preview = upload(hr_client, enterprise, csv_file("X900,2026-12-31,,HR-1"))
+
+    assert preview.context.get("confirm_form") is None
+    assert list(temp_folder.iterdir()) == [] and previews_in_cache() == []
+
+
+def test_an_unconfirmed_preview_is_gone_after_an_hour(hr_client, enterprise, leaver, settings):
+    settings.STAFF_SESSION_IDLE_TIMEOUT = timedelta(days=1)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        preview = upload(hr_client, enterprise, csv_file("E100,2026-12-31,合同到期,HR-1"))
+        traveller.shift(settings.HR_IMPORT_PREVIEW_TIMEOUT + timedelta(seconds=1))
+
+        response = confirm(hr_client, preview)
+
+        assert response.status_code == 302 and response.url == IMPORT_URL
+        page = hr_client.get(response.url).content.decode()
+        assert "The previewed file is gone: upload it again." in page
+        assert not HRTermination.objects.exists()
