@@ -322,6 +322,9 @@ class ErasureRequestAdmin(EnterpriseScopedAdmin):
                     "overdue": erasure.is_overdue(obj),
                     "due": _due(obj),
                     "blockers": [erasure.describe(blocker) for blocker in obj.blockers],
+                    "restricted_summary": erasure.restricted_summary(obj)
+                    if obj.state == ErasureState.RESTRICTED
+                    else "",
                     "action_buttons": [
                         {
                             "name": action,
@@ -441,6 +444,11 @@ class ErasureRequestAdmin(EnterpriseScopedAdmin):
             message += " " + ngettext(
                 "%(count)d record was erased.", "%(count)d records were erased.", count
             ) % {"count": count}
+        elif erasure_request.state == ErasureState.RESTRICTED:
+            message += " " + " ".join(
+                [erasure.describe(blocker) for blocker in erasure_request.blockers]
+                + [erasure.restricted_summary(erasure_request)]
+            )
         return message
 
     def _change_url(self, erasure_request) -> str:
