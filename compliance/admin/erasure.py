@@ -50,8 +50,9 @@ ACTION_QUESTIONS = {
     erasure.EVALUATE: gettext_lazy(
         "Evaluate the erasure request of %(member)s? If no legal hold and no statutory "
         "retention floor stands in the way, the data is erased at once and cannot be brought "
-        "back; otherwise the request is restricted: the records are only stored and protected "
-        "until the blocker lifts, then erased by the retention run."
+        "back; otherwise the request is restricted: what the law keeps is only stored and "
+        "protected until the blocker lifts, then erased by the retention run, and under "
+        "statutory floors alone the rest is erased at once."
     ),
     erasure.ERASE_NOW: gettext_lazy(
         "Erase the data of %(member)s now? This cannot be undone. It is refused, changing "

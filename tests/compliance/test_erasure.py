@@ -1131,6 +1131,7 @@ HOLD_REASON = "劳动仲裁（张伟诉公司）证据保全"
 FREEZE_REASON = "张伟的账号疑似被盗用"
 TERMINATION_REASON = "合同到期不续签（张伟本人同意）"
 REFUSAL = "张伟的请求在撤销期内提出"
+CUSTOMER_REFUSAL = "客户表示只认张伟本人"
 
 
 @pytest.fixture
@@ -1151,7 +1152,7 @@ def member_with_words(
 
     from offboarding import services as offboarding_services
     from offboarding import workflow
-    from offboarding.models import AccountFreeze, HRTermination
+    from offboarding.models import AccountFreeze, HRTermination, InheritanceBatch, InheritanceItem
 
     rejected = workflow.submit(open_exit_for(member, reason=REJECTED_REASON), actor=member.user)
     workflow.reject(rejected, actor=hr_user, reason=REJECTED_REASON)
@@ -1189,6 +1190,18 @@ def member_with_words(
         source="api",
         state="failed",
         error=f"{member.name} already has an exit in progress.",
+    )
+    # A customer who declined the handover of one of their contacts, with the reason HR noted.
+    batch = InheritanceBatch.objects.create(
+        enterprise=member.enterprise, exit_case=exit_case, from_member=member, created_by=hr_user
+    )
+    InheritanceItem.objects.create(
+        batch=batch,
+        resource_type="external_contact",
+        resource_id=1,
+        successor=factories.MemberFactory(enterprise=member.enterprise),
+        status="refused",
+        refusal_reason=CUSTOMER_REFUSAL,
     )
     LogEntry.objects.create(
         user=hr_user,
@@ -1353,3 +1366,46 @@ def test_a_hold_keeps_the_member_s_words_until_it_is_released(
         holds.release_hold(hold, actor=compliance_user)
         assert erasure.finish_restricted(member.enterprise) == 1
     assert tables_holding(REASON, skip=AUDIT_COLUMNS) == []
+
+
+def test_a_hold_released_while_a_floor_stands_erases_the_rest_at_the_next_run(
+    member, member_with_words, compliance_user
+):
+    # given a WeCom enterprise, a departed member with a labour contract and an expense, and a
+    # request restricted by a hold and the contract's floor
+    use_mode(member.enterprise, ErasureMode.ACCOUNT)
+    (contract,) = records_of(
+        member, 1, category=RecordCategory.FILE, document_type=DocumentType.LABOUR_CONTRACT
+    )
+    records_of(member, 1, category=RecordCategory.EXPENSE)
+    with time_machine.travel(member_with_words.undo_deadline + timedelta(minutes=1), tick=False):
+        hold = holds.place_hold(
+            member.enterprise, member=member, reason="诉讼", actor=compliance_user
+        )
+        request = erasure.evaluate(
+            erasure.receive(member, actor=compliance_user), actor=compliance_user
+        )
+        assert [b["code"] for b in request.blockers] == [
+            erasure.LEGAL_HOLD,
+            erasure.RETENTION_FLOOR,
+        ]
+        assert tables_holding(REASON, skip=AUDIT_COLUMNS)
+
+        # when the hold is released and the retention run comes while the floor stands
+        holds.release_hold(hold, actor=compliance_user)
+        assert erasure.finish_restricted(member.enterprise) == 0
+
+    # then the request stays restricted by the floor alone, and everything else went: the
+    # expense, the free texts, the name
+    request = fresh(request)
+    assert request.state == ErasureState.RESTRICTED
+    assert [b["code"] for b in request.blockers] == [erasure.RETENTION_FLOOR]
+    assert list(WorkRecord.objects.filter(owner=member).values_list("pk", flat=True)) == [
+        contract.pk
+    ]
+    assert request.erased_count == 1
+    for text in (REASON, COMMENT, NOTE, "张伟"):
+        assert tables_holding(text, skip=AUDIT_COLUMNS) == [], text
+    event = AuditEvent.objects.filter(member_id=member.pk).order_by("-seq").first()
+    assert event.action == "erasure_still_restricted"
+    assert (event.data["erased"], event.data["account"]) == (1, True)
