@@ -13,12 +13,23 @@ changes nothing.
     received | evaluated ─refuse─▶ refused
     restricted ─▶ erased           (finish_restricted once every blocker has lifted, or erase_now)
 
-While restricted, the records in scope carry `restricted_at`: they are stored and protected only
-(PIPL Art. 47 para. 2) until the blocker lifts; the retention run then finishes the request.
+A request is `erased` only when nothing of it is kept. What the law keeps ends it `restricted`
+instead, naming it (the blockers on its page; `kept` in its audit event): under a legal hold
+nothing is erased (the hold keeps everything of the member); under statutory floors alone, what no
+floor keeps is erased at once — the records outside every floor and, in mode `account`, the free
+texts and the login — and only the floors' records stay. Those carry `restricted_at`: stored and
+protected only (PIPL Art. 47 para. 2), never shown, read or exported (compliance.sealing,
+compliance.exports, the records admin), until their blocker lapses; the retention run then erases
+what has lapsed and finishes the request once nothing is kept.
 
 What is erased, by the enterprise's mode (a snapshot taken when the request is received):
-- `account` (WeCom): every record of the member is deleted, their data key destroyed, their name
-  replaced (in the member's history too) and their login's name and email emptied;
+- `account` (WeCom): every record of the member is deleted, their data key destroyed, and every
+  free text about them replaced (`_erase_account`, `FREE_TEXTS`): their name (in the member's
+  history too), their exits' reasons, the comments and notes of their exits' approvals and
+  checklists, the reasons of the freezes, holds and HR terminations they are the subject of, the
+  refusals of their earlier requests — each in its django-simple-history rows too — and their
+  name in the admin's log; their login's username becomes their pseudonym, its name and email
+  are emptied and it can never be used again. Set-based, in the door's transaction;
 - `modules` (DingTalk): the records of the chosen categories are deleted; the data key is
   destroyed only when no record of the member remains (one left unsealed could otherwise never
   be sealed: sealing needs the key);
@@ -38,9 +49,13 @@ from datetime import date, datetime
 from dateutil.relativedelta import relativedelta
 from django.apps import apps
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Case, Count, Max, Q, QuerySet, Value, When
+from django.db.models.functions import Replace
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -54,7 +69,7 @@ from . import audit, crypto, holds
 from .choices import ErasureLevel, ErasureState, RecordCategory
 from .exceptions import ComplianceRefused
 from .models import ErasureRequest, WorkRecord
-from .retention import FLOORS, within_floors
+from .retention import EMPLOYMENT_END, FLOORS, employment_end, floor_condition, within_floors
 
 # A request still waiting for its erasure: these count towards the due date.
 OPEN_STATES = (ErasureState.RECEIVED, ErasureState.EVALUATED, ErasureState.RESTRICTED)
@@ -183,7 +198,14 @@ def blockers(erasure_request: ErasureRequest, *, today: date | None = None) -> l
             "since": hold.starts_on.isoformat(),
         }
         found.append({**blocker, "message": describe(blocker)})
-    found.extend(_floor_blockers(enterprise, records_in_scope(erasure_request), today))
+    found.extend(
+        _floor_blockers(
+            enterprise,
+            records_in_scope(erasure_request),
+            today,
+            member_id=erasure_request.member_id,
+        )
+    )
     return found
 
 
@@ -206,6 +228,14 @@ def describe(blocker: dict) -> str:
     if code == RETENTION_FLOOR:
         floor = _floor(blocker["category"], blocker["document_type"])
         count = blocker["count"]
+        if blocker.get("until") is None:
+            return ngettext(
+                "%(count)d record is within a statutory retention floor that counts from the end "
+                "of the member's employment, which no completed exit records yet. %(law)s",
+                "%(count)d records are within a statutory retention floor that counts from the "
+                "end of the member's employment, which no completed exit records yet. %(law)s",
+                count,
+            ) % {"count": count, "law": floor.law if floor else ""}
         return ngettext(
             "%(count)d record is still within a statutory retention floor until %(date)s. %(law)s",
             "%(count)d records are still within a statutory retention floor until %(date)s. "
@@ -213,6 +243,29 @@ def describe(blocker: dict) -> str:
             count,
         ) % {"count": count, "date": blocker["until"], "law": floor.law if floor else ""}
     return str(blocker.get("message", ""))
+
+
+def restricted_summary(erasure_request: ErasureRequest) -> str:
+    """What a restricted request keeps and what it erased already, in words (the page and the
+    message after a button; the blockers themselves are worded by `describe`)."""
+    if _held(erasure_request.blockers):
+        return _(
+            "A legal hold keeps everything of this member: nothing is erased until it is "
+            "released, and the records are stored and protected only, never read nor exported."
+        )
+    count = erasure_request.erased_count
+    summary = ngettext(
+        "The law keeps only what is listed here, stored and protected, never read nor "
+        "exported, until it lapses; the retention run then erases it. %(count)d record was "
+        "erased already.",
+        "The law keeps only what is listed here, stored and protected, never read nor "
+        "exported, until it lapses; the retention run then erases it. %(count)d records were "
+        "erased already.",
+        count,
+    ) % {"count": count}
+    if erasure_request.mode == ErasureMode.ACCOUNT:
+        summary += " " + _("The member's name, free texts and login were erased already.")
+    return summary
 
 
 # ---------------------------------------------------------------------------------------------
@@ -441,17 +494,26 @@ def _finish_one(enterprise_id: int, pk: int, *, actor) -> bool:
         return False  # finished (or erased by hand) meanwhile
     found = blockers(erasure_request)
     if found:
+        # What no blocker keeps any more (a floor lapsed for some records, a hold released while
+        # a floor stands) is erased now; the rest stays stored and protected only.
+        erased, account = _erase_unkept(erasure_request, found, actor=actor)
+        if erased:
+            found = blockers(erasure_request)
         marked = _mark_restricted(erasure_request)
         changed = _facts(found) != _facts(erasure_request.blockers)
-        if changed:
+        if changed or erased:
             erasure_request.blockers = found
+            erasure_request.erased_count += erased
             _save(erasure_request, actor=actor, step="blockers_changed")
-        if changed or marked:
+        if changed or marked or erased:
             event = _event(
                 erasure_request,
                 "erasure_still_restricted",
                 blockers=[blocker["code"] for blocker in found],
                 records=marked,
+                erased=erased,
+                account=account,
+                kept=_kept(found),
             )
             audit.record_many(enterprise_id, [event], actor=actor)
         return False
@@ -519,33 +581,56 @@ def _floor(category: str, document_type: str):
     return None
 
 
-def _floor_blockers(enterprise: Enterprise, records: QuerySet, today: date) -> list[dict]:
+def _floor_blockers(
+    enterprise: Enterprise, records: QuerySet, today: date, *, member_id: int
+) -> list[dict]:
     """One blocker per statutory floor that still keeps records of `records`: how many, and the
-    last day it keeps the newest of them. One query."""
-    conditions = []
-    for floor in FLOORS:
-        condition = Q(category=floor.category)
-        if floor.document_type:
-            condition &= Q(document_type=floor.document_type)
-        conditions.append(condition)
+    last day it keeps them — from the newest record's creation (chats), or from the member's last
+    working day (labour contracts, wage records; None while no ended exit records it). One query
+    for the records, one for the end of employment when such a floor keeps any."""
     aggregates = {}
-    for index, condition in enumerate(conditions):
+    for index, floor in enumerate(FLOORS):
+        condition = floor_condition(floor)
         aggregates[f"count_{index}"] = Count("pk", filter=condition)
         aggregates[f"newest_{index}"] = Max("created_at", filter=condition)
+        # Records that no longer name their member count from their creation (within_floors).
+        aggregates[f"ownerless_{index}"] = Max(
+            "created_at", filter=condition & Q(owner__isnull=True)
+        )
+        aggregates[f"owned_{index}"] = Count("pk", filter=condition & Q(owner__isnull=False))
     kept = records.filter(within_floors(enterprise, today=today)).aggregate(**aggregates)
     found = []
+    ended_on: date | None = None
+    ended_read = False
+
+    def kept_until(floor, created_at: datetime | None) -> date | None:
+        if created_at is None:
+            return None
+        return floor.kept_until(timezone.localdate(created_at, timezone=enterprise.time_zone))
+
     for index, floor in enumerate(FLOORS):
         count = kept[f"count_{index}"]
         if not count:
             continue
-        newest: datetime = kept[f"newest_{index}"]
-        created_on = timezone.localdate(newest, timezone=enterprise.time_zone)
+        if floor.counts_from == EMPLOYMENT_END:
+            if not ended_read:
+                ended_on, ended_read = employment_end(member_id), True
+            owned = kept[f"owned_{index}"]
+            if owned and ended_on is None:
+                until = None  # employed: the floor has not started counting
+            else:
+                days = [kept_until(floor, kept[f"ownerless_{index}"])]
+                if owned:
+                    days.append(floor.kept_until(ended_on))
+                until = max(day for day in days if day is not None)
+        else:
+            until = kept_until(floor, kept[f"newest_{index}"])
         blocker = {
             "code": RETENTION_FLOOR,
             "category": str(floor.category),
             "document_type": str(floor.document_type),
             "count": count,
-            "until": floor.kept_until(created_on).isoformat(),
+            "until": until.isoformat() if until is not None else None,
         }
         found.append({**blocker, "message": describe(blocker)})
     return found
@@ -559,37 +644,76 @@ def _mark_restricted(erasure_request: ErasureRequest) -> int:
     )
 
 
+def _held(found: list[dict]) -> bool:
+    return any(blocker["code"] == LEGAL_HOLD for blocker in found)
+
+
+def _kept(found: list[dict]) -> list[dict]:
+    """What the law keeps, for the audit event: each blocker's facts (the hold, or the floor with
+    its category, document type, count and last kept day)."""
+    return _facts(found)
+
+
+def _erase_unkept(erasure_request: ErasureRequest, found: list[dict], *, actor) -> tuple[int, bool]:
+    """While only statutory floors block the request, erase at once what no floor keeps: the
+    records in scope outside every floor (in the request's mode) and, in mode `account`, the
+    member's free texts and login (`_erase_account`). A legal hold keeps everything of the member:
+    then nothing is erased. Returns (records erased, whether the account was erased)."""
+    if _held(found):
+        return 0, False
+    enterprise = erasure_request.enterprise
+    today = holds.local_today(enterprise)
+    unkept = records_in_scope(erasure_request).exclude(within_floors(enterprise, today=today))
+    erased = _erase_records(erasure_request, unkept)
+    account = erasure_request.mode == ErasureMode.ACCOUNT
+    if account:
+        _erase_account(erasure_request.member, actor=actor)
+    return erased, account
+
+
 def _restrict(erasure_request: ErasureRequest, found: list[dict], *, actor) -> audit.Event:
-    """evaluated → restricted: the records in scope are stored and protected only."""
+    """evaluated → restricted: what the law keeps (the floors' records, or everything under a
+    hold) is stored and protected only — never read nor exported — and the rest is erased now."""
+    erased, account = _erase_unkept(erasure_request, found, actor=actor)
     marked = _mark_restricted(erasure_request)
     erasure_request.restrict(found)
+    erasure_request.erased_count += erased
     _save(erasure_request, actor=actor, step="restrict")
     return _event(
         erasure_request,
         "erasure_restricted",
         blockers=[blocker["code"] for blocker in found],
         records=marked,
+        erased=erased,
+        account=account,
+        kept=_kept(found),
     )
+
+
+def _erase_records(erasure_request: ErasureRequest, records: QuerySet) -> int:
+    """Erase `records` as the request's mode and level say: delete them, or (levels anonymize and
+    pseudonymize) empty them and drop their owner. One statement. Returns how many."""
+    mode, level = erasure_request.mode, erasure_request.level
+    if mode == ErasureMode.LEVELS and level in (ErasureLevel.ANONYMIZE, ErasureLevel.PSEUDONYMIZE):
+        return records.update(
+            owner=None,
+            owner_pseudonym=(
+                pseudonym(erasure_request.member_id) if level == ErasureLevel.PSEUDONYMIZE else ""
+            ),
+            content="",
+            sealed_content=None,
+            anonymized_at=timezone.now(),
+            restricted_at=None,
+        )
+    return records.order_by().delete()[0]  # account, modules, levels/delete
 
 
 def _erase(erasure_request: ErasureRequest, *, actor) -> audit.Event:
     """Carry out the erasure in the request's mode (set-based: one statement for the records),
     → erased. The caller has made sure nothing blocks it, under the enterprise's lock."""
     member = erasure_request.member
-    records = records_in_scope(erasure_request)
     mode, level = erasure_request.mode, erasure_request.level
-    now = timezone.now()
-    if mode == ErasureMode.LEVELS and level in (ErasureLevel.ANONYMIZE, ErasureLevel.PSEUDONYMIZE):
-        erased = records.update(
-            owner=None,
-            owner_pseudonym=pseudonym(member.pk) if level == ErasureLevel.PSEUDONYMIZE else "",
-            content="",
-            sealed_content=None,
-            anonymized_at=now,
-            restricted_at=None,
-        )
-    else:  # account, modules, levels/delete
-        erased, _per_model = records.delete()
+    erased = _erase_records(erasure_request, records_in_scope(erasure_request))
     if mode == ErasureMode.MODULES:
         # Another category's records remain: the key still has to seal (or read) them.
         shred = not WorkRecord.objects.filter(owner_id=member.pk).exists()
@@ -599,7 +723,7 @@ def _erase(erasure_request: ErasureRequest, *, actor) -> audit.Event:
     if mode == ErasureMode.ACCOUNT:
         _erase_account(member, actor=actor)
     erasure_request.erase()
-    erasure_request.erased_count = erased
+    erasure_request.erased_count += erased
     _save(erasure_request, actor=actor, step="erase")
     return _event(
         erasure_request,
@@ -612,14 +736,126 @@ def _erase(erasure_request: ErasureRequest, *, actor) -> audit.Event:
     )
 
 
+# The free texts about a member that mode `account` replaces, by model: (app label, model name,
+# the fields, how the rows are the member's — a lookup whose value is the member's id). Their
+# django-simple-history tables get the same. What is neither here nor on the member or login is
+# not free text about the member (ids, dates, states, choices).
+ERASED_TEXT = "[erased]"
+FREE_TEXTS = (
+    ("offboarding", "Exit", ("reason", "rejection_reason"), "member_id"),
+    ("offboarding", "ExitApproval", ("comment",), "exit_case__member_id"),
+    ("offboarding", "ChecklistItem", ("note",), "exit_case__member_id"),
+    ("offboarding", "InheritanceItem", ("refusal_reason",), "batch__from_member_id"),
+    ("offboarding", "AccountFreeze", ("reason",), "member_id"),
+    ("offboarding", "HRTermination", ("reason", "error"), "member_id"),
+    ("compliance", "LegalHold", ("reason",), "member_id"),
+    ("compliance", "ErasureRequest", ("refusal_reason",), "member_id"),
+)
+# The history tables have the parent's foreign keys as plain ids: how their rows are the member's.
+_HISTORY_LOOKUPS = {
+    "member_id": "member_id",
+    "exit_case__member_id": "exit_case_id__in",
+    "batch__from_member_id": "batch_id__in",
+}
+# The objects whose admin log entries (Django's "history" of the pages) name the member.
+_LOGGED_OBJECTS = (
+    ("directory", "Member", "pk"),
+    ("offboarding", "Exit", "member_id"),
+    ("offboarding", "AccountFreeze", "member_id"),
+    ("offboarding", "InheritanceBatch", "from_member_id"),
+    ("compliance", "LegalHold", "member_id"),
+    ("compliance", "ErasureRequest", "member_id"),
+    ("compliance", "RecordExport", "member_id"),
+)
+
+
+def _replaced(field: str) -> Case:
+    """`field` replaced by ERASED_TEXT, an empty one left empty (nothing was said)."""
+    return Case(When(**{field: ""}, then=Value("")), default=Value(ERASED_TEXT))
+
+
+def _erase_free_texts(member: Member) -> None:
+    """Replace every free text about `member` (FREE_TEXTS) in the rows and their history rows:
+    one UPDATE per table."""
+    parents = {
+        "exit_case_id__in": apps.get_model("offboarding", "Exit")
+        .objects.filter(member_id=member.pk)
+        .values("pk"),
+        "batch_id__in": apps.get_model("offboarding", "InheritanceBatch")
+        .objects.filter(from_member_id=member.pk)
+        .values("pk"),
+    }
+    for app_label, model_name, fields, lookup in FREE_TEXTS:
+        model = apps.get_model(app_label, model_name)
+        changes = {field: _replaced(field) for field in fields}
+        unerased = Q()
+        for field in fields:
+            unerased |= ~Q(**{field: ""}) & ~Q(**{field: ERASED_TEXT})
+        model._default_manager.filter(unerased, **{lookup: member.pk}).update(**changes)
+        history_lookup = _HISTORY_LOOKUPS[lookup]
+        value = parents.get(history_lookup, member.pk)
+        model.history.filter(unerased, **{history_lookup: value}).update(**changes)
+
+
+def _erase_admin_log(member: Member, old_name: str, placeholder: str) -> None:
+    """The admin's log entries of the member's objects keep each object's name as it was
+    (`object_repr`): the member's name in them is replaced. One UPDATE."""
+    if not old_name:
+        return
+    entries = Q(pk__in=[])
+    for app_label, model_name, owner in _LOGGED_OBJECTS:
+        model = apps.get_model(app_label, model_name)
+        ids = model._default_manager.filter(**{owner: member.pk}).values_list("pk", flat=True)
+        content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+        entries |= Q(content_type=content_type, object_id__in=[str(pk) for pk in ids])
+    LogEntry.objects.filter(entries).update(
+        object_repr=Replace("object_repr", Value(old_name), Value(placeholder))
+    )
+
+
+def _erase_login(member: Member) -> None:
+    """The member's login: its username becomes the member's pseudonym (in the lockout records
+    too), its name and email go, and it can never be used again (no usable password, inactive)."""
+    user_model = get_user_model()
+    old_username = (
+        user_model.objects.filter(pk=member.user_id).values_list("username", flat=True).first()
+    )
+    new_username = pseudonym(member.pk)
+    user_model.objects.filter(pk=member.user_id).exclude(username=new_username).update(
+        username=new_username,
+        first_name="",
+        last_name="",
+        email="",
+        password=make_password(None),
+        is_active=False,
+    )
+    if old_username and old_username != new_username:
+        for model_name in ("AccessAttempt", "AccessLog", "AccessFailureLog"):
+            try:
+                model = apps.get_model("axes", model_name)
+            except LookupError:
+                continue
+            model._default_manager.filter(username=old_username).update(username=new_username)
+
+
 def _erase_account(member: Member, *, actor) -> None:
-    """Mode `account`: the member's personal fields that are not needed go too — the name (in
-    the member's history as well), the login's name and email. The member row itself stays (the
-    exits, handovers and audit events name it by id)."""
+    """Mode `account`: every free text about the member goes — their name (in the member's
+    history as well), the reasons of their exits, the comments of their approvals, the notes of
+    their checklists, the reasons of the freezes, holds and terminations they are the subject of,
+    refusals of their earlier requests and the legal bases of their exports, each in its history
+    rows too, and their name in the admin's log — and their login's username becomes their
+    pseudonym, its name and email emptied, unusable for good. Set-based, in the caller's
+    transaction. The member row itself stays (the exits, handovers and audit events name it by
+    id); so do the ids, dates and states of their rows."""
     placeholder = f"已删除用户 #{member.pk}"
-    try:
-        directory_services.update_member(member, actor=actor, name=placeholder)
-    except directory_services.DirectoryError as error:
-        raise ComplianceRefused(" ".join(error.messages)) from error
-    Member.history.filter(id=member.pk).update(name=placeholder)
-    get_user_model().objects.filter(pk=member.user_id).update(first_name="", last_name="", email="")
+    old_name = Member.objects.filter(pk=member.pk).values_list("name", flat=True).first()
+    if old_name != placeholder:  # twice is harmless: no second history row
+        try:
+            directory_services.update_member(member, actor=actor, name=placeholder)
+        except directory_services.DirectoryError as error:
+            raise ComplianceRefused(" ".join(error.messages)) from error
+    Member.history.filter(id=member.pk).exclude(name=placeholder).update(name=placeholder)
+    _erase_free_texts(member)
+    if old_name and old_name != placeholder:
+        _erase_admin_log(member, old_name, placeholder)
+    _erase_login(member)

@@ -17,6 +17,9 @@ a tab or a carriage return — is written with a single quote before it (`neutra
 OWASP advice against CSV injection): a record's content such as `=HYPERLINK(…)` opens as text. The
 JSON export carries the values as they are (no spreadsheet reads JSON as formulas).
 
+Restricted records (an erasure request keeps them only while a statutory floor or a legal hold
+applies) are never exported: a selection holding one is refused, saying why.
+
 Sealed records are exported decrypted only for an actor who may read sealed records
 (`sealing.may_read_sealed`); each one decrypted counts as a sealed read, named by the export's
 audit event (`sealed_read`). Anyone else gets "[sealed]" in their place. Records whose key was
@@ -35,6 +38,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from . import audit, crypto, sealing
 from .choices import ExportFormat
@@ -88,9 +92,23 @@ def plan_export(member, records, *, actor) -> ExportCheck:
         total=Count("pk"),
         elsewhere=Count("pk", filter=~Q(data_region=enterprise.data_region)),
         sealed=Count("pk", filter=Q(sealed_content__isnull=False)),
+        restricted=Count("pk", filter=Q(restricted_at__isnull=False)),
     )
     if not counts["total"]:
         raise ComplianceRefused(_("There are no records to export."))
+    if counts["restricted"]:
+        raise ComplianceRefused(
+            ngettext(
+                "%(count)d of these records is restricted: its member asked for their data to "
+                "be erased, and it is kept only while a statutory floor or a legal hold still "
+                "applies, so it cannot be exported.",
+                "%(count)d of these records are restricted: their member asked for their data to "
+                "be erased, and they are kept only while a statutory floor or a legal hold still "
+                "applies, so they cannot be exported.",
+                counts["restricted"],
+            )
+            % {"count": counts["restricted"]}
+        )
     return ExportCheck(
         record_count=counts["total"],
         cross_border=member.data_region != enterprise.data_region or counts["elsewhere"] > 0,
@@ -186,9 +204,12 @@ def _rows(member, records, *, actor) -> tuple[list[dict], dict]:
             "content",
             "sealed_content",
             "sealed_at",
+            "restricted_at",
         )
     )
     for record in queryset.iterator(chunk_size=CHUNK_SIZE):
+        # Restricted since the check (an erasure evaluated meanwhile): the export is refused.
+        sealing.refuse_restricted(record)
         stats["categories"].add(record.category)
         content = record.content
         if record.sealed_content is not None:

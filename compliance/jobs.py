@@ -120,7 +120,9 @@ def chunk_ranges(
     blocks = (
         WorkRecord.objects.filter(enterprise_id=enterprise.pk, restricted_at__isnull=True)
         .filter(functools.reduce(operator.or_, past))
-        .exclude(within_floors(enterprise, today=today))
+        .exclude(
+            within_floors(enterprise, today=today, categories=[rule.category for rule in rules])
+        )
         # Integer division on both PostgreSQL and SQLite: the block an id falls in.
         .annotate(block=ExpressionWrapper((F("pk") - 1) / chunk_size, BigIntegerField()))
         .order_by("block")
@@ -194,7 +196,7 @@ def _finish_night(enterprise: Enterprise, *, today: date, run, now: datetime) ->
 def _chats_within_floor(enterprise: Enterprise, today: date):
     """The enterprise's chats that the statutory floor keeps `today`, present and whole."""
     return WorkRecord.objects.filter(
-        within_floors(enterprise, today=today),
+        within_floors(enterprise, today=today, categories=[RecordCategory.CHAT]),
         enterprise_id=enterprise.pk,
         category=RecordCategory.CHAT,
         anonymized_at__isnull=True,

@@ -2,10 +2,18 @@
 
 The statutory floors (`FLOORS`) hold whatever a policy says, and no policy may go below them:
 
-- chat messages: at least 6 calendar months and never fewer than 180 days (the seed's
-  「工作聊天记录保存≥180天」; Cybersecurity Law Art. 21) — a chat of 31 August is kept through the
-  last day of February;
-- terminated labour contracts and wage records: 2 years (Labor Contract Law Art. 50).
+- chat messages: at least 6 calendar months and never fewer than 180 days from their creation
+  (the seed's 「工作聊天记录保存≥180天」; Cybersecurity Law Art. 21) — a chat of 31 August is kept
+  through the last day of February;
+- labour contracts and wage records: 2 years after the employment ends (Labor Contract Law
+  Art. 50), counted from the last working day of the member's completed (or closed) exit — never
+  while the member is employed: no such exit, the member not departed, or the exit undone. A
+  record that no longer names its member (anonymized or pseudonymized) counts from its creation.
+
+A floor counts from the record's creation (`Floor.counts_from == CREATION`) or from the end of
+its member's employment (`EMPLOYMENT_END`); `within_floors` says both in one Q (the end of
+employment as EXISTS subqueries on the exits), so the preview, the run and the erasure's
+blockers read the same floors set-based.
 
 Dates are the enterprise's (its time zone): a record is past its retention from the day after
 its last kept day.
@@ -36,21 +44,31 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from dateutil.relativedelta import relativedelta
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from directory.choices import StaffRole
+from directory.choices import MemberStatus, StaffRole
 from directory.tenancy import grants_for
 
 from . import audit, holds
 from .choices import DocumentType, RecordCategory, RetentionAction
 from .exceptions import ComplianceRefused
 from .models import MAX_KEEP_DAYS, RetentionPolicy, WorkRecord
+
+# What a floor counts from: the record's creation, or the end of its member's employment.
+CREATION = "creation"
+EMPLOYMENT_END = "employment_end"
+
+# The exit states after which a member's employment has ended (the workflow's own values; the
+# compliance app does not import the exit workflow, which builds on it). An undone exit is
+# `reverted`: the member is employed again.
+ENDED_EXIT_STATES = ("completed", "closed")
 
 
 @dataclass(frozen=True)
@@ -60,17 +78,17 @@ class Floor:
     months: int
     days: int
     law: Promise
+    counts_from: str = CREATION
 
-    def kept_until(self, created_on: date) -> date:
-        """The last day a record created on `created_on` must be kept."""
-        return max(
-            created_on + relativedelta(months=self.months), created_on + timedelta(self.days)
-        )
+    def kept_until(self, start: date) -> date:
+        """The last day a record must be kept when its floor starts on `start` (the day it was
+        created, or its member's last working day)."""
+        return max(start + relativedelta(months=self.months), start + timedelta(self.days))
 
     def last_expired_creation_day(self, today: date) -> date:
-        """The latest creation day whose retention has ended before `today`: a record created on
-        or before it is past this floor. (kept_until grows with the creation day, so two short
-        walks find it.)"""
+        """The latest starting day (creation, or last working day) whose retention has ended
+        before `today`: a record whose floor started on or before it is past this floor.
+        (kept_until grows with the starting day, so two short walks find it.)"""
         day = min(today - relativedelta(months=self.months), today - timedelta(self.days))
         while self.kept_until(day) >= today:
             day -= timedelta(1)
@@ -93,6 +111,13 @@ class Floor:
     @property
     def duration(self) -> str:
         """How long the floor keeps a record, as the pages say it."""
+        if self.counts_from == EMPLOYMENT_END and self.months % 12 == 0 and not self.days:
+            years = self.months // 12
+            return ngettext(
+                "while the member is employed, then %(years)d year after the last working day",
+                "while the member is employed, then %(years)d years after the last working day",
+                years,
+            ) % {"years": years}
         if self.months and self.months % 12 == 0 and not self.days:
             years = self.months // 12
             return ngettext("%(years)d year", "%(years)d years", years) % {"years": years}
@@ -131,14 +156,21 @@ FLOORS = (
         DocumentType.LABOUR_CONTRACT,
         months=24,
         days=0,
-        law=_("Labor Contract Law Art. 50: terminated labour contracts are kept 2 years."),
+        law=_(
+            "Labor Contract Law Art. 50: labour contracts are kept 2 years after the employment "
+            "ends."
+        ),
+        counts_from=EMPLOYMENT_END,
     ),
     Floor(
         RecordCategory.FILE,
         DocumentType.WAGE_RECORD,
         months=24,
         days=0,
-        law=_("Labor Contract Law Art. 50: wage records are kept 2 years."),
+        law=_(
+            "Labor Contract Law Art. 50: wage records are kept 2 years after the employment ends."
+        ),
+        counts_from=EMPLOYMENT_END,
     ),
 )
 
@@ -147,19 +179,69 @@ def start_of_day(day: date, tz) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), tz)
 
 
-def within_floors(enterprise, *, today: date | None = None) -> Q:
-    """Records of `enterprise` that a statutory floor still keeps today (a Q on WorkRecord)."""
+def _ended_exits():
+    """The exits that ended their member's employment: completed or closed, the member departed
+    (a member taken back later is employed again). Correlated to a WorkRecord's owner."""
+    exit_model = apps.get_model("offboarding", "Exit")
+    return exit_model.objects.filter(
+        member_id=OuterRef("owner_id"),
+        member__status=MemberStatus.DEPARTED,
+        state__in=ENDED_EXIT_STATES,
+    )
+
+
+def employment_ended_by(day: date) -> Q:
+    """Records (a Q on WorkRecord) whose owner's employment ended on or before `day`: the owner
+    has departed through an exit, and the last working day of their latest ended exit is on or
+    before `day`. Two EXISTS subqueries, no loop."""
+    ended = _ended_exits()
+    return Q(Exists(ended.filter(last_working_day__lte=day))) & ~Q(
+        Exists(ended.filter(last_working_day__gt=day))
+    )
+
+
+def employment_end(member_id: int) -> date | None:
+    """The last working day of the member's latest ended exit, or None while they are employed
+    (not departed, no completed or closed exit, or their exit undone). One query."""
+    exit_model = apps.get_model("offboarding", "Exit")
+    return exit_model.objects.filter(
+        member_id=member_id,
+        member__status=MemberStatus.DEPARTED,
+        state__in=ENDED_EXIT_STATES,
+    ).aggregate(end=Max("last_working_day"))["end"]
+
+
+def floor_condition(floor: Floor) -> Q:
+    """The records a floor is about (its category, and its document type if any)."""
+    condition = Q(category=floor.category)
+    if floor.document_type:
+        condition &= Q(document_type=floor.document_type)
+    return condition
+
+
+def within_floors(enterprise, *, today: date | None = None, categories=None) -> Q:
+    """Records of `enterprise` that a statutory floor still keeps today (a Q on WorkRecord).
+
+    A floor counting from creation keeps the records created since its first kept day; a floor
+    counting from the end of employment keeps its records unless their owner's employment ended
+    on or before its last expired day (so for ever while the owner is employed). A record that
+    names no owner any more counts from its creation. `categories`: only the floors of these
+    categories (a query already limited to them need not read the others)."""
     today = today or timezone.localdate(timezone=enterprise.time_zone)
     protected = Q(pk__in=[])
     for floor in FLOORS:
-        first_kept_day = floor.last_expired_creation_day(today) + timedelta(1)
-        condition = Q(
-            category=floor.category,
-            created_at__gte=start_of_day(first_kept_day, enterprise.time_zone),
+        if categories is not None and floor.category not in categories:
+            continue
+        last_expired_day = floor.last_expired_creation_day(today)
+        created_since = Q(
+            created_at__gte=start_of_day(last_expired_day + timedelta(1), enterprise.time_zone)
         )
-        if floor.document_type:
-            condition &= Q(document_type=floor.document_type)
-        protected |= condition
+        if floor.counts_from == EMPLOYMENT_END:
+            kept = Q(owner__isnull=False) & ~employment_ended_by(last_expired_day)
+            kept |= Q(owner__isnull=True) & created_since
+        else:
+            kept = created_since
+        protected |= floor_condition(floor) & kept
     return protected
 
 
@@ -365,11 +447,14 @@ def delete_policy(policy: RetentionPolicy, *, actor) -> None:
 # What the rules do now: counted (`preview`) and done (`enforce_retention`).
 
 
-def _due(enterprise, *, today: date, held_members):
-    """Records a rule may act on today: not restricted by an erasure request, not kept by a
-    floor, not owned by a held member."""
-    records = WorkRecord.objects.filter(enterprise_id=enterprise.pk, restricted_at__isnull=True)
-    records = records.exclude(within_floors(enterprise, today=today))
+def _due(enterprise, *, today: date, held_members, categories):
+    """Records of `categories` a rule may act on today: not restricted by an erasure request, not
+    kept by a floor, not owned by a held member."""
+    records = WorkRecord.objects.filter(
+        enterprise_id=enterprise.pk, restricted_at__isnull=True, category__in=categories
+    )
+    # No floor of these categories: an empty Q, which excludes nothing (no clause at all).
+    records = records.exclude(within_floors(enterprise, today=today, categories=categories))
     if held_members:
         records = records.exclude(owner_id__in=sorted(held_members))
     return records
@@ -405,7 +490,12 @@ def preview(enterprise, *, policies=None, today: date | None = None, without_hol
     if rules and not whole:
         conditions = {f"n_{rule.category}": _past(rule, enterprise, today) for rule in rules}
         counts = (
-            _due(enterprise, today=today, held_members=held_members)
+            _due(
+                enterprise,
+                today=today,
+                held_members=held_members,
+                categories=[rule.category for rule in rules],
+            )
             .filter(functools.reduce(operator.or_, conditions.values()))
             .aggregate(
                 **{name: Count("pk", filter=condition) for name, condition in conditions.items()}
@@ -458,9 +548,9 @@ def _run_batch(
         whole, held_members = holds.coverage(locked, today=today)
         if whole:
             return _Batch(whole_enterprise_held=True)
-        due = _due(enterprise, today=today, held_members=held_members).filter(
-            _past(rule, enterprise, today)
-        )
+        due = _due(
+            enterprise, today=today, held_members=held_members, categories=[rule.category]
+        ).filter(_past(rule, enterprise, today))
         if id_range is not None:
             due = due.filter(pk__gte=id_range[0], pk__lte=id_range[1])
         if after is not None:

@@ -2,6 +2,10 @@
 encrypted with the member's own data key (compliance.crypto), and only staff with the permission
 read them back, each read audited.
 
+A record an erasure request restricted (`restricted_at`: kept only because a statutory floor or a
+legal hold still applies, PIPL Art. 47 para. 2) is stored and protected, never used: it is not
+read — sealed or not — nor exported (`refuse_restricted`), only erased once its blocker lapses.
+
 A sealed record keeps nonce + AES-GCM ciphertext in `sealed_content`, bound to its id (the
 associated data), and nothing of its plaintext: `content` is emptied in the same UPDATE. Records are
 sealed in batches, each in its own transaction; sealing again seals only what is not sealed yet.
@@ -58,6 +62,21 @@ def seal_member_records(member, *, actor, exit_id: int | None = None) -> int:
     return sealed
 
 
+def restricted_message() -> str:
+    """Why a restricted record is neither read nor exported: one sentence."""
+    return _(
+        "This record is restricted: its member asked for their data to be erased, and it is kept "
+        "only while a statutory floor or a legal hold still applies, so it can be neither read "
+        "nor exported until it is erased."
+    )
+
+
+def refuse_restricted(record: WorkRecord) -> None:
+    """Raise ComplianceRefused when `record` is restricted (see the module docstring)."""
+    if record.restricted_at is not None:
+        raise ComplianceRefused(restricted_message())
+
+
 def may_read_sealed(user, record: WorkRecord) -> bool:
     return user is not None and user.has_perm("compliance.view_sealed_workrecord", record)
 
@@ -67,6 +86,7 @@ def read_sealed(record: WorkRecord, *, actor) -> str:
     Every read is an audit event. Raises ComplianceRefused when not allowed or not readable."""
     if not may_read_sealed(actor, record):
         raise ComplianceRefused(_("You are not allowed to read sealed records here."))
+    refuse_restricted(record)
     if record.sealed_content is None:
         raise ComplianceRefused(_("This record is not sealed."))
     if record.owner_id is None:

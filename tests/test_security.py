@@ -42,7 +42,9 @@ ADMIN_LOGIN_URL = "/admin/login/?next=/admin/"
 # early). Built from today, whatever day the suite runs: a session made then is still alive when
 # read back after the time travel (sessions last 14 days), and a login made now by a fixture is not
 # yet idle then.
-A_NIGHT = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=14, second=30, microsecond=0)
+A_NIGHT = (datetime.now(UTC) - timedelta(days=1)).replace(
+    hour=0, minute=14, second=30, microsecond=0
+)
 
 
 def text_of(response) -> str:

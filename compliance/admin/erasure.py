@@ -50,8 +50,9 @@ ACTION_QUESTIONS = {
     erasure.EVALUATE: gettext_lazy(
         "Evaluate the erasure request of %(member)s? If no legal hold and no statutory "
         "retention floor stands in the way, the data is erased at once and cannot be brought "
-        "back; otherwise the request is restricted: the records are only stored and protected "
-        "until the blocker lifts, then erased by the retention run."
+        "back; otherwise the request is restricted: what the law keeps is only stored and "
+        "protected until the blocker lifts, then erased by the retention run, and under "
+        "statutory floors alone the rest is erased at once."
     ),
     erasure.ERASE_NOW: gettext_lazy(
         "Erase the data of %(member)s now? This cannot be undone. It is refused, changing "
@@ -322,6 +323,9 @@ class ErasureRequestAdmin(EnterpriseScopedAdmin):
                     "overdue": erasure.is_overdue(obj),
                     "due": _due(obj),
                     "blockers": [erasure.describe(blocker) for blocker in obj.blockers],
+                    "restricted_summary": erasure.restricted_summary(obj)
+                    if obj.state == ErasureState.RESTRICTED
+                    else "",
                     "action_buttons": [
                         {
                             "name": action,
@@ -441,6 +445,11 @@ class ErasureRequestAdmin(EnterpriseScopedAdmin):
             message += " " + ngettext(
                 "%(count)d record was erased.", "%(count)d records were erased.", count
             ) % {"count": count}
+        elif erasure_request.state == ErasureState.RESTRICTED:
+            message += " " + " ".join(
+                [erasure.describe(blocker) for blocker in erasure_request.blockers]
+                + [erasure.restricted_summary(erasure_request)]
+            )
         return message
 
     def _change_url(self, erasure_request) -> str:

@@ -2,7 +2,9 @@
 
 - Work records are read-only here: they change only through the services (sealing, retention,
   erasure). The change page never shows sealed bytes ("sealed on …" instead) and shows content
-  only while a record is unsealed.
+  only while a record is unsealed. A restricted record (an erasure request keeps it only while a
+  statutory floor or a legal hold applies) shows no content at all, sealed or not, only why; its
+  sealed content cannot be read and it cannot be exported. The list never loads any content.
 - "Read sealed content" (`<id>/sealed/`): GET asks, saying the read is recorded in the audit
   trail; POST reads it (`sealing.read_sealed`, audited) and shows the plaintext on the page only,
   never stored and never cached. Only for users who may read sealed records in the record's
@@ -70,6 +72,21 @@ class AnonymizedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RestrictedFilter(admin.SimpleListFilter):
+    title = gettext_lazy("restricted")
+    parameter_name = "restricted"
+
+    def lookups(self, request, model_admin):
+        return (("yes", _("Restricted")), ("no", _("Not restricted")))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(restricted_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(restricted_at__isnull=True)
+        return queryset
+
+
 class ExportForm(forms.Form):
     """The export's questions; its rules are `exports.check_export`'s."""
 
@@ -102,6 +119,7 @@ class WorkRecordAdmin(WithoutHistoryAdmin):
         "data_region",
         "is_sealed",
         "is_anonymized",
+        "is_restricted",
     )
     list_select_related = ("owner",)
     list_filter = (
@@ -110,6 +128,7 @@ class WorkRecordAdmin(WithoutHistoryAdmin):
         "data_region",
         SealedFilter,
         AnonymizedFilter,
+        RestrictedFilter,
         "created_at",
     )
     search_fields = ("owner__name", "=owner__employee_number")
@@ -144,8 +163,15 @@ class WorkRecordAdmin(WithoutHistoryAdmin):
     def is_anonymized(self, record):
         return record.anonymized_at is not None
 
+    @admin.display(description=gettext_lazy("restricted"), boolean=True, ordering="restricted_at")
+    def is_restricted(self, record):
+        return record.restricted_at is not None
+
     @admin.display(description=gettext_lazy("content"))
     def content_shown(self, record):
+        # A restricted record is stored, never used: not even its plaintext, if unsealed.
+        if record.restricted_at is not None:
+            return sealing.restricted_message()
         # Never the sealed bytes: whoever may read them asks on the "Read sealed content" page.
         if record.is_sealed:
             if record.sealed_at is None:
@@ -189,6 +215,9 @@ class WorkRecordAdmin(WithoutHistoryAdmin):
         if record.owner_id is None:
             messages.error(request, _("This record was anonymized: its content is gone."))
             return HttpResponseRedirect(change_url)
+        if record.restricted_at is not None:
+            messages.error(request, sealing.restricted_message())
+            return HttpResponseRedirect(change_url)
         plaintext = None
         if request.method == "POST":
             try:
@@ -224,7 +253,12 @@ class WorkRecordAdmin(WithoutHistoryAdmin):
         return response
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None and obj.is_sealed and sealing.may_read_sealed(request.user, obj):
+        if (
+            obj is not None
+            and obj.is_sealed
+            and obj.restricted_at is None
+            and sealing.may_read_sealed(request.user, obj)
+        ):
             context["sealed_url"] = reverse("admin:compliance_workrecord_sealed", args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
 

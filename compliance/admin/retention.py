@@ -66,8 +66,8 @@ def keep_days_help() -> str:
     return _(
         "Statutory floors hold whatever a policy says (%(floors)s). A policy on %(records)s, or "
         "on every category, must say at least %(days)d days. A file policy may say fewer: "
-        "labour contracts and wage records are still kept 2 years. Where a category's policy "
-        "and the every-category one overlap, the longer one decides."
+        "labour contracts and wage records are still kept 2 years after the employment ends. "
+        "Where a category's policy and the every-category one overlap, the longer one decides."
     ) % {"floors": floors, "records": chat.records_label.lower(), "days": chat.minimum_days}
 
 

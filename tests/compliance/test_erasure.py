@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from compliance import audit, crypto, erasure, holds, sealing
 from compliance.choices import DocumentType, ErasureLevel, ErasureState, RecordCategory
@@ -286,13 +288,14 @@ def test_a_floor_restricts_the_request_until_the_retention_run_after_it(departed
         # given recent chat messages (kept ≥ 6 months) and expenses of the departed member
         chats = records_of(departed, 2, category=RecordCategory.CHAT)
         records_of(departed, 1, category=RecordCategory.EXPENSE)
-        contents = set(WorkRecord.objects.values_list("content", flat=True))
+        chat_contents = {chat.content for chat in chats}
         request = erasure.receive(departed, actor=compliance_user)
 
         # when the request is evaluated
         request = erasure.evaluate(request, actor=compliance_user)
 
-        # then it is restricted: the floor is named, every record in scope is marked, none erased
+        # then it is restricted: the floor is named, what it keeps is marked and kept as it was,
+        # and what no floor keeps (the expense) is erased at once
         assert request.state == ErasureState.RESTRICTED
         assert [blocker["code"] for blocker in request.blockers] == [erasure.RETENTION_FLOOR]
         floor = request.blockers[0]
@@ -300,9 +303,13 @@ def test_a_floor_restricts_the_request_until_the_retention_run_after_it(departed
         assert floor["until"] == "2025-09-10"
         assert "Cybersecurity Law Art. 21" in floor["message"]
         assert not WorkRecord.objects.filter(restricted_at__isnull=True).exists()
-        assert set(WorkRecord.objects.values_list("content", flat=True)) == contents
+        assert set(WorkRecord.objects.values_list("content", flat=True)) == chat_contents
+        assert request.erased_count == 1
         assert not key_destroyed(departed)
         assert actions_of(departed)[-1] == "erasure_restricted"
+        event = AuditEvent.objects.filter(member_id=departed.pk).order_by("-seq").first()
+        assert event.data["erased"] == 1
+        assert event.data["kept"][0]["until"] == "2025-09-10"
 
     # when the retention run comes on the floor's last day, nothing changes yet
     with time_machine.travel(datetime(2025, 9, 10, 23, 0, tzinfo=SHANGHAI), tick=False):
@@ -322,20 +329,134 @@ def test_a_floor_restricts_the_request_until_the_retention_run_after_it(departed
     assert chains_whole()
 
 
-def test_a_labour_contract_floor_restricts_the_request_two_years(departed, compliance_user):
-    with time_machine.travel(MARCH_10, tick=False):
-        records_of(
-            departed,
-            1,
-            category=RecordCategory.FILE,
-            document_type=DocumentType.LABOUR_CONTRACT,
-        )
+@pytest.fixture
+def leaves_on(completed_exit):
+    """The member leaves through the exit workflow on `last_working_day` (their exit completed two
+    weeks before it): the end of their employment."""
+
+    def leaves_on(member, last_working_day: date, **fields):
+        with time_machine.travel(noon(last_working_day - timedelta(14)), tick=False):
+            exit_case = completed_exit(member, last_working_day=last_working_day, **fields)
+        member.refresh_from_db()
+        return exit_case
+
+    return leaves_on
+
+
+def noon(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 12, tzinfo=SHANGHAI)
+
+
+def test_a_labour_contract_floor_restricts_the_request_two_years_after_the_last_working_day(
+    member, leaves_on, compliance_user
+):
+    # given a member who left on 10 March 2025, and their labour contract of 2019
+    records_of(
+        member,
+        1,
+        category=RecordCategory.FILE,
+        document_type=DocumentType.LABOUR_CONTRACT,
+        created_at=noon(date(2019, 3, 1)),
+    )
+    leaves_on(member, date(2025, 3, 10))
+
+    with time_machine.travel(noon(date(2025, 4, 1)), tick=False):
         request = erasure.evaluate(
-            erasure.receive(departed, actor=compliance_user), actor=compliance_user
+            erasure.receive(member, actor=compliance_user), actor=compliance_user
         )
-        assert request.state == ErasureState.RESTRICTED
-        assert request.blockers[0]["until"] == "2027-03-10"
-        assert "Labor Contract Law Art. 50" in request.blockers[0]["message"]
+
+    # then the request is restricted until two years after the last working day
+    assert request.state == ErasureState.RESTRICTED
+    assert request.blockers[0]["until"] == "2027-03-10"
+    assert "Labor Contract Law Art. 50" in request.blockers[0]["message"]
+    assert "after the employment ends" in request.blockers[0]["message"]
+
+
+def test_a_member_marked_departed_without_an_exit_keeps_their_contract_without_a_last_day(
+    departed, compliance_user
+):
+    # given a member departed without a completed exit (no last working day recorded), and a
+    # labour contract of theirs made five years ago
+    records_of(
+        departed,
+        1,
+        category=RecordCategory.FILE,
+        document_type=DocumentType.LABOUR_CONTRACT,
+        created_at=timezone.now() - timedelta(days=5 * 366),
+    )
+
+    request = erasure.evaluate(
+        erasure.receive(departed, actor=compliance_user), actor=compliance_user
+    )
+
+    # then the floor keeps it, and says that it has not started counting
+    assert request.state == ErasureState.RESTRICTED
+    assert request.blockers[0]["until"] is None
+    assert "which no completed exit records yet" in request.blockers[0]["message"]
+
+
+# Each kind of floor: what it keeps, the member's last working day, when the record was made, and
+# the floor's last kept day (chats from their creation, contracts and wages from the last day).
+FLOOR_CASES = [
+    pytest.param(
+        RecordCategory.CHAT, "", date(2024, 3, 15), date(2024, 3, 1), date(2024, 9, 1), id="chat"
+    ),
+    pytest.param(
+        RecordCategory.FILE,
+        DocumentType.LABOUR_CONTRACT,
+        date(2024, 3, 15),
+        date(2021, 3, 15),
+        date(2026, 3, 15),
+        id="labour-contract",
+    ),
+    pytest.param(
+        RecordCategory.FILE,
+        DocumentType.WAGE_RECORD,
+        date(2023, 6, 1),
+        date(2020, 6, 1),
+        date(2025, 6, 1),
+        id="wage-record",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("category", "document_type", "last_working_day", "created", "last_kept_day"), FLOOR_CASES
+)
+def test_each_floor_blocks_the_erasure_through_its_last_day(
+    member,
+    leaves_on,
+    compliance_user,
+    category,
+    document_type,
+    last_working_day,
+    created,
+    last_kept_day,
+):
+    # given a member who left, their record of the floor, and their request
+    records_of(member, 1, category=category, document_type=document_type, created_at=noon(created))
+    leaves_on(member, last_working_day)
+    with time_machine.travel(noon(last_kept_day - timedelta(1)), tick=False):
+        request = erasure.receive(member, actor=compliance_user)
+
+    # then the floor blocks it on the day before its last day and on that day …
+    for day in (last_kept_day - timedelta(1), last_kept_day):
+        found = erasure.blockers(request, today=day)
+        assert [(b["code"], b["until"]) for b in found] == [
+            (erasure.RETENTION_FLOOR, last_kept_day.isoformat())
+        ], day
+    # … and no more the day after
+    assert erasure.blockers(request, today=last_kept_day + timedelta(1)) == []
+
+    # and so do the doors: evaluated on the last day it is restricted, the retention run's
+    # finishing on the day after erases it
+    with time_machine.travel(noon(last_kept_day), tick=False):
+        assert erasure.evaluate(request, actor=compliance_user).state == ErasureState.RESTRICTED
+        assert erasure.finish_restricted(member.enterprise) == 0
+    with time_machine.travel(noon(last_kept_day + timedelta(1)), tick=False):
+        assert erasure.finish_restricted(member.enterprise) == 1
+    assert fresh(request).state == ErasureState.ERASED
+    assert not WorkRecord.objects.filter(owner=member).exists()
 
 
 def test_a_hold_restricts_the_request_until_it_is_released(
@@ -970,3 +1091,321 @@ def test_two_evaluations_at_once_erase_once(
     refused = next(outcome["refused"] for outcome in outcomes if "refused" in outcome)
     assert refused == "This erasure request is Erased: it cannot be evaluated now."
     assert AuditEvent.objects.filter(action="erasure_erased").count() == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Account mode reaches every free text about the member
+
+
+def tables_holding(text: str, *, skip=()) -> list[str]:
+    """Every `table.column` of the database whose value holds `text` (each column read as text:
+    history tables, logs and lockout records included), but the columns named in `skip`."""
+    found = []
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            for column in connection.introspection.get_table_description(cursor, table):
+                if f"{table}.{column.name}" in skip:
+                    continue
+                cursor.execute(
+                    f"SELECT COUNT(*) FROM {quote(table)} "
+                    f"WHERE CAST({quote(column.name)} AS TEXT) LIKE %s",
+                    [f"%{text}%"],
+                )
+                if cursor.fetchone()[0]:
+                    found.append(f"{table}.{column.name}")
+    return found
+
+
+# The audit trail is append-only and hash-chained: the personal data of its events is sealed with
+# the member's key (shredded by the erasure); the one thing it keeps in plain words is the name of
+# the user who acted (the member's username, on the events of their own requests), hashed into
+# the chain.
+AUDIT_COLUMNS = ("compliance_auditevent.actor_name",)
+
+REASON = "家里有事想回老家发展，甲方乙方都知道"
+REJECTED_REASON = "交接未完成，请补充说明家中情况"
+COMMENT = "同意，祝张伟在老家一切顺利"
+NOTE = "张伟的门禁卡已收回，电脑已归还"
+HOLD_REASON = "劳动仲裁（张伟诉公司）证据保全"
+FREEZE_REASON = "张伟的账号疑似被盗用"
+TERMINATION_REASON = "合同到期不续签（张伟本人同意）"
+REFUSAL = "张伟的请求在撤销期内提出"
+CUSTOMER_REFUSAL = "客户表示只认张伟本人"
+
+
+@pytest.fixture
+def member_with_words(
+    member,
+    open_exit_for,
+    ready_to_complete,
+    hr_user,
+    it_user,
+    compliance_user,
+):
+    """A member whose words and whose colleagues' words about them are everywhere: a rejected
+    exit, a completed one with its approval comment and checklist notes, a hold placed and
+    released, a freeze and an HR termination of theirs, an admin log entry naming them, and a
+    lockout record of their username."""
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from offboarding import services as offboarding_services
+    from offboarding import workflow
+    from offboarding.models import AccountFreeze, HRTermination, InheritanceBatch, InheritanceItem
+
+    rejected = workflow.submit(open_exit_for(member, reason=REJECTED_REASON), actor=member.user)
+    workflow.reject(rejected, actor=hr_user, reason=REJECTED_REASON)
+    exit_case = workflow.submit(open_exit_for(member, reason=REASON), actor=member.user)
+    while exit_case.state == "pending_approval":
+        step = exit_case.approvals.filter(decision="pending").order_by("position").first()
+        actor = step.assignee.user if step.assignee else hr_user
+        exit_case = workflow.approve(exit_case, actor=actor, comment=COMMENT, step=step.position)
+    staff = {"hr": hr_user, "it": it_user}
+    for item in exit_case.checklist.filter(auto_check="", signed_off_at__isnull=True):
+        offboarding_services.sign_off_item(item, actor=staff[item.team], note=NOTE)
+    exit_case = ready_to_complete(exit_case)
+    exit_case = workflow.complete(exit_case, actor=hr_user)
+    hold = holds.place_hold(
+        member.enterprise, member=member, reason=HOLD_REASON, actor=compliance_user
+    )
+    holds.release_hold(hold, actor=compliance_user)
+    # A freeze (of an admin account, earlier) and a termination sent by the HR system, as their
+    # doors store them.
+    AccountFreeze.objects.create(
+        enterprise=member.enterprise,
+        member=member,
+        reason=FREEZE_REASON,
+        frozen_by=hr_user,
+        before={"role": "admin", "is_backup_admin": False, "login_active": True},
+        unfrozen_at=timezone.now(),
+    )
+    HRTermination.objects.create(
+        enterprise=member.enterprise,
+        external_id="HR-1",
+        employee_number=member.employee_number,
+        member=member,
+        last_working_day=exit_case.last_working_day,
+        reason=TERMINATION_REASON,
+        source="api",
+        state="failed",
+        error=f"{member.name} already has an exit in progress.",
+    )
+    # A customer who declined the handover of one of their contacts, with the reason HR noted.
+    batch = InheritanceBatch.objects.create(
+        enterprise=member.enterprise, exit_case=exit_case, from_member=member, created_by=hr_user
+    )
+    InheritanceItem.objects.create(
+        batch=batch,
+        resource_type="external_contact",
+        resource_id=1,
+        successor=factories.MemberFactory(enterprise=member.enterprise),
+        status="refused",
+        refusal_reason=CUSTOMER_REFUSAL,
+    )
+    LogEntry.objects.create(
+        user=hr_user,
+        content_type=ContentType.objects.get_for_model(Member),
+        object_id=str(member.pk),
+        object_repr=str(Member.objects.get(pk=member.pk)),
+        action_flag=CHANGE,
+        change_message="[]",
+    )
+    from axes.models import AccessLog
+
+    AccessLog.objects.create(
+        username=member.user.username, ip_address="10.0.0.8", user_agent="test"
+    )
+    member.refresh_from_db()
+    return exit_case
+
+
+def test_account_mode_leaves_no_plaintext_of_the_member_in_any_table(
+    member, member_with_words, compliance_user
+):
+    # given a WeCom enterprise and a departed member whose words are in many tables
+    use_mode(member.enterprise, ErasureMode.ACCOUNT)
+    user = get_user_model().objects.get(pk=member.user_id)
+    words = [
+        REASON,
+        REJECTED_REASON,
+        COMMENT,
+        NOTE,
+        HOLD_REASON,
+        FREEZE_REASON,
+        TERMINATION_REASON,
+        REFUSAL,
+        "张伟",
+        user.username,
+        user.email,
+    ]
+    # an earlier request refused with a reason naming them
+    with time_machine.travel(member_with_words.undo_deadline + timedelta(minutes=1), tick=False):
+        erasure.refuse(
+            erasure.receive(member, actor=compliance_user), actor=compliance_user, reason=REFUSAL
+        )
+        for text in words:
+            assert tables_holding(text, skip=AUDIT_COLUMNS), text  # the test sees them
+
+        # when their new request is evaluated and nothing blocks it
+        request = erasure.evaluate(
+            erasure.receive(member, actor=compliance_user), actor=compliance_user
+        )
+
+    # then it is erased, and none of the words is left in any table, history tables included
+    assert request.state == ErasureState.ERASED
+    for text in words:
+        assert tables_holding(text, skip=AUDIT_COLUMNS) == [], text
+    # the login is named by the member's pseudonym and can never be used again
+    user.refresh_from_db()
+    assert user.username == erasure.pseudonym(member.pk)
+    assert not user.has_usable_password()
+    assert not user.is_active
+    # the texts are replaced, the rows stay (ids, dates, states)
+    exit_case = member_with_words
+    exit_case.refresh_from_db()
+    assert exit_case.reason == erasure.ERASED_TEXT
+    assert exit_case.state == "completed"
+    assert set(exit_case.history.values_list("reason", flat=True)) == {erasure.ERASED_TEXT}
+    assert chains_whole()
+
+
+def test_account_mode_twice_over_a_standing_floor_changes_nothing_more(
+    member, member_with_words, compliance_user
+):
+    # given a request restricted by a labour contract's floor, its free texts erased already
+    use_mode(member.enterprise, ErasureMode.ACCOUNT)
+    records_of(member, 1, category=RecordCategory.FILE, document_type=DocumentType.LABOUR_CONTRACT)
+    with time_machine.travel(member_with_words.undo_deadline + timedelta(minutes=1), tick=False):
+        request = erasure.evaluate(
+            erasure.receive(member, actor=compliance_user), actor=compliance_user
+        )
+        assert request.state == ErasureState.RESTRICTED
+        before = state_of_everything(member)
+        member_history = Member.history.filter(id=member.pk).count()
+
+        # when the retention run comes twice, then nothing changes
+        assert erasure.finish_restricted(member.enterprise) == 0
+        assert erasure.finish_restricted(member.enterprise) == 0
+    assert state_of_everything(member) == before
+    assert Member.history.filter(id=member.pk).count() == member_history
+
+
+def test_a_floor_restricts_only_what_the_law_keeps_and_the_rest_of_the_account_goes(
+    member, member_with_words, compliance_user, client
+):
+    # given a WeCom enterprise, a departed member with a labour contract and expenses
+    use_mode(member.enterprise, ErasureMode.ACCOUNT)
+    contract = records_of(
+        member, 1, category=RecordCategory.FILE, document_type=DocumentType.LABOUR_CONTRACT
+    )[0]
+    records_of(member, 2, category=RecordCategory.EXPENSE)
+    user = get_user_model().objects.get(pk=member.user_id)
+    username = user.username
+
+    # when their request is evaluated while the contract's floor stands
+    with time_machine.travel(member_with_words.undo_deadline + timedelta(minutes=1), tick=False):
+        request = erasure.evaluate(
+            erasure.receive(member, actor=compliance_user), actor=compliance_user
+        )
+
+    # then it ends restricted, not erased: the contract is kept, stored and protected only …
+    assert request.state == ErasureState.RESTRICTED
+    assert list(WorkRecord.objects.filter(owner=member).values_list("pk", flat=True)) == [
+        contract.pk
+    ]
+    assert WorkRecord.objects.get(pk=contract.pk).restricted_at is not None
+    assert not key_destroyed(member)
+    # … and everything else of the account is gone now: the expenses, the free texts, the name
+    # and the username
+    assert request.erased_count == 2
+    for text in (REASON, COMMENT, NOTE, "张伟", username):
+        assert tables_holding(text, skip=AUDIT_COLUMNS) == [], text
+    # the audit event names what the law keeps
+    event = AuditEvent.objects.filter(member_id=member.pk).order_by("-seq").first()
+    assert event.action == "erasure_restricted"
+    assert event.data["kept"] == [
+        {
+            "code": erasure.RETENTION_FLOOR,
+            "category": "file",
+            "document_type": "labour_contract",
+            "count": 1,
+            "until": (member_with_words.last_working_day + relativedelta(years=2)).isoformat(),
+        }
+    ]
+    assert event.data["erased"] == 2 and event.data["account"] is True
+    # and so does the request's page
+    client.force_login(compliance_user)
+    text = client.get(change_url(request)).content.decode()
+    assert "Labor Contract Law Art. 50" in text
+    assert "The law keeps only what is listed here" in text
+    assert "2 records were erased already." in text
+    assert "The member&#x27;s name, free texts and login were erased already." in text
+
+
+def test_a_hold_keeps_the_member_s_words_until_it_is_released(
+    member, member_with_words, compliance_user
+):
+    # given a WeCom enterprise and a hold on the departed member
+    use_mode(member.enterprise, ErasureMode.ACCOUNT)
+    records_of(member, 1, category=RecordCategory.EXPENSE)
+    with time_machine.travel(member_with_words.undo_deadline + timedelta(minutes=1), tick=False):
+        hold = holds.place_hold(
+            member.enterprise, member=member, reason="诉讼", actor=compliance_user
+        )
+        request = erasure.evaluate(
+            erasure.receive(member, actor=compliance_user), actor=compliance_user
+        )
+
+        # then it is restricted and nothing is erased: the hold keeps everything of the member
+        assert request.state == ErasureState.RESTRICTED
+        assert tables_holding(REASON, skip=AUDIT_COLUMNS)
+        assert "legal hold keeps everything" in erasure.restricted_summary(request)
+
+        # when the hold is released, the next retention run erases it all
+        holds.release_hold(hold, actor=compliance_user)
+        assert erasure.finish_restricted(member.enterprise) == 1
+    assert tables_holding(REASON, skip=AUDIT_COLUMNS) == []
+
+
+def test_a_hold_released_while_a_floor_stands_erases_the_rest_at_the_next_run(
+    member, member_with_words, compliance_user
+):
+    # given a WeCom enterprise, a departed member with a labour contract and an expense, and a
+    # request restricted by a hold and the contract's floor
+    use_mode(member.enterprise, ErasureMode.ACCOUNT)
+    (contract,) = records_of(
+        member, 1, category=RecordCategory.FILE, document_type=DocumentType.LABOUR_CONTRACT
+    )
+    records_of(member, 1, category=RecordCategory.EXPENSE)
+    with time_machine.travel(member_with_words.undo_deadline + timedelta(minutes=1), tick=False):
+        hold = holds.place_hold(
+            member.enterprise, member=member, reason="诉讼", actor=compliance_user
+        )
+        request = erasure.evaluate(
+            erasure.receive(member, actor=compliance_user), actor=compliance_user
+        )
+        assert [b["code"] for b in request.blockers] == [
+            erasure.LEGAL_HOLD,
+            erasure.RETENTION_FLOOR,
+        ]
+        assert tables_holding(REASON, skip=AUDIT_COLUMNS)
+
+        # when the hold is released and the retention run comes while the floor stands
+        holds.release_hold(hold, actor=compliance_user)
+        assert erasure.finish_restricted(member.enterprise) == 0
+
+    # then the request stays restricted by the floor alone, and everything else went: the
+    # expense, the free texts, the name
+    request = fresh(request)
+    assert request.state == ErasureState.RESTRICTED
+    assert [b["code"] for b in request.blockers] == [erasure.RETENTION_FLOOR]
+    assert list(WorkRecord.objects.filter(owner=member).values_list("pk", flat=True)) == [
+        contract.pk
+    ]
+    assert request.erased_count == 1
+    for text in (REASON, COMMENT, NOTE, "张伟"):
+        assert tables_holding(text, skip=AUDIT_COLUMNS) == [], text
+    event = AuditEvent.objects.filter(member_id=member.pk).order_by("-seq").first()
+    assert event.action == "erasure_still_restricted"
+    assert (event.data["erased"], event.data["account"]) == (1, True)

@@ -254,3 +254,33 @@ def test_the_json_export_keeps_the_values_as_they_are(member, compliance_user):
     _export, content, _filename = export(member, actor=compliance_user, format="json")
 
     assert json.loads(content)[0]["content"] == FORMULAS[0]
+
+
+def test_a_restricted_record_is_not_exported_and_nothing_is_written(member, compliance_user):
+    # given a member's records, one of them restricted by an erasure request
+    kept = records_of(member, 2)
+    WorkRecord.objects.filter(pk=kept[0].pk).update(restricted_at=kept[0].created_at)
+    events_before = AuditEvent.objects.count()
+
+    # when they are exported, then it is refused, saying why, and nothing is written
+    with pytest.raises(ComplianceRefused, match="1 of these records is restricted"):
+        export(member, actor=compliance_user, format="json")
+    assert not RecordExport.objects.exists()
+    assert AuditEvent.objects.count() == events_before
+
+
+def test_a_record_restricted_after_the_check_is_not_exported(member, compliance_user, monkeypatch):
+    # given a record restricted between the export's check and its reading (an erasure evaluated
+    # meanwhile)
+    (record,) = records_of(member, 1)
+    real_check = exports.check_export
+
+    def check_then_restrict(*args, **kwargs):
+        check = real_check(*args, **kwargs)
+        WorkRecord.objects.filter(pk=record.pk).update(restricted_at=record.created_at)
+        return check
+
+    monkeypatch.setattr(exports, "check_export", check_then_restrict)
+    with pytest.raises(ComplianceRefused, match="This record is restricted"):
+        export(member, actor=compliance_user, format="csv")
+    assert not RecordExport.objects.exists()

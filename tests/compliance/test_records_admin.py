@@ -342,3 +342,81 @@ def test_the_export_action_does_not_grow_queries_with_records(client, compliance
 
     assert response.status_code == 200
     assert len(many) == len(few)
+
+
+# --- restricted records: stored and protected, never read nor exported -------------------------
+
+RESTRICTED = "This record is restricted"
+
+
+@pytest.fixture
+def restricted_records(member, hr_user, compliance_user):
+    """A departed member's recent chats, one sealed and one not, restricted by their erasure
+    request (the chat floor still keeps them)."""
+    from compliance import erasure
+    from directory import services as directory_services
+    from directory.choices import MemberStatus
+
+    (sealed,) = records_of(member, 1, content="离职前与客户的最后沟通")
+    sealing.seal_member_records(member, actor=None)
+    (unsealed,) = records_of(member, 1, content="尚未封存的聊天内容")
+    directory_services.change_status(member, actor=hr_user, status=MemberStatus.DEPARTED)
+    request = erasure.evaluate(
+        erasure.receive(member, actor=compliance_user), actor=compliance_user
+    )
+    assert request.state == "restricted"
+    sealed.refresh_from_db()
+    unsealed.refresh_from_db()
+    assert sealed.restricted_at is not None and unsealed.restricted_at is not None
+    return sealed, unsealed
+
+
+def test_a_restricted_record_s_page_shows_why_and_no_content(
+    client, compliance_user, restricted_records
+):
+    sealed, unsealed = restricted_records
+    client_for(client, compliance_user)
+
+    for record in (sealed, unsealed):
+        page = client.get(change_url(record)).content.decode()
+        assert RESTRICTED in page
+        assert "离职前与客户的最后沟通" not in page
+        assert "尚未封存的聊天内容" not in page
+        assert 'id="read-sealed-button"' not in page
+
+
+def test_a_restricted_record_s_sealed_content_is_not_read(
+    client, compliance_user, restricted_records
+):
+    sealed, _unsealed = restricted_records
+    client_for(client, compliance_user)
+
+    for method in (client.get, client.post):
+        response = method(sealed_url(sealed))
+        assert response.status_code == 302
+        assert any(RESTRICTED in message for message in messages_of(response))
+        assert "离职前与客户的最后沟通" not in response.content.decode()
+    assert not AuditEvent.objects.filter(action="sealed_record_read").exists()
+
+
+def test_the_list_shows_restricted_records_without_their_content(
+    client, compliance_user, restricted_records
+):
+    client_for(client, compliance_user)
+
+    page = client.get(reverse(CHANGELIST), {"restricted": "yes"}).content.decode()
+
+    assert page.count('name="_selected_action"') == 2
+    assert "离职前与客户的最后沟通" not in page
+    assert "尚未封存的聊天内容" not in page
+
+
+def test_restricted_records_are_not_exported(client, compliance_user, restricted_records):
+    response = export_post(
+        client_for(client, compliance_user), restricted_records, post="yes", format="json"
+    )
+
+    assert response.status_code == 302
+    assert any("2 of these records are restricted" in message for message in messages_of(response))
+    assert not RecordExport.objects.exists()
+    assert not AuditEvent.objects.filter(action="records_exported").exists()

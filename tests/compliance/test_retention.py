@@ -19,6 +19,7 @@ from dateutil.relativedelta import relativedelta
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from compliance import holds, retention, sealing
 from compliance.choices import DocumentType, RecordCategory, RetentionAction
@@ -33,6 +34,7 @@ from compliance.retention import (
     within_floors,
 )
 from directory.choices import StaffRole
+from offboarding import workflow
 from tests import factories
 from tests.compliance.conftest import records_of
 
@@ -186,57 +188,156 @@ def test_the_chat_floor_is_the_later_of_180_days_and_6_calendar_months():
     assert shorter.last_expired_creation_day(date(2026, 2, 28)) == created
 
 
+@pytest.fixture
+def leaves_on(completed_exit):
+    """The member leaves through the exit workflow with `last_working_day` (their exit completed
+    two weeks before it, as the workflow lets it): the end of their employment."""
+
+    def leaves_on(member, last_working_day: date):
+        with time_machine.travel(noon(last_working_day - timedelta(14)), tick=False):
+            exit_case = completed_exit(member, last_working_day=last_working_day)
+        member.refresh_from_db()
+        return exit_case
+
+    return leaves_on
+
+
+# Each kind of floor: what it keeps, when its member leaves, when the record was made, and the
+# floor's last kept day. Chats count from their creation; labour contracts and wage records from
+# the last working day, however old they are (made 3 years before it here).
+FLOOR_CASES = [
+    pytest.param(
+        CHAT, "", date(2024, 3, 15), date(2024, 3, 1), date(2024, 9, 1), id="chat-from-creation"
+    ),
+    pytest.param(
+        FILE,
+        DocumentType.LABOUR_CONTRACT,
+        date(2024, 3, 15),
+        date(2021, 3, 15),
+        date(2026, 3, 15),
+        id="labour-contract-from-the-last-working-day",
+    ),
+    pytest.param(
+        FILE,
+        DocumentType.LABOUR_CONTRACT,
+        date(2024, 2, 29),
+        date(2021, 2, 1),
+        date(2026, 2, 28),
+        id="labour-contract-last-working-day-29-february",
+    ),
+    pytest.param(
+        FILE,
+        DocumentType.WAGE_RECORD,
+        date(2023, 6, 1),
+        date(2020, 6, 1),
+        date(2025, 6, 1),
+        id="wage-record-from-the-last-working-day",
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    ("document_type", "created", "last_kept_day"),
-    [
-        pytest.param(
-            DocumentType.LABOUR_CONTRACT, date(2024, 3, 15), date(2026, 3, 15), id="contract"
-        ),
-        pytest.param(
-            DocumentType.LABOUR_CONTRACT,
-            date(2024, 2, 29),
-            date(2026, 2, 28),
-            id="contract-of-29-february",
-        ),
-        pytest.param(
-            DocumentType.WAGE_RECORD, date(2023, 6, 1), date(2025, 6, 1), id="wage-record"
-        ),
-    ],
+    ("category", "document_type", "last_working_day", "created", "last_kept_day"), FLOOR_CASES
 )
-def test_labour_contracts_and_wage_records_are_kept_two_years_whatever_a_file_policy_says(
-    set_policy, enterprise, member, document_type, created, last_kept_day
+def test_each_floor_keeps_its_records_through_its_last_day_in_the_run_and_the_preview(
+    set_policy,
+    leaves_on,
+    enterprise,
+    member,
+    category,
+    document_type,
+    last_working_day,
+    created,
+    last_kept_day,
 ):
-    # given a file policy of 30 days, then purge (files may go lower than 2 years) …
+    # given policies that would purge at once (chats after 180 days, files after 30) …
+    set_policy(CHAT, 180, PURGE)
     set_policy(FILE, 30, PURGE)
-    # … a labour contract or wage record, and an ordinary file of the same day
-    kept_file = make_record(member, FILE, created=created, document_type=document_type)
-    ordinary = make_record(member, FILE, created=created)
+    # … a member who left on their last working day, and their record of the floor
+    record = make_record(member, category, created=created, document_type=document_type)
+    leaves_on(member, last_working_day)
 
-    # when the run goes on the day before the two years end, then only the ordinary file went
-    run_on(enterprise, last_kept_day - timedelta(1))
-    assert not exists(ordinary)
-    assert exists(kept_file)
+    # on the day before the floor's last day, and on that day, the record is kept: the preview
+    # counts nothing and the run purges nothing
+    for day in (last_kept_day - timedelta(1), last_kept_day):
+        assert preview_on(enterprise, day)["purge"] == 0, day
+        assert run_on(enterprise, day)["purged"] == {}, day
+        assert exists(record), day
 
-    # on the last day of the two years the file is still kept
-    run_on(enterprise, last_kept_day)
-    assert exists(kept_file)
-
-    # the day after, it is purged
-    assert run_on(enterprise, last_kept_day + timedelta(1))["purged"] == {FILE: 1}
-    assert not exists(kept_file)
+    # the day after, the preview counts it and the run purges it
+    day_after = last_kept_day + timedelta(1)
+    assert preview_on(enterprise, day_after)["purge"] == 1
+    assert run_on(enterprise, day_after)["purged"] == {category: 1}
+    assert not exists(record)
 
 
-def test_within_floors_names_the_records_a_floor_keeps_today(enterprise, member):
-    # given records of every floor, one day inside it and one day past it, on 1 March 2026
+@pytest.mark.parametrize("document_type", [DocumentType.LABOUR_CONTRACT, DocumentType.WAGE_RECORD])
+def test_a_still_employed_colleague_s_five_year_old_contract_is_never_purged(
+    set_policy, leaves_on, enterprise, member, colleague, document_type
+):
+    # given a file policy of 30 days, then purge, and two five-year-old files of the kind: one
+    # of a colleague still employed, one of a member who left more than two years ago
+    set_policy(FILE, 30, PURGE)
+    five_years_ago = timezone.now() - relativedelta(years=5)
+    employed = make_record(colleague, FILE, created=five_years_ago, document_type=document_type)
+    departed = make_record(member, FILE, created=five_years_ago, document_type=document_type)
+    leaves_on(member, timezone.localdate() - relativedelta(years=2, days=1))
+
+    # when the preview counts and the run goes today
+    assert preview(enterprise)["purge"] == 1
+    assert enforce_retention(enterprise)["purged"] == {FILE: 1}
+
+    # then only the departed member's file went: the colleague is employed, so the floor has not
+    # started counting
+    assert exists(employed)
+    assert not exists(departed)
+
+
+def test_an_undone_exit_does_not_end_the_employment(
+    set_policy, leaves_on, enterprise, member, hr_user
+):
+    # given a member whose exit completed and was undone within the window, and their contract
+    # made five years ago
+    set_policy(FILE, 30, PURGE)
+    five_years_ago = timezone.now() - relativedelta(years=5)
+    contract = make_record(
+        member, FILE, created=five_years_ago, document_type=DocumentType.LABOUR_CONTRACT
+    )
+    exit_case = leaves_on(member, timezone.localdate() - relativedelta(years=3))
+    with time_machine.travel(exit_case.completed_at + timedelta(hours=1), tick=False):
+        workflow.undo(exit_case, actor=hr_user, password=factories.PASSWORD)
+
+    # when the run goes today, then the contract is kept: the member is employed again
+    assert preview(enterprise)["purge"] == 0
+    assert enforce_retention(enterprise)["purged"] == {}
+    assert exists(contract)
+
+
+def test_within_floors_names_the_records_a_floor_keeps_today(
+    enterprise, member, colleague, leaves_on
+):
+    # given, on 1 March 2026, chats made one day past and one day inside the chat floor …
     today = date(2026, 3, 1)
     inside, past = [], []
+    chat = next(floor for floor in FLOORS if floor.category == CHAT)
+    last_expired = chat.last_expired_creation_day(today)
+    past.append(make_record(member, CHAT, created=last_expired))
+    inside.append(make_record(member, CHAT, created=last_expired + timedelta(1)))
+    # … contracts and wage records made long ago, of a member who left on the last expired day
+    # of their floor (past), of one who left the day after (inside), and of a colleague still
+    # employed (inside)
+    left_later = factories.MemberFactory(enterprise=enterprise, name="王芳")
     for floor in FLOORS:
-        fields = {"document_type": floor.document_type}
-        last_expired = floor.last_expired_creation_day(today)
-        past.append(make_record(member, floor.category, created=last_expired, **fields))
-        inside.append(
-            make_record(member, floor.category, created=last_expired + timedelta(1), **fields)
-        )
+        if floor.counts_from != retention.EMPLOYMENT_END:
+            continue
+        fields = {"document_type": floor.document_type, "created": date(2015, 1, 1)}
+        past.append(make_record(member, floor.category, **fields))
+        inside.append(make_record(left_later, floor.category, **fields))
+        inside.append(make_record(colleague, floor.category, **fields))
+    contract_floor = next(floor for floor in FLOORS if floor.counts_from == "employment_end")
+    ended = contract_floor.last_expired_creation_day(today)
+    leaves_on(member, ended)
+    leaves_on(left_later, ended + timedelta(1))
     # and an ordinary file and an approval record of long ago, which no floor keeps
     past.append(make_record(member, FILE, created=date(2020, 1, 1)))
     past.append(make_record(member, APPROVAL, created=date(2020, 1, 1)))
@@ -248,6 +349,17 @@ def test_within_floors_names_the_records_a_floor_keeps_today(enterprise, member)
         )
     )
     assert kept == {record.pk for record in inside}
+
+
+def test_an_anonymized_contract_counts_from_its_creation(set_policy, enterprise, member):
+    # given a labour contract that no longer names its member, made two years and a day ago
+    set_policy(FILE, 30, PURGE)
+    made = timezone.localdate() - relativedelta(years=2, days=1)
+    contract = make_record(member, FILE, created=made, document_type=DocumentType.LABOUR_CONTRACT)
+    WorkRecord.objects.filter(pk=contract.pk).update(owner=None, content="")
+
+    # then the run purges it: without a member there is no employment to wait for
+    assert enforce_retention(enterprise)["purged"] == {FILE: 1}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -820,6 +932,7 @@ def test_the_changelist_shows_the_statutory_floors(compliance_client, set_policy
     assert "Cybersecurity Law Art. 21" in page
     assert "Labor Contract Law Art. 50" in page
     assert "6 calendar months, and never fewer than 180 days" in page
+    assert "while the member is employed, then 2 years after the last working day" in page
 
 
 def test_the_form_explains_the_floors_beside_keep_at_least(compliance_client):

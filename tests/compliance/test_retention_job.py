@@ -15,7 +15,7 @@ import pytest
 import time_machine
 
 from compliance import jobs, retention
-from compliance.choices import RecordCategory, RetentionAction
+from compliance.choices import DocumentType, RecordCategory, RetentionAction
 from compliance.holds import place_hold
 from compliance.models import AuditEvent, RetentionPolicy, WorkRecord
 from compliance.retention import save_policy
@@ -396,3 +396,49 @@ def test_a_hold_on_the_whole_enterprise_placed_between_chunks_stops_the_rest(
     assert len(alive(world["old_chats"])) == len(world["old_chats"]) - done["purged"]
     later = [record for args in others for record in within(world["old_expenses"], args)]
     assert anonymized(later) == set()
+
+
+def test_the_night_purges_contracts_only_two_years_after_the_last_working_day(
+    enterprise, member, colleague, compliance_user, completed_exit, sent
+):
+    # given a file policy of 30 days, then purge, and three labour contracts made years ago: of a
+    # member who left two years and a day before tonight, of one who left two years before
+    # tonight (their last kept day), and of a colleague still employed
+    save_policy(
+        RetentionPolicy(
+            enterprise=enterprise,
+            category=RecordCategory.FILE,
+            keep_days=30,
+            action=RetentionAction.PURGE,
+        ),
+        actor=compliance_user,
+    )
+    last_day = factories.MemberFactory(enterprise=enterprise, name="王芳")
+    contracts = {}
+    for who, left_on in (
+        (member, date(2024, 3, 9)),
+        (last_day, date(2024, 3, 10)),
+        (colleague, None),
+    ):
+        (contracts[who.pk],) = records_of(
+            who,
+            1,
+            category=RecordCategory.FILE,
+            document_type=DocumentType.LABOUR_CONTRACT,
+            created_at=datetime(2019, 3, 1, 12, tzinfo=SHANGHAI),
+        )
+        if left_on is not None:
+            with time_machine.travel(
+                datetime.combine(left_on - timedelta(14), datetime.min.time(), SHANGHAI)
+                + timedelta(hours=12),
+                tick=False,
+            ):
+                completed_exit(who, last_working_day=left_on)
+
+    # when the night comes, then only the first contract's range is planned, and its chunk
+    # purges it alone
+    coordinate(chunk_size=1)
+    first = contracts[member.pk].pk
+    assert [tuple(args[1:3]) for args in sent] == [(first, first)]
+    run_chunk(*sent[0])
+    assert alive(contracts.values()) == {contracts[last_day.pk].pk, contracts[colleague.pk].pk}

@@ -241,3 +241,16 @@ def test_rotate_master_key_without_an_audit_key_the_events_need_changes_nothing(
         rotate()
     assert bytes(MemberDataKey.objects.get(member=member).wrapped_key) == wrapped_before
     assert not AuditEvent.objects.filter(action="master_key_rotated").exists()
+
+
+def test_a_restricted_sealed_record_is_not_read(member, compliance_user):
+    # given a sealed record that an erasure request restricted
+    (record,) = records_of(member, 1, content="仲裁期间保留的聊天")
+    sealing.seal_member_records(member, actor=None)
+    WorkRecord.objects.filter(pk=record.pk).update(restricted_at=record.created_at)
+    record.refresh_from_db()
+
+    # when Compliance reads it, then it is refused, saying why, and no read is recorded
+    with pytest.raises(ComplianceRefused, match="This record is restricted"):
+        sealing.read_sealed(record, actor=compliance_user)
+    assert not AuditEvent.objects.filter(action="sealed_record_read").exists()
