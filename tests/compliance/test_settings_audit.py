@@ -58,7 +58,7 @@ SETTINGS = [
     ("customer_acceptance_period", "00:00:00", "1 00:00:00", "00:00:00"),
     ("customer_limit_per_member", "50000", 20000, 50000),
     ("handover_policy", HandoverPolicy.IMMEDIATE, "grace", "immediate"),
-    ("handover_grace_period", "365 00:00:00", "7 00:00:00", "365 00:00:00"),
+    ("handover_grace_period", "30 00:00:00", "7 00:00:00", "30 00:00:00"),
     ("erasure_mode", ErasureMode.LEVELS, "account", "levels"),
 ]
 
