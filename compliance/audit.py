@@ -35,7 +35,7 @@ from datetime import UTC
 from functools import cache
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.core.signals import setting_changed
 from django.db import transaction
 from django.dispatch import receiver
@@ -247,9 +247,17 @@ def _associated(enterprise_id: int, seq: int) -> bytes:
 
 
 def _name_of(actor) -> str:
+    """The actor's name as hashed into the chain: a staff user's (accountability), never a
+    member's. A member's name and username are theirs to have erased (C-5), and a hashed column
+    can never change, so an event by a member keeps only their id; the admin names them as they
+    are now (after an erasure, by their pseudonym)."""
     if actor is None:
         return ""
-    return actor.get_full_name() or actor.get_username()
+    try:
+        actor.member  # noqa: B018 (a member's login: a reverse one-to-one, cached on the user)
+    except ObjectDoesNotExist:
+        return actor.get_full_name() or actor.get_username()
+    return ""
 
 
 def _canonical_json(value) -> str:

@@ -11,7 +11,8 @@
   member's key (`compliance.audit.personal_data`), or "erased" once the key was destroyed
   (crypto-shredding). Reading it is not itself audited: it is the trail's own content, not a
   sealed work record.
-- Fast: no per-row queries (the enterprise is joined), no unfiltered COUNT(*), filters that read
+- Fast: no per-row queries (the enterprise is joined, a member who acted is named by a subquery of
+  the same query), no unfiltered COUNT(*), filters that read
   no table but the grants. Whether a chain is whole is `manage.py verify_audit`'s job, not a page's.
 """
 
@@ -20,13 +21,15 @@ import re
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .. import audit, crypto
+from directory.models import Member
+
 from ..models import AuditEvent
 from .base import WithoutHistoryAdmin
 
@@ -206,7 +209,13 @@ class AuditEventAdmin(WithoutHistoryAdmin):
     def get_queryset(self, request):
         # Only the enterprises where the user may read the trail (their role there has the
         # permission), not every enterprise granted to them.
-        return self.scope(request, super().get_queryset(request), "view")
+        # A member who acted is named as they are now (the chain keeps only their id: their name
+        # is theirs to have erased); one correlated look-up per row shown.
+        return self.scope(request, super().get_queryset(request), "view").annotate(
+            actor_member_name=Subquery(
+                Member.objects.filter(user_id=OuterRef("actor_id")).values("name")[:1]
+            )
+        )
 
     def get_search_results(self, request, queryset, search_term):
         """Words search the action and object type; a number is a member's, an exit's or an
@@ -234,7 +243,9 @@ class AuditEventAdmin(WithoutHistoryAdmin):
     def actor_shown(self, event):
         if event.actor_id is None:
             return _("the system")
-        return event.actor_name or f"#{event.actor_id}"
+        return (
+            event.actor_name or getattr(event, "actor_member_name", None) or f"#{event.actor_id}"
+        )
 
     @admin.display(description=gettext_lazy("member"), ordering="member_id")
     def member_link(self, event):

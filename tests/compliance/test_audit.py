@@ -725,6 +725,29 @@ def test_compliance_reads_its_enterprises_trail_and_no_other(
     assert compliance_client.get(change_page(theirs[0]), follow=True).status_code == 200
 
 
+def test_a_member_who_acted_is_named_as_they_are_now_and_only_by_id_in_the_chain(
+    compliance_client, enterprise, member, hr_user
+):
+    # given an event about 张伟 by his manager (a member) and one by HR
+    manager = factories.MemberFactory(enterprise=enterprise, name="李娜")
+    (by_manager,) = a_chain(enterprise, member, manager.user, length=1)
+    (by_hr,) = a_chain(enterprise, member, hr_user, length=1)
+
+    # then the chain keeps the manager's id but not her name (hers to have erased); HR's stays
+    assert (by_manager.actor_id, by_manager.actor_name) == (manager.user.pk, "")
+    assert by_hr.actor_name == hr_user.get_username()
+    # and the trail names her as she is now, in the same query as the rows
+    with CaptureQueriesContext(connection) as queries:
+        page = compliance_client.get(changelist()).content.decode()
+    assert "李娜" in page
+    assert len(queries) < 15
+    manager.name = "a3f1c0d2e4b59687"  # what an erasure leaves
+    manager.save(update_fields=["name"])
+    page = compliance_client.get(changelist()).content.decode()
+    assert "李娜" not in page
+    assert "a3f1c0d2e4b59687" in page
+
+
 def test_a_user_who_is_compliance_in_one_enterprise_and_hr_in_another_reads_only_the_first(
     client, compliance_user, enterprise, member, hr_user
 ):
