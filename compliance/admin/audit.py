@@ -27,9 +27,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .. import audit, crypto
 from directory.models import Member
 
+from .. import audit, crypto
 from ..models import AuditEvent
 from .base import WithoutHistoryAdmin
 
