@@ -278,12 +278,18 @@ class ReadOnlyRecordAdmin(RecordAdmin):
 @admin.register(Enterprise)
 class EnterpriseAdmin(EnterpriseScopedAdmin):
     enterprise_lookup = "pk"
-    list_display = ("name", "data_region", "time_zone", "undo_window", "backup_admin")
+    list_display = ("name", "code", "data_region", "time_zone", "undo_window", "backup_admin")
     list_filter = ("data_region",)
-    search_fields = ("name",)
+    search_fields = ("name", "code")
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_backup_admin_flag()
+
+    def get_readonly_fields(self, request, obj=None):
+        # The code is in every member's login (name@code): set when the enterprise is created,
+        # never changed by a form afterwards (that would change every login at once).
+        fields = super().get_readonly_fields(request, obj)
+        return fields if obj is None else (*fields, "code")
 
     @admin.display(boolean=True, description=_("backup admin"), ordering="has_backup_admin")
     def backup_admin(self, obj):

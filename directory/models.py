@@ -5,11 +5,12 @@ inside one enterprise; `EnterpriseScoped.clean()` checks that for every such key
 every form show a field error instead of saving a cross-enterprise link.
 """
 
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -56,8 +57,36 @@ def at_most_days(limit: timedelta):
     return format_lazy(_("At most {days} days."), days=limit.days)
 
 
+# An enterprise's code names it in its members' logins ("zhang.wei@acme"): usernames are unique
+# per enterprise, not across them. Lower-case letters, digits and hyphens, starting with a letter.
+ENTERPRISE_CODE = RegexValidator(
+    r"^[a-z][a-z0-9-]{1,31}\Z",
+    _(
+        "2 to 32 lower-case letters, digits or hyphens, starting with a letter (it is typed in "
+        "every member's login)."
+    ),
+)
+
+
+def new_enterprise_code() -> str:
+    """A code for an enterprise created without one; the operator may change it before members
+    log in."""
+    return f"e{secrets.token_hex(4)}"
+
+
 class Enterprise(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
+    code = models.CharField(
+        _("code"),
+        max_length=32,
+        unique=True,
+        default=new_enterprise_code,
+        validators=[ENTERPRISE_CODE],
+        help_text=_(
+            "Short code typed in the members' logins (name@code), e.g. acme. Lower-case letters, "
+            "digits and hyphens."
+        ),
+    )
     data_region = models.CharField(
         _("home data region"), max_length=2, choices=DataRegion.choices, default=DataRegion.CN
     )

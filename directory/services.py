@@ -231,6 +231,13 @@ def change_status(member: Member, *, actor, status: MemberStatus) -> Member:
     return update_member(member, actor=actor, status=status)
 
 
+def member_username(enterprise, login: str) -> str:
+    """The stored username of a member's login: `login@code`, so that two enterprises may each
+    have a zhang.wei (usernames are unique per enterprise). Staff logins, which may be granted
+    several enterprises, have no code."""
+    return f"{login.strip().lower()}@{enterprise.code}"
+
+
 def username_taken(username: str) -> bool:
     return get_user_model().objects.filter(username__iexact=username).exists()
 

@@ -30,6 +30,7 @@ class EnterpriseFactory(DjangoModelFactory):
         model = directory.Enterprise
 
     name = factory.Sequence(lambda n: f"企业{n}")
+    code = factory.Sequence(lambda n: f"ent{n}")
 
 
 class DepartmentFactory(DjangoModelFactory):

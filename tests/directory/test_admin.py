@@ -260,3 +260,49 @@ def test_a_role_in_one_enterprise_gives_no_edit_rights_in_another(client, enterp
     add = client.get(reverse("admin:directory_member_add"))
     choices = add.context["adminform"].form.fields["enterprise"].queryset
     assert list(choices) == [enterprise]
+
+
+# --- the enterprise's code (in its members' logins) -------------------------------------------
+
+
+def test_the_enterprise_code_is_read_only_once_the_enterprise_exists(hr_client, enterprise):
+    # given the enterprise's page, when HR posts another code with the rest unchanged
+    url = reverse("admin:directory_enterprise_change", args=[enterprise.pk])
+    form = hr_client.get(url).context["adminform"].form
+    assert "code" not in form.fields  # shown, not editable
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update(
+        undo_window="1 00:00:00",
+        customer_acceptance_period="1 00:00:00",
+        handover_grace_period="7 00:00:00",
+        code="other",
+    )
+    hr_client.post(url, data)
+
+    # then the code stays
+    enterprise.refresh_from_db()
+    assert enterprise.code.startswith("ent")
+
+
+@pytest.mark.parametrize("code", ["Acme", "a", "1acme", "acme co", "acme_co", "x" * 33])
+def test_a_malformed_enterprise_code_is_refused_with_its_rule(admin_client, code):
+    response = admin_client.post(
+        reverse("admin:directory_enterprise_add"),
+        {
+            "name": "新公司",
+            "code": code,
+            "data_region": "CN",
+            "time_zone": "Asia/Shanghai",
+            "undo_window": "1 00:00:00",
+            "customer_acceptance_period": "1 00:00:00",
+            "customer_limit_per_member": "20000",
+            "handover_policy": "grace",
+            "handover_grace_period": "7 00:00:00",
+            "erasure_mode": "account",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["code"]
+    assert any("lower-case letters, digits or hyphens" in error for error in errors) or any(
+        "at most 32" in error for error in errors
+    ), errors

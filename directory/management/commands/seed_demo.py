@@ -36,9 +36,10 @@ from directory.choices import DataRegion
 from directory.demo import SeedError
 from directory.demo.logins import DEMO_PASSWORDS, DemoLogin, ensure_demo_logins
 from directory.demo.seeder import CHANGE_REASON, Seeder
-from directory.models import OWNED_RESOURCE_MODELS, Enterprise, Member
+from directory.models import OWNED_RESOURCE_MODELS, Enterprise, Member, new_enterprise_code
 
 DEFAULT_ENTERPRISE = "示例科技有限公司"
+DEMO_CODE = "demo"  # the default enterprise's code, in its members' logins
 MAX_MEMBERS = 1_000_000
 MAX_RECORDS_PER_MEMBER = 10_000
 
@@ -151,7 +152,12 @@ class Command(BaseCommand):
         enterprise = Enterprise.objects.select_for_update().filter(name=name).first()
         if enterprise is not None:
             return enterprise, False
-        enterprise = Enterprise(name=name, data_region=DataRegion.CN, time_zone="Asia/Shanghai")
+        enterprise = Enterprise(
+            name=name,
+            code=DEMO_CODE if name == DEFAULT_ENTERPRISE else new_enterprise_code(),
+            data_region=DataRegion.CN,
+            time_zone="Asia/Shanghai",
+        )
         enterprise._change_reason = CHANGE_REASON  # read by simple_history's post_save
         enterprise.save()
         return enterprise, True
