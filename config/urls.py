@@ -2,7 +2,12 @@ from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
+from directory.logins import AdminLoginForm
 from offboarding.forms import LoginForm
+
+# The admin's login takes a member's "login@code" or an enterprise code too (staff logins have
+# none), like the pages' login.
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -14,6 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.validators import RegexValidator
 from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -403,9 +404,25 @@ class DepartmentAdmin(EnterpriseScopedAdmin):
 
 
 class MemberAddForm(EnterpriseConstraintsForm):
-    """Adding a member creates their login too: staff never pick from every user of the system."""
+    """Adding a member creates their login too: staff never pick from every user of the system.
 
-    username = forms.CharField(label=_("username"), max_length=150)
+    The login is typed without the enterprise: it is stored as `login@code`
+    (`services.member_username`), so it is taken or free per enterprise."""
+
+    username = forms.CharField(
+        label=_("login"),
+        max_length=100,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9][A-Za-z0-9._+-]*\Z",
+                _("Letters, digits and . _ + - only, starting with a letter or a digit."),
+            )
+        ],
+        help_text=_(
+            "The member logs in with this login and the enterprise's code: login@code "
+            "(e.g. zhang.wei@acme)."
+        ),
+    )
     email = forms.EmailField(label=_("email"), required=False)
 
     class Meta:
@@ -421,11 +438,20 @@ class MemberAddForm(EnterpriseConstraintsForm):
             "data_region",
         )
 
-    def clean_username(self):
-        username = self.cleaned_data["username"]
-        if services.username_taken(username):
-            raise forms.ValidationError(_("This username is already taken."))
-        return username
+    def clean(self):
+        cleaned = super().clean()
+        login, enterprise = cleaned.get("username"), cleaned.get("enterprise")
+        if login and enterprise is not None:
+            username = services.member_username(enterprise, login)
+            if services.username_taken(username):
+                self.add_error(
+                    "username",
+                    _("The login %(username)s is already taken in this enterprise.")
+                    % {"username": username},
+                )
+            else:
+                cleaned["member_username"] = username
+        return cleaned
 
 
 @admin.register(Member)
@@ -592,7 +618,7 @@ class MemberAdmin(EnterpriseScopedAdmin):
             return
         services.create_member(
             obj,
-            username=form.cleaned_data["username"],
+            username=form.cleaned_data["member_username"],
             email=form.cleaned_data.get("email", ""),
             actor=request.user,
         )

@@ -12,6 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
+from directory.logins import EnterpriseCodeLoginMixin
 from directory.models import Member
 
 from . import handover
@@ -227,8 +228,9 @@ class UnfreezeForm(forms.Form):
     )
 
 
-class LoginForm(AuthenticationForm):
-    """Django's login form, which also lets the old super admin in during their emergency window
+class LoginForm(EnterpriseCodeLoginMixin, AuthenticationForm):
+    """Django's login form, taking a member's `login@code` or the login and the enterprise code
+    (directory.logins), which also lets the old super admin in during their emergency window
     once their exit has deactivated the login (offboarding.backends lets the password through;
     offboarding.middleware keeps the session on the emergency page)."""
 

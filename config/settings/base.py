@@ -165,6 +165,9 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "directory.security.lockout_response"  # our page, translated
 AXES_CLIENT_IP_CALLABLE = "directory.security.client_ip_address"
+# A member's login is counted as the username it names, login@code, however it was typed (the
+# whole, or the login and the enterprise code): directory/logins.py.
+AXES_USERNAME_CALLABLE = "directory.logins.axes_username"
 # The attempts name users and addresses of every enterprise, past the tenant wall: not in the
 # admin. `manage.py axes_reset_username NAME` lifts a lockout early.
 AXES_ENABLE_ADMIN = False

@@ -5,6 +5,9 @@ role) log in to the admin; `manager` (a department head with reports) and `emplo
 their reports) are seeded members whose users take these names, and use the pages, as do
 `superadmin` (the enterprise's super admin, who hands the role over as they leave) and
 `backupadmin` (the backup admin, who can be named the new super admin or the custodian).
+
+Staff logins have no enterprise code; the members' are stored as every member's login is,
+`<name>@<code>` (`manager@demo`): typed whole, or `manager` with the enterprise code `demo`.
 """
 
 from dataclasses import dataclass
@@ -14,6 +17,7 @@ from django.contrib.auth import get_user_model
 from directory.choices import MemberRole, MemberStatus, StaffRole
 from directory.models import Department, Enterprise, Member
 from directory.permissions import GROUP_NAMES, grant_access
+from directory.services import member_username
 
 from . import SeedError
 from .names import seeded_username
@@ -52,20 +56,20 @@ def ensure_demo_logins(enterprise: Enterprise) -> list[DemoLogin]:
         who = f"{GROUP_NAMES[role]} staff of {enterprise}"  # HR, IT, Compliance
         logins.append(DemoLogin(staff.username, DEMO_PASSWORDS[username], who, ADMIN_URL))
     manager, employee = pick_manager_and_employee(enterprise)
-    claim_username(manager.user, "manager")
-    claim_username(employee.user, "employee")
+    claim_username(manager.user, "manager", enterprise=enterprise)
+    claim_username(employee.user, "employee", enterprise=enterprise)
     reports = Member.objects.filter(manager=manager, status=MemberStatus.ACTIVE).count()
     logins += _admin_logins(enterprise, taken={manager.pk, employee.pk})
     return [
         *logins,
         DemoLogin(
-            "manager",
+            manager.user.username,
             DEMO_PASSWORDS["manager"],
             f"{manager} {manager.title}, manages {reports} active members",
             SITE_URL,
         ),
         DemoLogin(
-            "employee",
+            employee.user.username,
             DEMO_PASSWORDS["employee"],
             f"{employee} {employee.title}, reports to {manager.name}",
             SITE_URL,
@@ -74,7 +78,7 @@ def ensure_demo_logins(enterprise: Enterprise) -> list[DemoLogin]:
 
 
 def _admin_logins(enterprise: Enterprise, *, taken: set[int]) -> list[DemoLogin]:
-    """`superadmin` and `backupadmin`: the enterprise's active super admin and backup admin, when
+    """`superadmin@code` and `backupadmin@code`: the enterprise's active super admin and backup admin, when
     it has them and they are not the manager or the employee already."""
     members = Member.objects.filter(enterprise=enterprise, status=MemberStatus.ACTIVE)
     people = (
@@ -89,9 +93,9 @@ def _admin_logins(enterprise: Enterprise, *, taken: set[int]) -> list[DemoLogin]
     for username, member, what in people:
         if member is None or member.pk in taken:
             continue
-        claim_username(member.user, username)
+        claim_username(member.user, username, enterprise=enterprise)
         who = f"{member} {member.title}, the {what} of {enterprise}"
-        logins.append(DemoLogin(username, DEMO_PASSWORDS[username], who, SITE_URL))
+        logins.append(DemoLogin(member.user.username, DEMO_PASSWORDS[username], who, SITE_URL))
     return logins
 
 
@@ -110,12 +114,12 @@ def ensure_login_user(username: str, *, is_staff: bool, is_superuser: bool):
     return user
 
 
-def _give_demo_password(user, username: str) -> bool:
-    """Set the login's demo password if it has another; whether it changed. check_password first:
-    re-hashing an unchanged password would rewrite the row on every run."""
-    if user.check_password(DEMO_PASSWORDS[username]):
+def _give_demo_password(user, name: str) -> bool:
+    """Set the login's demo password (DEMO_PASSWORDS[name]) if it has another; whether it changed.
+    check_password first: re-hashing an unchanged password would rewrite the row on every run."""
+    if user.check_password(DEMO_PASSWORDS[name]):
         return False
-    user.set_password(DEMO_PASSWORDS[username])
+    user.set_password(DEMO_PASSWORDS[name])
     return True
 
 
@@ -155,7 +159,9 @@ def pick_manager_and_employee(enterprise: Enterprise) -> tuple[Member, Member]:
         mine = reports.get(manager.pk, [])
         return manager.pk in head_ids and len(mine) >= 2 and any(map(is_plain, mine))
 
-    current = next((m for m in active if m.user.username == "manager"), None)
+    current = next(
+        (m for m in active if m.user.username == member_username(enterprise, "manager")), None
+    )
     if current is None or not fits(current):
         candidates = [m for m in by_pk.values() if fits(m)]
         # Prefer a line manager of plain role (not an admin), then the lowest employee number.
@@ -173,12 +179,17 @@ def pick_manager_and_employee(enterprise: Enterprise) -> tuple[Member, Member]:
         current = candidates[0]
     manager = current
     plain_reports = [m for m in reports[manager.pk] if is_plain(m)]
-    employee = next((m for m in plain_reports if m.user.username == "employee"), plain_reports[0])
+    employee = next(
+        (m for m in plain_reports if m.user.username == member_username(enterprise, "employee")),
+        plain_reports[0],
+    )
     return manager, employee
 
 
-def claim_username(user, username: str) -> None:
-    """Give a member's user a demo login name and password (and take it from whoever had it)."""
+def claim_username(user, name: str, *, enterprise: Enterprise) -> None:
+    """Give a member's user the demo login `name@code` and the password of `name` (and take the
+    login from whoever had it)."""
+    username = member_username(enterprise, name)
     User = get_user_model()
     holder = User.objects.filter(username=username).exclude(pk=user.pk).first()
     if holder is not None:
@@ -202,6 +213,6 @@ def claim_username(user, username: str) -> None:
         user.is_staff = user.is_superuser = False
         user.is_active = True
         changed = True
-    changed |= _give_demo_password(user, username)
+    changed |= _give_demo_password(user, name)
     if changed:
         user.save()

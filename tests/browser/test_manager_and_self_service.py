@@ -13,6 +13,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from directory.services import member_username
 from offboarding import services, workflow
 from offboarding.choices import Decision, ExitKind, ExitState
 from offboarding.models import Exit
@@ -25,7 +26,7 @@ SCREENSHOTS = Path("/tmp/exitdesk-pages")
 
 @pytest.fixture
 def manager(enterprise):
-    user = factories.UserFactory(username="li.manager")
+    user = factories.UserFactory(username=member_username(enterprise, "li.manager"))
     return factories.MemberFactory(
         enterprise=enterprise, user=user, name="李经理", title="销售总监"
     )
@@ -33,7 +34,7 @@ def manager(enterprise):
 
 @pytest.fixture
 def employee(enterprise, manager):
-    user = factories.UserFactory(username="zhang.san")
+    user = factories.UserFactory(username=member_username(enterprise, "zhang.san"))
     return factories.MemberFactory(
         enterprise=enterprise,
         user=user,
@@ -46,11 +47,14 @@ def employee(enterprise, manager):
 
 @pytest.fixture
 def login(live_server):
-    """Log in through the site's own login form in `page`: `login(page, username)`."""
+    """Log in through the site's own login form in `page`: `login(page, username)`, or with the
+    enterprise code typed in its own field: `login(page, "zhang.san", code="acme")`."""
 
-    def log_in(page, username: str, password: str = factories.PASSWORD):
+    def log_in(page, username: str, password: str = factories.PASSWORD, *, code: str = ""):
         page.goto(f"{live_server.url}{reverse('login')}")
         page.get_by_label("Username").fill(username)
+        if code:
+            page.get_by_label("Enterprise code").fill(code)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Log in").click()
         expect(page).to_have_url(f"{live_server.url}/")
@@ -73,7 +77,7 @@ def test_employee_requests_exit_and_manager_then_hr_approve_it(
     shot(page, "01-login")
 
     # when: they log in and request their exit on the self-service page
-    login(page, "zhang.san")
+    login(page, "zhang.san", code=employee.enterprise.code)
     expect(page.get_by_role("heading", name="Hello, 张三")).to_be_visible()
     shot(page, "02-employee-home")
     page.get_by_role("navigation").get_by_role("link", name="My exit").click()
@@ -96,7 +100,7 @@ def test_employee_requests_exit_and_manager_then_hr_approve_it(
 
     # when: the manager logs in, opens the inbox and the exit, comments and approves
     manager_page = new_context().new_page()
-    login(manager_page, "li.manager")
+    login(manager_page, manager.user.username)
     inbox_link = manager_page.get_by_role(
         "link", name=re.compile(r"Approvals waiting for me \(1\)")
     )
@@ -130,7 +134,7 @@ def test_employee_requests_exit_and_manager_then_hr_approve_it(
     expect(hr_page.get_by_text("Every step is approved: the handover starts.")).to_be_visible()
 
     # then: the employee sees the exit moved on to the handover
-    login(page, "zhang.san")
+    login(page, "zhang.san", code=employee.enterprise.code)
     page.goto(f"{live_server.url}{reverse('offboarding:my_exit')}")
     expect(page.locator(".badge.handover")).to_have_text("Handover")
     shot(page, "09-self-service-handover")
@@ -149,7 +153,7 @@ def test_manager_cannot_reject_without_saying_why(
         actor=employee.user,
     )
     workflow.submit(exit_case, actor=employee.user)
-    login(page, "li.manager")
+    login(page, manager.user.username)
 
     # when
     page.goto(f"{live_server.url}{reverse('offboarding:approval_detail', args=[exit_case.pk])}")
@@ -175,7 +179,7 @@ def test_employee_cancels_after_ticking_the_confirmation(
         actor=employee.user,
     )
     workflow.submit(exit_case, actor=employee.user)
-    login(page, "zhang.san")
+    login(page, "zhang.san", code=employee.enterprise.code)
     page.goto(f"{live_server.url}{reverse('offboarding:my_exit')}")
 
     # when: the button alone does not cancel: the browser asks for the confirmation box first

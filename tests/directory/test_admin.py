@@ -210,7 +210,7 @@ def test_hr_adds_a_member_with_a_new_login(hr_client, enterprise, super_admin):
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     member = Member.objects.get(employee_number="E900001")
-    assert member.user.username == "lisi"
+    assert member.user.username == f"lisi@{enterprise.code}"
     assert member.history.count() == 1
 
 

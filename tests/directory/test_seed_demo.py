@@ -210,14 +210,14 @@ def test_demo_logins():
     assert access.exists()
     assert hr.groups.filter(name="HR").exists()
 
-    manager_user = log_in("manager", "exitdesk-manager")
+    manager_user = log_in("manager@demo", "exitdesk-manager")
     assert manager_user is not None and not manager_user.is_staff
     manager = manager_user.member
     assert manager.enterprise == enterprise
     assert Department.objects.filter(head=manager).exists()
     assert manager.reports.filter(status=MemberStatus.ACTIVE).count() >= 2
 
-    employee_user = log_in("employee", "exitdesk-employee")
+    employee_user = log_in("employee@demo", "exitdesk-employee")
     assert employee_user is not None and not employee_user.is_staff
     employee = employee_user.member
     assert employee.manager == manager
@@ -226,13 +226,16 @@ def test_demo_logins():
     assert "http://127.0.0.1:8000/admin/" in output and "http://127.0.0.1:8000/ " in output
     for password in ("exitdesk-admin", "exitdesk-hr", "exitdesk-manager", "exitdesk-employee"):
         assert password in output
+    # Members' logins name the enterprise (name@code); staff logins have no code.
+    assert "manager@demo" in output and "employee@demo" in output
+    assert manager_user.username == "manager@demo" and hr.username == "hr"
 
     # Twice: no error, same people, nothing added.
     before = snapshot()
     seed("--members", "60", "--demo-logins")
     assert snapshot() == before
-    assert log_in("manager", "exitdesk-manager") == manager_user
-    assert log_in("employee", "exitdesk-employee") == employee_user
+    assert log_in("manager@demo", "exitdesk-manager") == manager_user
+    assert log_in("employee@demo", "exitdesk-employee") == employee_user
 
 
 @pytest.mark.django_db
@@ -257,22 +260,20 @@ def test_demo_logins_include_it_and_compliance_staff_of_the_demo_enterprise():
 
 
 @pytest.mark.django_db
-def test_demo_logins_move_to_another_enterprise():
+def test_each_enterprise_has_its_own_demo_member_logins():
     seed("--members", "40", "--demo-logins")
-    first_manager = get_user_model().objects.get(username="manager")
+    first_manager = get_user_model().objects.get(username="manager@demo")
 
-    seed("--members", "40", "--enterprise", "Acme 测试", "--demo-logins")
+    output = seed("--members", "40", "--enterprise", "Acme 测试", "--demo-logins")
 
     acme = Enterprise.objects.get(name="Acme 测试")
     assert_directory_is_sound(acme, 40)
-    manager = log_in("manager", "exitdesk-manager")
+    manager = log_in(f"manager@{acme.code}", "exitdesk-manager")
     assert manager.member.enterprise == acme
-    # The first enterprise's manager got their seeded name back, and a locked password.
-    first_manager.refresh_from_db()
-    assert first_manager.username == seeded_username(
-        DEFAULT_NAME, first_manager.member.employee_number
-    )
-    assert not first_manager.has_usable_password()
+    assert f"manager@{acme.code}" in output
+    # The first enterprise's manager keeps their login: the names are per enterprise.
+    assert log_in("manager@demo", "exitdesk-manager") == first_manager
+    assert first_manager.member.enterprise.code == "demo"
     assert EnterpriseAccess.objects.filter(user__username="hr").count() == 2
 
 
@@ -348,8 +349,8 @@ def test_demo_logins_include_the_super_admin_and_the_backup_admin():
     output = seed("--members", "30", "--demo-logins")
     # then the enterprise's super admin and backup admin log in to the pages, so that a newcomer
     # can walk the super-admin handover (超级管理员移交) from both sides
-    super_admin = log_in("superadmin", "exitdesk-superadmin").member
-    backup_admin = log_in("backupadmin", "exitdesk-backupadmin").member
+    super_admin = log_in("superadmin@demo", "exitdesk-superadmin").member
+    backup_admin = log_in("backupadmin@demo", "exitdesk-backupadmin").member
     assert super_admin.is_active_super_admin and not super_admin.user.is_staff
     assert backup_admin.is_backup_admin and backup_admin.status == MemberStatus.ACTIVE
     assert "exitdesk-superadmin" in output and "exitdesk-backupadmin" in output

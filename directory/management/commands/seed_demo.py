@@ -20,8 +20,9 @@ All of it runs in one transaction. `-v 2` prints the time of each phase.
 chat lines, files, approvals, attendance and expenses spread over about three years, in the same
 transaction.
 
---demo-logins also ensures the logins admin, hr, it, compliance, manager and employee and prints
-them with their passwords and where to log in.
+--demo-logins also ensures the logins admin, hr, it, compliance (staff, no enterprise code) and
+manager@demo, employee@demo, superadmin@demo, backupadmin@demo (members: name@code) and prints them
+with their passwords and where to log in.
 
 This module is the interface only: the seeding itself is in the directory.demo package.
 """
@@ -198,3 +199,6 @@ class Command(BaseCommand):
                 f"  {login.username:<{username_width}}  password {login.password:<{password_width}}"
                 f"  {login.url:<{url_width}}  {login.who}"
             )
+        self.stdout.write(
+            "  Members log in with name@code (manager@demo), or the name and the enterprise code."
+        )
