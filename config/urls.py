@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
+from directory import views as directory_views
 from directory.logins import AdminLoginForm
 from offboarding.forms import LoginForm
 
@@ -14,7 +16,45 @@ urlpatterns = [
     # Django's login page with our form (it also lets an old super admin in during their
     # emergency window); the rest of django.contrib.auth's pages as they are.
     path("accounts/login/", LoginView.as_view(authentication_form=LoginForm), name="login"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password_change/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    # Setting a password from a mailed link (directory/views.py): the invitation's, and the
+    # reset's, whose request page also reaches members without a password and never says
+    # whether an address is known.
+    path(
+        "accounts/password_reset/",
+        directory_views.PasswordResetRequestView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "accounts/password_reset/done/",
+        directory_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        directory_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        directory_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path(
+        "accounts/invitation/<uidb64>/<token>/",
+        directory_views.InvitationView.as_view(),
+        name="invitation",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("offboarding.urls")),
 ]

@@ -19,17 +19,19 @@ from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import dissolution, services, tenancy
+from . import dissolution, invitations, mail, services, tenancy
 from .changelist import DateDrillDownMixin
-from .choices import DepartmentStatus, JobStatus, MemberRole, MemberStatus
+from .choices import DepartmentStatus, InvitationKind, JobStatus, MemberRole, MemberStatus
 from .models import (
     AppAuthorization,
     ApprovalTemplate,
@@ -45,6 +47,11 @@ from .models import (
 )
 from .permissions import grant_access
 from .tenancy import grants_for, roles_with_permission
+
+
+def formats_localtime(moment) -> str:
+    """A moment as the admin shows it: in the current time zone, localized."""
+    return localize(timezone.localtime(moment))
 
 
 class EnterpriseConstraintsForm(forms.ModelForm):
@@ -485,6 +492,7 @@ class MemberAdmin(EnterpriseScopedAdmin):
     # to go to change them.
     readonly_fields = (
         "login",
+        "login_links",
         "joined_at",
         "role_and_its_door",
         "backup_admin_and_its_door",
@@ -494,6 +502,7 @@ class MemberAdmin(EnterpriseScopedAdmin):
     list_per_page = 50
     fieldsets = (
         (None, {"fields": ("enterprise", "login", "name", "employee_number", "title")}),
+        (_("Login"), {"fields": ("login_links",)}),
         (_("Organisation"), {"fields": ("department", "manager", "data_region")}),
         (
             _("Administration"),
@@ -525,6 +534,53 @@ class MemberAdmin(EnterpriseScopedAdmin):
     def login(self, member):
         # The username only: the user admin is the operator's, not the enterprise staff's.
         return member.user.get_username()
+
+    @admin.display(description=_("password"))
+    def login_links(self, member):
+        # HR never sees nor sets a password: the member sets it through a link mailed to them.
+        # The last links sent, and the buttons to send one (a confirmation page each).
+        user = member.user
+        state = (
+            _("The member has set a password.")
+            if user.has_usable_password()
+            else _("No password yet: the member sets one from their invitation.")
+        )
+        rows = format_html_join(
+            "",
+            "<li>{} · {} · {}{}</li>",
+            (
+                (
+                    formats_localtime(invitation.sent_at),
+                    invitation.get_kind_display(),
+                    invitation.get_outcome_display(),
+                    f" ({invitation.failure})" if invitation.failure else "",
+                )
+                for invitation in member.invitations.order_by("-sent_at", "-pk")[:5]
+            ),
+        )
+        links = []
+        if member.status == MemberStatus.ACTIVE and user.is_active:
+            if not user.has_usable_password():
+                links.append(
+                    format_html(
+                        '<a href="{}" id="member-invite">{}</a>',
+                        reverse("admin:directory_member_invite", args=[member.pk]),
+                        _("Send the invitation"),
+                    )
+                )
+            links.append(
+                format_html(
+                    '<a href="{}" id="member-send-reset-link">{}</a>',
+                    reverse("admin:directory_member_send_reset_link", args=[member.pk]),
+                    _("Send a password reset link"),
+                )
+            )
+        return format_html(
+            '{}<ul class="invitations">{}</ul><div class="help">{}</div>',
+            state,
+            rows,
+            format_html_join(" · ", "{}", ((link,) for link in links)),
+        )
 
     @admin.display(description=_("role"))
     def role_and_its_door(self, member):
@@ -626,6 +682,116 @@ class MemberAdmin(EnterpriseScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         # Members leave through an exit, which keeps their records; they are never deleted.
         return False
+
+    # Invitations and reset links (directory/invitations.py): a button on the member's page
+    # (GET asks, POST sends), and an action for many at once (after an import).
+
+    actions = ["invite_selected"]
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/invite/",
+                self.admin_site.admin_view(self.send_link_view),
+                {"kind": InvitationKind.INVITATION},
+                name="directory_member_invite",
+            ),
+            path(
+                "<path:object_id>/send-reset-link/",
+                self.admin_site.admin_view(self.send_link_view),
+                {"kind": InvitationKind.RESET},
+                name="directory_member_send_reset_link",
+            ),
+            *super().get_urls(),
+        ]
+
+    def send_link_view(self, request, object_id, kind):
+        # Who may change members nowhere is refused before the row is looked up (403 for every
+        # id alike); another enterprise's member does not exist (404).
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        member = self._object_or_404(request, object_id)
+        if not self.has_change_permission(request, member):
+            raise PermissionDenied
+        change_url = reverse("admin:directory_member_change", args=[member.pk])
+        send = (
+            invitations.invite
+            if kind == InvitationKind.INVITATION
+            else (invitations.send_reset_link)
+        )
+        if request.method == "POST":
+            try:
+                send(member, actor=request.user, site_url=request.build_absolute_uri("/"))
+            except invitations.InvitationRefused as refused:
+                messages.error(request, " ".join(refused.messages))
+            except mail.MailNotSent as not_sent:
+                messages.error(
+                    request,
+                    gettext("Not sent to %(name)s: %(reason)s")
+                    % {"name": member.name, "reason": not_sent.reason},
+                )
+            else:
+                messages.success(
+                    request,
+                    gettext("Sent to %(name)s at %(address)s.")
+                    % {"name": member.name, "address": member.user.email},
+                )
+            return HttpResponseRedirect(change_url)
+        try:
+            invitations.check_invitation(member, actor=request.user, kind=kind)
+        except invitations.InvitationRefused as refused:
+            messages.warning(request, " ".join(refused.messages))
+            return HttpResponseRedirect(change_url)
+        request.current_app = self.admin_site.name
+        if kind == InvitationKind.INVITATION:
+            title = gettext("Send %(name)s their invitation") % {"name": member.name}
+        else:
+            title = gettext("Send %(name)s a password reset link") % {"name": member.name}
+        return TemplateResponse(
+            request,
+            "admin/directory/member/send_link.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "original": member,
+                "title": title,
+                "kind": kind,
+                "change_url": change_url,
+                "address": member.user.email,
+            },
+        )
+
+    @admin.action(description=_("Invite selected members"), permissions=["change"])
+    def invite_selected(self, request, queryset):
+        # The selection is cut to the enterprises where the user may change members (the
+        # wall's get_action); each member gets their own mail, and the page says who did not.
+        result = invitations.invite_many(
+            queryset, actor=request.user, site_url=request.build_absolute_uri("/")
+        )
+        if result.sent:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d member invited.", "%(count)d members invited.", len(result.sent)
+                )
+                % {"count": len(result.sent)},
+            )
+        if result.not_sent:
+            messages.error(
+                request,
+                format_html(
+                    "{}<ul>{}</ul>",
+                    ngettext(
+                        "%(count)d member not invited:",
+                        "%(count)d members not invited:",
+                        len(result.not_sent),
+                    )
+                    % {"count": len(result.not_sent)},
+                    format_html_join(
+                        "", "<li>{}: {}</li>", ((str(m), why) for m, why in result.not_sent)
+                    ),
+                ),
+            )
 
 
 class OwnedResourceAdmin(EnterpriseScopedAdmin):

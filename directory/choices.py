@@ -72,3 +72,20 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
     # Another run of the same job held the lease: this one did nothing.
     SKIPPED = "skipped", _("Skipped (already running)")
+
+
+class MailLanguage(models.TextChoices):
+    """The languages mail to an enterprise's members is written in."""
+
+    ZH_HANS = "zh-hans", _("Simplified Chinese")
+    EN = "en", _("English")
+
+
+class InvitationKind(models.TextChoices):
+    INVITATION = "invitation", _("Invitation")
+    RESET = "reset", _("Password reset link")
+
+
+class InvitationOutcome(models.TextChoices):
+    SENT = "sent", _("Sent")
+    NOT_SENT = "not_sent", _("Not sent")

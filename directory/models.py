@@ -25,7 +25,10 @@ from .choices import (
     DepartmentStatus,
     ErasureMode,
     HandoverPolicy,
+    InvitationKind,
+    InvitationOutcome,
     JobStatus,
+    MailLanguage,
     MemberRole,
     MemberStatus,
     StaffRole,
@@ -161,6 +164,13 @@ class Enterprise(models.Model):
         choices=ErasureMode.choices,
         default=ErasureMode.ACCOUNT,
         help_text=_("How a departed member's request to erase their data is carried out."),
+    )
+    language = models.CharField(
+        _("language of mail"),
+        max_length=10,
+        choices=MailLanguage.choices,
+        default=MailLanguage.ZH_HANS,
+        help_text=_("The language of the invitations and password links mailed to its members."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -594,6 +604,40 @@ class EnterpriseAccess(models.Model):
 
     def __str__(self):
         return f"{self.user} → {self.enterprise} ({self.get_role_display()})"
+
+
+class Invitation(EnterpriseScoped):
+    """One mail of a set-password link to a member (directory/invitations.py): an invitation, or
+    a password reset link HR sent. Written by the door, sent or not, and never changed: the rows
+    of a member are the history of their invitations."""
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("member")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=InvitationKind.choices)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=InvitationOutcome.choices)
+    # Why it was not sent, as the mail server said (the address left out).
+    failure = models.TextField(_("reason not sent"), blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("sent by"),
+    )
+    sent_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    same_enterprise_fields = ("member",)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-sent_at", "-pk"]
+        indexes = [models.Index(fields=["member", "kind", "-sent_at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.member} {self.sent_at:%Y-%m-%d %H:%M}"
 
 
 class LoginSession(models.Model):

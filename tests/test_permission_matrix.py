@@ -340,6 +340,25 @@ JOB_RUN_PAGE = admin_page(get={STAFF: OK}, post={STAFF: DENIED})
 DISSOLVE = admin_page(
     {(HR, SUPERUSER): OK, (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED, OTHER_HR: HIDDEN}
 )
+# Mailing a member a set-password link (directory/invitations.py): HR's door. GET asks (or goes
+# back to the member with the reason it cannot be sent), POST sends. The world's employee has a
+# password already: the invitation is refused with a message (nothing written), a reset link is
+# sent (an Invitation row and an audit event). IT and Compliance only read members.
+MEMBER_INVITE = admin_page(
+    {(HR, SUPERUSER): OK, (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED, OTHER_HR: HIDDEN}
+)
+MEMBER_RESET_LINK = admin_page(
+    get={
+        (HR, SUPERUSER): OK,
+        (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED,
+        OTHER_HR: HIDDEN,
+    },
+    post={
+        (HR, SUPERUSER): CHANGED,
+        (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED,
+        OTHER_HR: HIDDEN,
+    },
+)
 # HR sync: HR's import and tokens. A received termination changes only through the sync job:
 # nobody may change one anywhere (403 for every id alike); a token changes only by its "Revoke".
 HR_TERMINATION_PAGE = admin_page(
@@ -491,6 +510,8 @@ TABLE = {
     "admin/directory/member/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
     "admin/directory/member/": LIST_FOR_ALL_STAFF,
     "admin/directory/member/add/": HR_ADDS,
+    "admin/directory/member/<path:object_id>/invite/": MEMBER_INVITE,
+    "admin/directory/member/<path:object_id>/send-reset-link/": MEMBER_RESET_LINK,
     "admin/directory/member/<path:object_id>/history/": HOME_READS,
     "admin/directory/member/<path:object_id>/delete/": NOBODY,
     "admin/directory/member/<path:object_id>/change/": HR_CHANGES,
@@ -690,6 +711,8 @@ TABLE = {
     "accounts/password_reset/done/": PUBLIC_READ,
     "accounts/reset/<uidb64>/<token>/": PUBLIC,
     "accounts/reset/done/": PUBLIC_READ,
+    # An invitation's set-password link (the world's token is no invitation's: "no longer works").
+    "accounts/invitation/<uidb64>/<token>/": PUBLIC,
     "i18n/setlang/": PUBLIC,
     # The pages: approvals (managers, department heads, HR) and the member's own exit
     "": PAGE_FOR_EVERYONE_LOGGED_IN_READ,

@@ -456,7 +456,11 @@ def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
     # Only what production sets: nothing of the test run's own DJANGO_* variables (the browser
     # tests' DJANGO_ALLOW_ASYNC_UNSAFE, say).
     env = {
-        **{name: value for name, value in os.environ.items() if not name.startswith("DJANGO_")},
+        **{
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("DJANGO_", "EMAIL_"))
+        },
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
@@ -465,6 +469,8 @@ def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
         "EXITDESK_MASTER_KEYS": Fernet.generate_key().decode(),
         "EXITDESK_AUDIT_KEYS": f"k1:{secrets.token_urlsafe(32)}",
         "DJANGO_ALLOWED_HOSTS": "exitdesk.example.cn",
+        "EMAIL_URL": "smtp+tls://exitdesk:secret@smtp.example.cn:587",
+        "DEFAULT_FROM_EMAIL": "Exitdesk <exitdesk@example.cn>",
     }
 
     result = subprocess.run(

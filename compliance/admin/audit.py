@@ -84,6 +84,9 @@ ACTIONS = {
     # Settings that can weaken a guarantee (directory/services.py)
     "enterprise_settings_changed": gettext_lazy("Enterprise settings changed"),
     "member_data_region_changed": gettext_lazy("Member's data region changed"),
+    # Logins (directory/invitations.py)
+    "member_invited": gettext_lazy("Member invited"),
+    "member_reset_link_sent": gettext_lazy("Password reset link sent to member"),
     # HR sync (J-5)
     "hr_termination_received": gettext_lazy("HR termination received"),
     "hr_termination_synced": gettext_lazy("HR termination synced"),

@@ -23,9 +23,21 @@ EXITDESK_MASTER_KEYS   Fernet keys that wrap members' data keys, comma-separated
                        (production: required; local and test settings use a fixed development key)
 EXITDESK_AUDIT_KEYS    keys of the audit chain's HMAC, comma-separated "id:secret", newest first
                        (production: required; local and test settings use a fixed development key)
+EMAIL_URL              the mail server, e.g. smtp+tls://user:password@smtp.example.cn:587
+                       (django-environ: smtp://, smtp+tls://, smtp+ssl://, consolemail://,
+                       dummymail://); or the EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER,
+                       EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL variables (production: one
+                       or the other is required; local settings: the console by default)
+EMAIL_TIMEOUT          seconds before a mail server that does not answer is given up (default 10)
+DEFAULT_FROM_EMAIL     the sender of invitations and password links (production: required)
+SERVER_EMAIL           the sender of error reports to ADMINS (default: DEFAULT_FROM_EMAIL)
+ADMINS                 who receives error reports, comma-separated "Name <address>" or addresses
+INVITATION_TIMEOUT_DAYS  days an invitation's set-password link works (default 7)
+PASSWORD_RESET_TIMEOUT_HOURS  hours a password reset link works (default 24)
 """
 
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 
 import environ
@@ -244,6 +256,46 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_celery_dir / "control"),
         "store_processed": False,
     }
+
+
+# Mail: invitations, password links (directory/mail.py), error reports to ADMINS. EMAIL_URL
+# names the server in one variable; without it the EMAIL_* variables do, one each. A send that
+# fails is logged and shown to whoever asked (directory.mail.send); EMAIL_TIMEOUT keeps a server
+# that does not answer from holding the page. `manage.py sendtestemail ADDRESS` tries it.
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    _email = env.email_url_config(EMAIL_URL)
+    _email.pop("OPTIONS", None)
+    EMAIL_BACKEND = _email.pop("EMAIL_BACKEND")
+    EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+    EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+    EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+    EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+    EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+    EMAIL_FILE_PATH = _email.get("EMAIL_FILE_PATH") or None
+else:
+    EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+    EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+# Whether the environment names a mail server at all (production refuses to start without one).
+EMAIL_CONFIGURED = any(env(var, default="") for var in ("EMAIL_URL", "EMAIL_HOST", "EMAIL_BACKEND"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Exitdesk <exitdesk@localhost>")
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+ADMINS = [parseaddr(admin) for admin in env.list("ADMINS", default=[])]
+EMAIL_SUBJECT_PREFIX = "[Exitdesk] "
+
+# How long the links mailed to a member work: an invitation's set-password link (it also dies
+# once used: setting the password changes what it was signed with), and a password reset link.
+INVITATION_TIMEOUT = timedelta(days=env.int("INVITATION_TIMEOUT_DAYS", default=7))
+PASSWORD_RESET_TIMEOUT = int(
+    timedelta(hours=env.int("PASSWORD_RESET_TIMEOUT_HOURS", default=24)).total_seconds()
+)
 
 
 LOGGING = {

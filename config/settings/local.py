@@ -2,7 +2,7 @@
 otherwise."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import EMAIL_CONFIGURED, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 
@@ -18,3 +18,8 @@ EXITDESK_MASTER_KEYS = EXITDESK_MASTER_KEYS or [DEVELOPMENT_MASTER_KEY]  # noqa:
 # this file. Production requires EXITDESK_AUDIT_KEYS.
 DEVELOPMENT_AUDIT_KEY = "dev:6Yq2c3mVt9pXh0sLr4uWb8nKe1fGj5dA7zQiTo2yMxU"
 EXITDESK_AUDIT_KEYS = EXITDESK_AUDIT_KEYS or [DEVELOPMENT_AUDIT_KEY]  # noqa: F405
+
+# Mail is printed where `make run` runs (invitations, password links) unless the environment names
+# a server (EMAIL_URL or the EMAIL_* variables).
+if not EMAIL_CONFIGURED:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

@@ -1,8 +1,10 @@
 """Production: PostgreSQL, Redis, gunicorn. Everything comes from the environment; the secret key,
 the database and the broker have no defaults here."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import EMAIL_CONFIGURED, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -14,6 +16,16 @@ CACHES = {"default": env.cache("CACHE_URL")}
 EXITDESK_MASTER_KEYS = env.list("EXITDESK_MASTER_KEYS")
 EXITDESK_AUDIT_KEYS = env.list("EXITDESK_AUDIT_KEYS")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+# Members get their invitations and password links by mail: the server must be named, and the
+# sender too. EMAIL_URL=dummymail:// turns mail off explicitly: every send then says "not sent:
+# mail is turned off" to whoever asked (directory/mail.py).
+if not EMAIL_CONFIGURED:
+    raise ImproperlyConfigured(
+        "Set EMAIL_URL (e.g. smtp+tls://user:password@smtp.example.cn:587) or EMAIL_HOST and "
+        "the other EMAIL_* variables: members' invitations and password links are sent by mail."
+    )
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -3,6 +3,8 @@
 from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Mail stays in memory (django.core.mail.outbox), whatever the environment says.
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LANGUAGE_CODE = "en"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -78,8 +78,8 @@ def ensure_demo_logins(enterprise: Enterprise) -> list[DemoLogin]:
 
 
 def _admin_logins(enterprise: Enterprise, *, taken: set[int]) -> list[DemoLogin]:
-    """`superadmin@code` and `backupadmin@code`: the enterprise's active super admin and backup admin, when
-    it has them and they are not the manager or the employee already."""
+    """`superadmin@code` and `backupadmin@code`: the enterprise's active super admin and backup
+    admin, when it has them and they are not the manager or the employee already."""
     members = Member.objects.filter(enterprise=enterprise, status=MemberStatus.ACTIVE)
     people = (
         ("superadmin", members.super_admins().first(), "super admin"),

@@ -11,7 +11,6 @@ from django.http import HttpRequest
 
 from directory.choices import MemberRole, MemberStatus, StaffRole
 from directory.demo import plan, seeder
-from directory.demo.names import seeded_username
 from directory.models import (
     OWNED_RESOURCE_MODELS,
     CustomerGroup,
