@@ -126,6 +126,7 @@ def test_hr_saves_their_enterprise_in_the_admin(hr_client, enterprise):
             "handover_policy": "custody",
             "handover_grace_period": "7 00:00:00",
             "erasure_mode": "levels",
+            "language": "zh-hans",
         },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
