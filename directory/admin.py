@@ -559,7 +559,10 @@ class MemberAdmin(EnterpriseScopedAdmin):
             ),
         )
         links = []
-        if member.status == MemberStatus.ACTIVE and user.is_active:
+        # Only to whoever may send them (set by render_change_form): IT and Compliance, who only
+        # read members, see no button that would answer 403.
+        may_send = getattr(member, "_may_send_links", False)
+        if may_send and member.status == MemberStatus.ACTIVE and user.is_active:
             if not user.has_usable_password():
                 links.append(
                     format_html(
@@ -658,6 +661,22 @@ class MemberAdmin(EnterpriseScopedAdmin):
             member.pk,
             _("This member's audit trail"),
         )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            obj._may_send_links = self.has_change_permission(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        messages.info(
+            request,
+            gettext(
+                "%(name)s has no password yet: send the invitation from their page (or select "
+                "them in the list and use “Invite selected members”)."
+            )
+            % {"name": obj.name},
+        )
+        return super().response_add(request, obj, post_url_continue)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

@@ -45,12 +45,8 @@ class MailNotSent(Exception):
 def language_of(user) -> str:
     """The language mail to `user` is written in: their enterprise's, for a member; Simplified
     Chinese otherwise."""
-    member = getattr(user, "member", None) if user is not None else None
-    try:
-        enterprise = member.enterprise if member is not None else None
-    except AttributeError:
-        enterprise = None
-    return getattr(enterprise, "language", None) or DEFAULT_LANGUAGE
+    member = getattr(user, "member", None)  # None for a staff login (no member row)
+    return getattr(getattr(member, "enterprise", None), "language", None) or DEFAULT_LANGUAGE
 
 
 def describe(error: Exception) -> str:

@@ -240,6 +240,16 @@ def test_the_member_page_offers_links_not_passwords(hr_client, member):
     assert "/password/" not in content
 
 
+@pytest.mark.parametrize("role", [StaffRole.IT, StaffRole.COMPLIANCE])
+def test_a_role_that_only_reads_members_is_offered_no_link_button(client, enterprise, member, role):
+    client.force_login(factories.StaffFactory(username="viewer", enterprise=enterprise, role=role))
+
+    content = client.get(reverse("admin:directory_member_change", args=[member.pk])).content
+
+    assert invite_url(member) not in content.decode()
+    assert reset_url(member) not in content.decode()
+
+
 def test_the_confirmation_page_asks_before_sending(hr_client, member):
     page = hr_client.get(invite_url(member))
 

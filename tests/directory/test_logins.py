@@ -5,6 +5,7 @@ counts failures against the login actually tried."""
 import pytest
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from directory.choices import MemberRole
@@ -256,6 +257,8 @@ def test_hr_adds_a_login_that_another_enterprise_already_has(client, acme, zhang
     response = add_member(client, acme, department, "zhang.wei", "E1")
 
     assert response.status_code == 302
+    shown = [str(message) for message in get_messages(response.wsgi_request)]
+    assert "张伟 has no password yet: send the invitation from their page" in " ".join(shown)
     assert Member.objects.get(enterprise=acme, employee_number="E1").user.username == (
         "zhang.wei@acme"
     )
