@@ -13,9 +13,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.auth import get_permission_codename
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -31,7 +32,14 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from . import dissolution, invitations, mail, services, tenancy
 from .changelist import DateDrillDownMixin
-from .choices import DepartmentStatus, InvitationKind, JobStatus, MemberRole, MemberStatus
+from .choices import (
+    DepartmentStatus,
+    InvitationKind,
+    InvitationOutcome,
+    JobStatus,
+    MemberRole,
+    MemberStatus,
+)
 from .models import (
     AppAuthorization,
     ApprovalTemplate,
@@ -40,6 +48,7 @@ from .models import (
     Enterprise,
     EnterpriseAccess,
     ExternalContact,
+    Invitation,
     JobRun,
     Member,
     SharedCalendar,
@@ -461,6 +470,49 @@ class MemberAddForm(EnterpriseConstraintsForm):
         return cleaned
 
 
+class LoginStateFilter(admin.SimpleListFilter):
+    """Where each member's login stands: after an import, HR selects "No password, never
+    invited" and invites them; "Last mail not sent" finds whom to try again."""
+
+    title = _("login")
+    parameter_name = "login"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("never_invited", _("No password, never invited")),
+            ("invited", _("Invited, no password yet")),
+            ("not_sent", _("Last mail not sent")),
+            ("password_set", _("Password set")),
+        ]
+
+    def queryset(self, request, queryset):
+        no_password = Q(user__password__startswith=UNUSABLE_PASSWORD_PREFIX)
+        invited = Exists(
+            Invitation.objects.filter(
+                member=OuterRef("pk"),
+                kind=InvitationKind.INVITATION,
+                outcome=InvitationOutcome.SENT,
+            )
+        )
+        last_outcome = Subquery(
+            Invitation.objects.filter(member=OuterRef("pk"))
+            .order_by("-sent_at", "-pk")
+            .values("outcome")[:1]
+        )
+        value = self.value()
+        if value == "never_invited":
+            return queryset.filter(no_password).exclude(invited)
+        if value == "invited":
+            return queryset.filter(no_password).filter(invited)
+        if value == "not_sent":
+            return queryset.alias(last_outcome=last_outcome).filter(
+                last_outcome=InvitationOutcome.NOT_SENT
+            )
+        if value == "password_set":
+            return queryset.exclude(no_password)
+        return queryset
+
+
 @admin.register(Member)
 class MemberAdmin(EnterpriseScopedAdmin):
     list_display = (
@@ -479,6 +531,7 @@ class MemberAdmin(EnterpriseScopedAdmin):
     list_select_related = ("department", "manager", "enterprise")
     list_filter = (
         "status",
+        LoginStateFilter,
         "role",
         "is_backup_admin",
         "data_region",

@@ -386,3 +386,28 @@ def test_the_door_refuses_an_actor_of_another_enterprise(member):
     with pytest.raises(invitations.InvitationRefused):
         invitations.invite(member, actor=outsider, site_url=SITE)
     assert outbox.outbox == []
+
+
+def test_the_members_list_finds_whom_to_invite_and_whom_to_try_again(
+    hr_client, enterprise, settings
+):
+    never = new_member(enterprise, "never", email="never@example.cn")
+    invited = new_member(enterprise, "invited", email="invited@example.cn")
+    failed = new_member(enterprise, "failed", email="failed@example.cn")
+    with_password = new_member(enterprise, "pw", email="pw@example.cn")
+    with_password.user.set_password("old-password-55")
+    with_password.user.save()
+    invitations.invite(invited, actor=None, site_url=SITE)
+    settings.EMAIL_BACKEND = REFUSING
+    with pytest.raises(invitations.mail.MailNotSent):
+        invitations.invite(failed, actor=None, site_url=SITE)
+
+    def listed(value):
+        url = f"{reverse('admin:directory_member_changelist')}?login={value}"
+        return set(hr_client.get(url).context["cl"].result_list)
+
+    assert listed("never_invited") == {never, failed}
+    assert listed("invited") == {invited}
+    assert listed("not_sent") == {failed}
+    assert listed("password_set") == {with_password}
+    assert len(listed("nonsense")) == 4
