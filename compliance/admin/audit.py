@@ -35,7 +35,7 @@ from .base import WithoutHistoryAdmin
 
 # What each action means, for the filter and the list (an action not named here still shows, by
 # its name). Spelled where it is written: offboarding/{workflow,services,inheritance,handover}.py
-# compliance/{sealing,holds,retention,erasure,exports}.py and directory/services.py.
+# compliance/{sealing,holds,retention,erasure,exports}.py and directory/{services,bootstrap}.py.
 ACTIONS = {
     # The exit workflow and its sign-offs
     "exit_opened": gettext_lazy("Exit opened"),
@@ -81,6 +81,8 @@ ACTIONS = {
     "erasure_still_restricted": gettext_lazy("Erasure still restricted"),
     "erasure_refused": gettext_lazy("Erasure refused"),
     "master_key_rotated": gettext_lazy("Master key rotated"),
+    # The first run (directory/bootstrap.py)
+    "enterprise_bootstrapped": gettext_lazy("Enterprise set up (first run)"),
     # Settings that can weaken a guarantee (directory/services.py)
     "enterprise_settings_changed": gettext_lazy("Enterprise settings changed"),
     "member_data_region_changed": gettext_lazy("Member's data region changed"),

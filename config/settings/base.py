@@ -115,6 +115,11 @@ EXITDESK_MASTER_KEYS = env.list("EXITDESK_MASTER_KEYS", default=[])
 # the chain to verify. Kept outside the database: whoever can only write rows cannot forge an event.
 EXITDESK_AUDIT_KEYS = env.list("EXITDESK_AUDIT_KEYS", default=[])
 
+# Whether `manage.py seed_demo` may write demo data (fake people, known passwords) here. Off unless
+# a settings module turns it on: local.py and test.py do; production.py never does, whatever the
+# environment says (it is not read from the environment).
+EXITDESK_DEMO_ALLOWED = False
+
 # The authenticator app shows this name beside the new super admin's code (超级管理员移交).
 OTP_TOTP_ISSUER = "Exitdesk"
 

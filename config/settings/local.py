@@ -23,3 +23,6 @@ EXITDESK_AUDIT_KEYS = EXITDESK_AUDIT_KEYS or [DEVELOPMENT_AUDIT_KEY]  # noqa: F4
 # a server (EMAIL_URL or the EMAIL_* variables).
 if not EMAIL_CONFIGURED:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# `manage.py seed_demo` may write demo data under these settings (never under production's).
+EXITDESK_DEMO_ALLOWED = True

@@ -7,6 +7,8 @@ from .base import *  # noqa: F403
 from .base import EMAIL_CONFIGURED, env
 
 DEBUG = False
+# No demo data (fake people with known passwords) in production: seed_demo refuses.
+EXITDESK_DEMO_ALLOWED = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)

@@ -36,3 +36,6 @@ EXITDESK_MASTER_KEYS = EXITDESK_MASTER_KEYS or [DEVELOPMENT_MASTER_KEY]  # noqa:
 # this file. Production requires EXITDESK_AUDIT_KEYS.
 DEVELOPMENT_AUDIT_KEY = "dev:6Yq2c3mVt9pXh0sLr4uWb8nKe1fGj5dA7zQiTo2yMxU"
 EXITDESK_AUDIT_KEYS = EXITDESK_AUDIT_KEYS or [DEVELOPMENT_AUDIT_KEY]  # noqa: F405
+
+# `manage.py seed_demo` may write demo data under these settings (never under production's).
+EXITDESK_DEMO_ALLOWED = True

@@ -30,8 +30,10 @@ This module is the interface only: the seeding itself is in the directory.demo p
 import random
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from directory.choices import DataRegion
 from directory.demo import SeedError
@@ -79,6 +81,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, members, enterprise, records, demo_logins, verbosity, **options):
+        if not getattr(settings, "EXITDESK_DEMO_ALLOWED", False):
+            # Demo data (invented people, logins with published passwords) never reaches a real
+            # organisation's database: only the local and test settings allow it.
+            raise CommandError(
+                _(
+                    "seed_demo writes invented people and logins with published passwords: it "
+                    "runs only under the development or test settings (EXITDESK_DEMO_ALLOWED), "
+                    "never under %(settings)s. A real organisation starts with "
+                    "bootstrap_enterprise."
+                )
+                % {"settings": settings.SETTINGS_MODULE or "these settings"}
+            )
         self.verbosity = verbosity
         name = (enterprise or "").strip()
         if members is None or members < 1:
