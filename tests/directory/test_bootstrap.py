@@ -421,6 +421,8 @@ def test_seed_demo_refuses_under_the_production_settings(tmp_path):
         "CACHE_URL": "locmemcache://",
         "EXITDESK_MASTER_KEYS": Fernet.generate_key().decode(),
         "EXITDESK_AUDIT_KEYS": f"k1:{secrets.token_urlsafe(32)}",
+        "EMAIL_URL": "smtp://mail.example.cn:587",
+        "DEFAULT_FROM_EMAIL": "Exitdesk <exitdesk@example.cn>",
     }
 
     result = subprocess.run(
