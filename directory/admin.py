@@ -27,6 +27,7 @@ from django_celery_beat.models import PeriodicTask
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import dissolution, services, tenancy
+from .admin_import import DirectoryImportMixin
 from .changelist import DateDrillDownMixin
 from .choices import DepartmentStatus, JobStatus, MemberRole, MemberStatus
 from .models import (
@@ -324,10 +325,10 @@ class EnterpriseAdmin(EnterpriseScopedAdmin):
 
 @admin.register(Department)
 class DepartmentAdmin(EnterpriseScopedAdmin):
-    list_display = ("name", "parent", "head", "status", "pending_since", "enterprise")
+    list_display = ("name", "code", "parent", "head", "status", "pending_since", "enterprise")
     list_select_related = ("parent", "head", "enterprise")
     list_filter = ("status", ("enterprise", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("name",)
+    search_fields = ("name", "code")
     autocomplete_fields = ("parent", "head")
     # The status changes only by the nightly check (pending dissolution, active again) and by the
     # "Dissolve" button (dissolution.dissolve): never by editing the field.
@@ -429,7 +430,7 @@ class MemberAddForm(EnterpriseConstraintsForm):
 
 
 @admin.register(Member)
-class MemberAdmin(EnterpriseScopedAdmin):
+class MemberAdmin(DirectoryImportMixin, EnterpriseScopedAdmin):
     list_display = (
         "employee_number",
         "name",
@@ -468,7 +469,7 @@ class MemberAdmin(EnterpriseScopedAdmin):
     list_per_page = 50
     fieldsets = (
         (None, {"fields": ("enterprise", "login", "name", "employee_number", "title")}),
-        (_("Organisation"), {"fields": ("department", "manager", "data_region")}),
+        (_("Organisation"), {"fields": ("department", "manager", "data_region", "mobile")}),
         (
             _("Administration"),
             {
