@@ -76,6 +76,13 @@ class DirectoryXLSX(base_formats.XLSX):
             return False
         return True
 
+    def can_import(self):
+        # Without openpyxl the format is not offered (tablib would refuse it with an exception).
+        return self.is_available()
+
+    def can_export(self):
+        return False
+
 
 class DirectoryResource(resources.Resource):
     """Not a ModelResource: rows are never saved one by one. `import_data` hands the whole file to

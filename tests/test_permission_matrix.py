@@ -491,6 +491,10 @@ TABLE = {
     "admin/directory/member/([^/]+)/history/([^/]+)/$": HISTORY_VERSION,
     "admin/directory/member/": LIST_FOR_ALL_STAFF,
     "admin/directory/member/add/": HR_ADDS,
+    # The directory import: HR (of any enterprise, into their own) and the superuser; the confirm
+    # takes only a file this session previewed (an empty POST is sent back to the upload).
+    "admin/directory/member/import/": LIST_FOR_HR,
+    "admin/directory/member/process_import/": HR_IMPORT_CONFIRM,
     "admin/directory/member/<path:object_id>/history/": HOME_READS,
     "admin/directory/member/<path:object_id>/delete/": NOBODY,
     "admin/directory/member/<path:object_id>/change/": HR_CHANGES,
