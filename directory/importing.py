@@ -728,7 +728,7 @@ class _Plan:
                     _("Unknown data region %(region)s: one of %(regions)s.")
                     % {"region": region, "regions": ", ".join(DataRegion.values)}
                 )
-            if existing is None and number:
+            if existing is None and self.member_rows.get(number) is outcome:
                 login = (row.get("login") or number).strip().lower()
                 username = member_username(self.enterprise, login)
                 try:

@@ -217,60 +217,88 @@ def test_a_file_neither_utf8_nor_gbk_is_refused_saying_so(hr_client, enterprise)
     assert not Department.objects.filter(enterprise=enterprise).exists()
 
 
-def test_a_malformed_file_is_refused_with_every_reason_and_nothing_changes(hr_client, enterprise):
-    # given an enterprise with its super admin, and another enterprise's member
+BAD_DEPARTMENTS = [
+    ["code", "name", "parent_code"],
+    ["A", "甲", "B"],  # line 2: A under B under A
+    ["B", "乙", "A"],
+    ["C", "丙", "ZZ"],  # line 4: unknown parent
+]
+
+
+def bad_members(other_enterprise_number: str) -> list:
+    return [
+        ["employee_number", "name", "department_code", "manager_employee_number", "email", "role"],
+        ["2001", "甲一", "A", other_enterprise_number, "a@example.com", "member"],
+        ["2002", "甲二", "NOPE", "", "not-an-address", "member"],
+        ["2002", "甲二", "A", "", "", "member"],
+        ["2003", "甲三", "A", "", "", "super_admin"],
+        ["2004", "甲四", "A", "", "", "super_admin"],
+    ]
+
+
+SUPER_ADMIN_TAKEN = (
+    "The enterprise has its super admin already (王总): the role passes only through the "
+    "super-admin handover."
+)
+
+
+@pytest.fixture
+def directory_with_super_admin(enterprise):
+    """The enterprise with its super admin in a department coded A; a member of another."""
+    boss = factories.SuperAdminFactory(enterprise=enterprise, employee_number="0001", name="王总")
+    boss.department.code = "A"
+    boss.department.save()
+    return factories.MemberFactory(employee_number="9001")
+
+
+def test_a_department_file_with_a_cycle_is_refused_with_each_reason(hr_client, enterprise):
+    before = directory_of(enterprise)
+    errors = errors_by_line(upload(hr_client, enterprise, csv_bytes(BAD_DEPARTMENTS)))
+    assert errors == {
+        2: ["The department tree would have a cycle: A → B → A."],
+        3: ["The department tree would have a cycle: B → A → B."],
+        4: ["Unknown parent department code ZZ: it is neither in this file nor in the enterprise."],
+    }
+    assert directory_of(enterprise) == before
+
+
+def test_a_member_file_with_bad_rows_is_refused_with_each_reason_and_nothing_changes(
+    hr_client, enterprise, directory_with_super_admin
+):
+    before = directory_of(enterprise)
+    data = csv_bytes(bad_members(directory_with_super_admin.employee_number))
+    preview = upload(hr_client, enterprise, data)
+    # then each bad row is listed by its line, with each of its reasons
+    assert errors_by_line(preview) == {
+        2: ["The manager 9001 is not a member of this enterprise nor in this file."],
+        3: [
+            "Unknown department NOPE: it is neither in this file nor in the enterprise.",
+            "The e-mail address not-an-address is malformed.",
+        ],
+        4: ["The employee number 2002 is on line 3 already."],
+        5: [SUPER_ADMIN_TAKEN],
+        6: [SUPER_ADMIN_TAKEN],
+    }
+    # and nothing was written, nor offered to confirm
+    assert directory_of(enterprise) == before
+    assert preview.context["import_kinds"][0]["invalid"] == 5
+
+
+def test_a_malformed_workbook_is_refused_sheet_by_sheet(hr_client, enterprise):
     factories.SuperAdminFactory(enterprise=enterprise, employee_number="0001", name="王总")
     other = factories.MemberFactory(employee_number="9001")
     before = directory_of(enterprise)
     data = xlsx_bytes(
-        {
-            "departments": [
-                ["code", "name", "parent_code"],
-                ["A", "甲", "B"],  # line 2: A under B under A
-                ["B", "乙", "A"],
-                ["C", "丙", "ZZ"],  # line 4: unknown parent
-            ],
-            "members": [
-                [
-                    "employee_number",
-                    "name",
-                    "department_code",
-                    "manager_employee_number",
-                    "email",
-                    "role",
-                ],
-                ["2001", "甲一", "A", other.employee_number, "a@example.com", "member"],
-                ["2002", "甲二", "NOPE", "", "not-an-address", "member"],
-                ["2002", "甲二", "A", "", "", "member"],
-                ["2003", "甲三", "A", "", "", "super_admin"],
-                ["2004", "甲四", "A", "", "", "super_admin"],
-            ],
-        }
+        {"departments": BAD_DEPARTMENTS, "members": bad_members(other.employee_number)}
     )
     preview = upload(hr_client, enterprise, data, name="bad.xlsx", file_format=XLSX)
-    # then each bad row is listed by its sheet and line, with each of its reasons
     rows = {(row.sheet, row.line): row.errors for row in preview.context["import_invalid_rows"]}
     assert rows[("departments", 2)] == ["The department tree would have a cycle: A → B → A."]
-    assert rows[("departments", 3)] == ["The department tree would have a cycle: B → A → B."]
-    assert rows[("departments", 4)] == [
-        "Unknown parent department code ZZ: it is neither in this file nor in the enterprise."
-    ]
     assert rows[("members", 2)] == [
         "Its department A has errors (line 2).",
         "The manager 9001 is not a member of this enterprise nor in this file.",
     ]
-    assert rows[("members", 3)] == [
-        "Unknown department NOPE: it is neither in this file nor in the enterprise.",
-        "The e-mail address not-an-address is malformed.",
-    ]
-    assert rows[("members", 4)][0] == "The employee number 2002 is on line 3 already."
-    super_admin_taken = (
-        "The enterprise has its super admin already (王总): the role passes only through the "
-        "super-admin handover."
-    )
-    assert super_admin_taken in rows[("members", 5)]
-    assert super_admin_taken in rows[("members", 6)]
-    # and nothing was written, nor offered to confirm
+    assert SUPER_ADMIN_TAKEN in rows[("members", 6)]
     assert preview.context.get("confirm_form") is None
     assert directory_of(enterprise) == before
 
@@ -446,16 +474,16 @@ def test_a_departed_member_is_not_changed(hr_client, enterprise):
     assert "an import does not change a member who left or is frozen" in errors[2][0]
 
 
-def _members_file(n: int) -> bytes:
-    rows = [["code", "name", "parent_code", "head_employee_number"]]
-    departments = [["HQ", "总部", "", "1"]] + [
-        [f"D{i}", f"部门{i}", "HQ", str(i + 2)] for i in range(5)
-    ]
+def _directory_tables(n: int) -> list:
+    departments = [["code", "name", "parent_code", "head_employee_number"], ["HQ", "总部", "", "1"]]
+    departments += [[f"D{i}", f"部门{i}", "HQ", str(i + 2)] for i in range(5)]
     people = [["employee_number", "name", "department_code", "manager_employee_number", "title"]]
     people.append(["1", "总经理", "HQ", "", "CEO"])
     for i in range(2, n + 1):
         people.append([str(i), f"员工{i}", f"D{i % 5}", "1", "工程师"])
-    return xlsx_bytes({"d": rows + departments, "m": people})
+    return importing.read_tables(csv_bytes(departments), "csv") + importing.read_tables(
+        csv_bytes(people), "csv"
+    )
 
 
 def _statements(queries) -> list[str]:
@@ -475,7 +503,7 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(enterprise, hr_user):
     for size, code in ((10, "ent-small"), (200, "ent-large")):
         target = factories.EnterpriseFactory(code=code)
         factories.GrantFactory(user=hr_user, enterprise=target, role=StaffRole.HR)
-        tables = importing.read_tables(_members_file(size), "xlsx")
+        tables = _directory_tables(size)
         actor = get_user_model().objects.get(pk=hr_user.pk)  # nothing cached on it yet
         with CaptureQueriesContext(connection) as queries:
             summary = importing.apply(target, tables, actor=actor)
