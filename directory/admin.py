@@ -420,6 +420,7 @@ class MemberAddForm(EnterpriseConstraintsForm):
             "manager",
             "role",
             "data_region",
+            "mobile",
         )
 
     def clean_username(self):
@@ -484,7 +485,7 @@ class MemberAdmin(DirectoryImportMixin, EnterpriseScopedAdmin):
     )
     add_fieldsets = (
         (None, {"fields": ("enterprise", "username", "email", "name", "employee_number", "title")}),
-        (_("Organisation"), {"fields": ("department", "manager", "data_region")}),
+        (_("Organisation"), {"fields": ("department", "manager", "data_region", "mobile")}),
         (_("Administration"), {"fields": ("role",)}),
     )
 
