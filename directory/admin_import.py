@@ -101,7 +101,13 @@ class DirectoryResource(resources.Resource):
     def get_user_visible_fields(self):
         return [
             resources.Field(column_name=name)
-            for name in (*importing.DEPARTMENT_COLUMNS, *importing.MEMBER_COLUMNS)
+            for name in dict.fromkeys(
+                (
+                    *importing.DEPARTMENT_COLUMNS,
+                    *importing.MEMBER_COLUMNS,
+                    *importing.RESOURCE_COLUMNS,
+                )
+            )
         ]
 
     def import_data(self, dataset, dry_run=False, raise_errors=False, **kwargs):
@@ -232,6 +238,8 @@ class DirectoryImportMixin(ImportMixin):
         context["max_upload_size"] = filesizeformat(settings.DIRECTORY_IMPORT_MAX_UPLOAD_SIZE)
         context["department_columns"] = importing.DEPARTMENT_COLUMNS
         context["member_columns"] = importing.MEMBER_COLUMNS
+        context["resource_columns"] = importing.RESOURCE_COLUMNS
+        context["resource_kinds"] = tuple(importing.RESOURCE_KINDS)
         return context
 
     def import_action(self, request, **kwargs):
@@ -310,13 +318,16 @@ class DirectoryImportMixin(ImportMixin):
             _(
                 "Directory imported: %(departments_created)d departments created, "
                 "%(departments_updated)d changed; %(members_created)d members created, "
-                "%(members_updated)d changed. New members have no password yet: invite them."
+                "%(members_updated)d changed; %(resources_created)d owned resources created, "
+                "%(resources_updated)d changed. New members have no password yet: invite them."
             )
             % {
                 "departments_created": written.get("departments_created", 0),
                 "departments_updated": written.get("departments_updated", 0),
                 "members_created": written.get("members_created", 0),
                 "members_updated": written.get("members_updated", 0),
+                "resources_created": written.get("resources_created", 0),
+                "resources_updated": written.get("resources_updated", 0),
             },
         )
 
@@ -332,6 +343,7 @@ def _summary_context(result) -> dict:
     for kind, label in (
         (importing.DEPARTMENTS, _("Departments")),
         (importing.MEMBERS, _("Members")),
+        (importing.RESOURCES, _("Owned resources")),
     ):
         total = summary.total(kind)
         if not total:

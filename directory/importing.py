@@ -1,11 +1,14 @@
-"""The directory import (D-2, D-3): an enterprise's departments and members from HR's own file.
+"""The directory import (D-2, D-3, D-4): an enterprise's departments, members and what they own,
+from HR's own file.
 
 Three steps, each usable alone (the admin's import page calls them; see directory/admin_import.py):
 
 - `read_tables(data, file_format)`: the file's tables. A CSV file is one table, UTF-8 (with or
   without BOM) or GBK — tried in that order; a file that is neither is refused saying so. An XLSX
   workbook may hold several sheets, one table each. A table is a department table when its header
-  names `code` (and no `employee_number`), a member table when it names `employee_number`.
+  names `code` (and no `employee_number`), a member table when it names `employee_number`, a table
+  of owned resources when it names `owner_employee_number` (its `kind` column names each row's
+  kind, RESOURCE_KINDS; a resource is recognised by its kind, owner and name).
 - `check(enterprise, tables)`: the whole file against the enterprise as it is now, nothing written.
   Every bad row is reported with its line in the file (the header being line 1) and each of its
   reasons; the other rows are classified new / changed / unchanged.
@@ -50,14 +53,24 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from .choices import DataRegion, DepartmentStatus, MemberRole, MemberStatus
-from .models import Department, Enterprise, Member
+from .models import (
+    AppAuthorization,
+    ApprovalTemplate,
+    CustomerGroup,
+    Department,
+    Enterprise,
+    ExternalContact,
+    Member,
+    SharedCalendar,
+    ThirdPartyBinding,
+)
 from .services import audit_trail, member_username
 
 BATCH_SIZE = 2000
@@ -66,6 +79,7 @@ CHANGE_REASON = "directory import"
 
 DEPARTMENTS = "departments"
 MEMBERS = "members"
+RESOURCES = "resources"
 
 DEPARTMENT_COLUMNS = ("code", "name", "parent_code", "parent_path", "head_employee_number")
 MEMBER_COLUMNS = (
@@ -80,6 +94,30 @@ MEMBER_COLUMNS = (
     "data_region",
     "login",
 )
+# Owned resources (D-4): one table of every kind, `kind` naming it (RESOURCE_KINDS), with the
+# fields of that kind; the others are left empty.
+RESOURCE_KINDS = {
+    "external_contact": ExternalContact,
+    "customer_group": CustomerGroup,
+    "app_authorization": AppAuthorization,
+    "third_party_binding": ThirdPartyBinding,
+    "approval_template": ApprovalTemplate,
+    "shared_calendar": SharedCalendar,
+}
+RESOURCE_FIELDS = {
+    kind: tuple(
+        field.name
+        for field in model._meta.concrete_fields
+        if field.name not in ("id", "enterprise", "owner", "name", "created_at")
+    )
+    for kind, model in RESOURCE_KINDS.items()
+}
+RESOURCE_COLUMNS = (
+    "kind",
+    "owner_employee_number",
+    "name",
+    *dict.fromkeys(name for fields in RESOURCE_FIELDS.values() for name in fields),
+)
 # Other spellings of a column HR systems use.
 ALIASES = {
     "department": "department_code",
@@ -89,9 +127,9 @@ ALIASES = {
     "path": "parent_path",
     "username": "login",
     "e_mail": "email",
-    "phone": "mobile",
     "region": "data_region",
     "job_title": "title",
+    "owner": "owner_employee_number",
 }
 # Columns a file may never carry: the backup admin is the super admin's choice (H-3).
 FORBIDDEN_COLUMNS = ("is_backup_admin", "backup_admin")
@@ -203,19 +241,25 @@ def _table(name: str, raw_rows) -> Table | None:
             )
             % {"column": forbidden[0]}
         )
-    if "employee_number" in headers:
+    if "owner_employee_number" in headers:
+        kind, columns = RESOURCES, RESOURCE_COLUMNS
+    elif "employee_number" in headers:
         kind, columns = MEMBERS, MEMBER_COLUMNS
     elif "code" in headers:
         kind, columns = DEPARTMENTS, DEPARTMENT_COLUMNS
     else:
         raise FileRefused(
             _(
-                "%(table)s names neither the column employee_number (members) nor code "
-                "(departments) in its first line."
+                "%(table)s names none of the columns employee_number (members), code "
+                "(departments) or owner_employee_number (owned resources) in its first line."
             )
             % {"table": _table_name(name)}
         )
-    required = ("employee_number", "name") if kind == MEMBERS else ("code", "name")
+    required = {
+        MEMBERS: ("employee_number", "name"),
+        DEPARTMENTS: ("code", "name"),
+        RESOURCES: ("kind", "owner_employee_number", "name"),
+    }[kind]
     missing = [column for column in required if column not in headers]
     if missing:
         raise FileRefused(
@@ -292,7 +336,11 @@ def _xlsx_tables(data: bytes):
 
 
 def _kind_name(kind: str) -> str:
-    return _("departments") if kind == DEPARTMENTS else _("members")
+    return {
+        DEPARTMENTS: _("departments"),
+        MEMBERS: _("members"),
+        RESOURCES: _("owned resources"),
+    }[kind]
 
 
 # -- checking -----------------------------------------------------------------------------------
@@ -365,7 +413,127 @@ class _Plan:
         self.check_departments()
         self.check_members()
         self.check_department_heads()
-        return Summary(rows=sorted(self.outcomes, key=lambda o: (o.kind != DEPARTMENTS, o.line)))
+        self.check_resources()
+        order = {DEPARTMENTS: 0, MEMBERS: 1, RESOURCES: 2}
+        return Summary(rows=sorted(self.outcomes, key=lambda o: (order[o.kind], o.line)))
+
+    # Owned resources ------------------------------------------------------------------------
+
+    def check_resources(self) -> None:
+        """Each resource row: a known kind, an owner of the file or the enterprise (active), a
+        name, its kind's fields. A resource is recognised by its kind, owner and name."""
+        table = self.tables.get(RESOURCES)
+        self.resource_rows: list[tuple[RowOutcome, str, tuple, dict]] = []
+        if table is None:
+            return
+        present = set(table.headers)
+        stored: dict[str, dict[tuple, list[dict]]] = {}
+        for kind, model in RESOURCE_KINDS.items():
+            by_key = defaultdict(list)
+            for row in model.objects.filter(enterprise=self.enterprise).values(
+                "pk", "owner_id", "name", *RESOURCE_FIELDS[kind]
+            ):
+                by_key[(("db", row["owner_id"]), row["name"])].append(row)
+            stored[kind] = by_key
+        first_line: dict[tuple, int] = {}
+        for index, row in enumerate(table.rows):
+            outcome = self.outcome(table, index, "owner_employee_number")
+            kind = row.get("kind", "").strip().lower().replace(" ", "_").replace("-", "_")
+            model = RESOURCE_KINDS.get(kind)
+            if model is None:
+                outcome.refuse(
+                    _("Unknown kind %(kind)s: one of %(kinds)s.")
+                    % {"kind": row.get("kind", ""), "kinds": ", ".join(RESOURCE_KINDS)}
+                )
+            name = row.get("name", "")
+            if not name:
+                outcome.refuse(_("The name is missing."))
+            elif len(name) > 200:
+                outcome.refuse(_("The name is longer than 200 characters."))
+            number = row.get("owner_employee_number", "")
+            owner = self.member_node(number) if number else None
+            if not number:
+                outcome.refuse(_("The owner's employee number is missing."))
+            elif owner is None:
+                outcome.refuse(
+                    _("The owner %(number)s is not a member of this enterprise nor in this file.")
+                    % {"number": number}
+                )
+            elif owner[0] == "db" and self.db_members[owner[1]]["status"] != MemberStatus.ACTIVE:
+                outcome.refuse(
+                    _(
+                        "The owner %(number)s is not active: what a leaver owns is handed over "
+                        "through their exit."
+                    )
+                    % {"number": number}
+                )
+            elif number in self.member_rows and self.member_rows[number].errors:
+                outcome.refuse(
+                    _("The owner %(number)s has errors (line %(line)d).")
+                    % {"number": number, "line": self.member_rows[number].line}
+                )
+            if model is None:
+                continue
+            values = {}
+            for field_name in RESOURCE_FIELDS[kind]:
+                if field_name not in present:
+                    continue
+                raw = row.get(field_name, "")
+                field = model._meta.get_field(field_name)
+                if isinstance(field, models.BooleanField):
+                    raw = _BOOLEANS.get(raw.strip().lower(), raw)
+                if raw == "" and not field.blank:
+                    if field.has_default():
+                        continue
+                    outcome.refuse(
+                        _("The column %(column)s is needed for %(kind)s.")
+                        % {"column": field_name, "kind": kind}
+                    )
+                    continue
+                if raw == "" and field.has_default() and not isinstance(field, models.CharField):
+                    continue
+                try:
+                    values[field_name] = field.clean(raw, None)
+                except ValidationError as error:
+                    outcome.refuse(
+                        _("%(column)s: %(error)s")
+                        % {"column": field_name, "error": " ".join(error.messages)}
+                    )
+            for field_name in RESOURCE_FIELDS[kind]:
+                field = model._meta.get_field(field_name)
+                if field_name not in values and not field.blank and not field.has_default():
+                    if field_name not in present:
+                        outcome.refuse(
+                            _("The column %(column)s is needed for %(kind)s.")
+                            % {"column": field_name, "kind": kind}
+                        )
+            if outcome.errors or owner is None:
+                continue
+            key = (kind, owner, name)
+            if key in first_line:
+                outcome.refuse(
+                    _("The same resource is on line %(line)d already.") % {"line": first_line[key]}
+                )
+                continue
+            first_line[key] = outcome.line
+            existing = stored[kind].get((owner, name), [])
+            if len(existing) > 1:
+                outcome.refuse(
+                    _(
+                        "%(owner)s owns %(count)d resources of this kind named %(name)s: the "
+                        "import cannot tell them apart."
+                    )
+                    % {"owner": number, "count": len(existing), "name": name}
+                )
+                continue
+            if not existing:
+                outcome.status = NEW
+                self.resource_rows.append((outcome, kind, owner, values))
+                continue
+            current = existing[0]
+            if any(current[name] != value for name, value in values.items()):
+                outcome.status = CHANGED
+                self.resource_rows.append((outcome, kind, owner, {"pk": current["pk"], **values}))
 
     # Departments ----------------------------------------------------------------------------
 
@@ -1122,11 +1290,60 @@ class _Plan:
                 default_change_reason=CHANGE_REASON,
             )
         written["departments_updated"] = len(changed_departments)
+
+        # 4. Owned resources, once their owners have ids.
+        created = defaultdict(list)
+        changed = defaultdict(dict)
+        for outcome, kind, owner, values in self.resource_rows:
+            if outcome.status == NEW:
+                created[kind].append(
+                    RESOURCE_KINDS[kind](
+                        enterprise=self.enterprise,
+                        owner_id=member_pk[owner],
+                        name=outcome.values["name"],
+                        **values,
+                    )
+                )
+            else:
+                values = dict(values)
+                changed[kind][values.pop("pk")] = values
+        for kind, rows in created.items():
+            for batch in _batches(rows):
+                RESOURCE_KINDS[kind].objects.bulk_create(batch)
+                write_created_history(RESOURCE_KINDS[kind], batch, actor=actor)
+        for kind, changes_by_pk in changed.items():
+            model = RESOURCE_KINDS[kind]
+            rows = []
+            for row in model.objects.in_bulk(list(changes_by_pk)).values():
+                for name, value in changes_by_pk[row.pk].items():
+                    setattr(row, name, value)
+                rows.append(row)
+            fields = sorted({name for values in changes_by_pk.values() for name in values})
+            bulk_update_with_history(
+                rows,
+                model,
+                fields,
+                batch_size=BATCH_SIZE,
+                default_user=actor,
+                default_change_reason=CHANGE_REASON,
+            )
+        written["resources_created"] = sum(len(rows) for rows in created.values())
+        written["resources_updated"] = sum(len(rows) for rows in changed.values())
         written["data_region_changes"] = region_changes
         return dict(written)
 
 
 _WAIT = object()
+_BOOLEANS = {
+    "yes": "1",
+    "y": "1",
+    "是": "1",
+    "no": "0",
+    "n": "0",
+    "否": "0",
+    "true": "1",
+    "false": "0",
+}
 
 _HISTORY_FIELDS = ("history_date", "history_change_reason", "history_type", "history_user")
 

@@ -16,7 +16,7 @@ from django.urls import reverse
 from compliance.models import AuditEvent
 from directory import importing
 from directory.choices import MemberRole, MemberStatus, StaffRole
-from directory.models import Department, Member
+from directory.models import CustomerGroup, Department, ExternalContact, Member, ThirdPartyBinding
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -481,9 +481,13 @@ def _directory_tables(n: int) -> list:
     people.append(["1", "总经理", "HQ", "", "CEO"])
     for i in range(2, n + 1):
         people.append([str(i), f"员工{i}", f"D{i % 5}", "1", "工程师"])
-    return importing.read_tables(csv_bytes(departments), "csv") + importing.read_tables(
-        csv_bytes(people), "csv"
-    )
+    owned = [["kind", "owner_employee_number", "name", "member_count"]]
+    owned += [["customer_group", str(i), f"客户群{i}", "10"] for i in range(1, n + 1)]
+    return [
+        *importing.read_tables(csv_bytes(departments), "csv"),
+        *importing.read_tables(csv_bytes(people), "csv"),
+        *importing.read_tables(csv_bytes(owned), "csv"),
+    ]
 
 
 def _statements(queries) -> list[str]:
@@ -508,6 +512,7 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(enterprise, hr_user):
         with CaptureQueriesContext(connection) as queries:
             summary = importing.apply(target, tables, actor=actor)
         assert summary.written["members_created"] == size
+        assert summary.written["resources_created"] == size
         statements[size] = _statements(queries)
 
     # The same reads and updates for 10 rows as for 200: none is per row.
@@ -551,3 +556,67 @@ def test_order_does_not_matter(hr_client, enterprise):
         Member.objects.get(enterprise=enterprise, employee_number="1001").role
         == MemberRole.SUPER_ADMIN
     )
+
+
+RESOURCES = [
+    ["kind", "owner_employee_number", "name", "company", "phone", "provider", "member_count"],
+    ["external_contact", "1003", "华为采购部", "华为", "13800000000", "", ""],
+    ["third_party_binding", "1002", "销售易", "", "", "销售易 CRM", ""],
+    ["customer_group", "1002", "大客户群", "", "", "", "120"],
+]
+
+
+def test_owned_resources_are_imported_by_kind_owner_and_name(hr_client, enterprise):
+    import_file(hr_client, enterprise, csv_bytes([row[:3] for row in DEPARTMENTS]))
+    import_file(hr_client, enterprise, csv_bytes(MEMBERS))
+    # when HR imports what the members own
+    import_file(hr_client, enterprise, csv_bytes(RESOURCES))
+    # then each resource is its owner's, with its fields and a history row
+    contact = ExternalContact.objects.get(enterprise=enterprise)
+    assert (contact.owner.employee_number, contact.company, contact.phone) == (
+        "1003",
+        "华为",
+        "13800000000",
+    )
+    binding = ThirdPartyBinding.objects.get(enterprise=enterprise)
+    assert (binding.owner.employee_number, binding.provider) == ("1002", "销售易 CRM")
+    assert CustomerGroup.objects.get(enterprise=enterprise).member_count == 120
+    assert [h.history_type for h in contact.history.all()] == ["+"]
+    # the same file again changes nothing; a changed field updates its row
+    preview = upload(hr_client, enterprise, csv_bytes(RESOURCES))
+    assert preview.context["import_kinds"][0]["unchanged"] == 3
+    changed = [row[:] for row in RESOURCES]
+    changed[3][6] = "150"
+    import_file(hr_client, enterprise, csv_bytes(changed))
+    assert CustomerGroup.objects.get(enterprise=enterprise).member_count == 150
+    assert ExternalContact.objects.filter(enterprise=enterprise).count() == 1
+
+
+def test_bad_resource_rows_are_refused_with_each_reason(hr_client, enterprise):
+    boss = factories.SuperAdminFactory(enterprise=enterprise, employee_number="1")
+    factories.MemberFactory(
+        enterprise=enterprise, employee_number="2", status=MemberStatus.DEPARTED
+    )
+    other = factories.MemberFactory(employee_number="9")
+    data = csv_bytes(
+        [
+            ["kind", "owner_employee_number", "name", "provider", "member_count"],
+            ["spaceship", boss.employee_number, "x", "", ""],
+            ["customer_group", other.employee_number, "群", "", ""],
+            ["customer_group", "2", "群", "", ""],
+            ["third_party_binding", boss.employee_number, "CRM", "", ""],
+            ["customer_group", boss.employee_number, "群", "", "-3"],
+        ]
+    )
+    errors = errors_by_line(upload(hr_client, enterprise, data))
+    assert errors[2] == [
+        "Unknown kind spaceship: one of external_contact, customer_group, app_authorization, "
+        "third_party_binding, approval_template, shared_calendar."
+    ]
+    assert errors[3] == ["The owner 9 is not a member of this enterprise nor in this file."]
+    assert errors[4] == [
+        "The owner 2 is not active: what a leaver owns is handed over through their exit."
+    ]
+    assert errors[5] == ["The column provider is needed for third_party_binding."]
+    assert errors[6][0].startswith("member_count: ")
+    assert not CustomerGroup.objects.exists()
