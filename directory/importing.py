@@ -1109,9 +1109,18 @@ class _Plan:
 
     # Writing --------------------------------------------------------------------------------
 
-    def write(self, *, actor) -> dict:
-        """Write the checked plan; the caller holds the transaction."""
+    def write(self, *, actor, progress=None) -> dict:
+        """Write the checked plan; the caller holds the transaction. `progress` (a tqdm bar, say)
+        is told how many rows there are to write, then each batch written."""
         written = Counter()
+        if progress is not None:
+            progress.total = sum(1 for outcome in self.outcomes if outcome.status in (NEW, CHANGED))
+            progress.refresh()
+
+        def advance(count):
+            if progress is not None:
+                progress.update(count)
+
         department_pk: dict[tuple, int] = {("db", pk): pk for pk in self.db_departments}
         # 1. Departments: new ones top-down (a parent before its children), heads set later.
         new_departments = {
@@ -1142,6 +1151,7 @@ class _Plan:
                 created_departments[code] = row
             for batch in _batches(rows):
                 Department.objects.bulk_create(batch)
+                advance(len(batch))
             for row in rows:
                 department_pk[("file", row.code)] = row.pk
         written["departments_created"] = len(created_departments)
@@ -1203,6 +1213,7 @@ class _Plan:
             for batch in _batches(rows):
                 Member.objects.bulk_create(batch)
                 write_created_history(Member, batch, actor=actor)
+                advance(len(batch))
             for row in rows:
                 member_pk[("file", row.employee_number)] = row.pk
         written["members_created"] = len(new_numbers)
@@ -1252,6 +1263,7 @@ class _Plan:
         for batch in _batches(changed_users):
             User.objects.bulk_update(batch, ["email"])
         written["members_updated"] = len(changes_by_pk)
+        advance(sum(1 for o in self.member_rows.values() if o.status == CHANGED))
 
         # 3. Department heads and the departments' history: new ones get their "+" row holding
         # their final state; stored ones that changed, a "~" row.
@@ -1290,6 +1302,7 @@ class _Plan:
                 default_change_reason=CHANGE_REASON,
             )
         written["departments_updated"] = len(changed_departments)
+        advance(len(changed_departments))
 
         # 4. Owned resources, once their owners have ids.
         created = defaultdict(list)
@@ -1311,6 +1324,7 @@ class _Plan:
             for batch in _batches(rows):
                 RESOURCE_KINDS[kind].objects.bulk_create(batch)
                 write_created_history(RESOURCE_KINDS[kind], batch, actor=actor)
+                advance(len(batch))
         for kind, changes_by_pk in changed.items():
             model = RESOURCE_KINDS[kind]
             rows = []
@@ -1329,6 +1343,7 @@ class _Plan:
             )
         written["resources_created"] = sum(len(rows) for rows in created.values())
         written["resources_updated"] = sum(len(rows) for rows in changed.values())
+        advance(written["resources_updated"])
         written["data_region_changes"] = region_changes
         return dict(written)
 
@@ -1403,7 +1418,7 @@ def check(enterprise: Enterprise, tables: list[Table]) -> Summary:
     return _Plan(enterprise, tables).check()
 
 
-def apply(enterprise: Enterprise, tables: list[Table], *, actor) -> Summary:
+def apply(enterprise: Enterprise, tables: list[Table], *, actor, progress=None) -> Summary:
     """Import `tables` into `enterprise`: all of it in one transaction, or nothing.
 
     Preconditions: `actor` may add and change members and departments in `enterprise` (HR of it;
@@ -1424,7 +1439,7 @@ def apply(enterprise: Enterprise, tables: list[Table], *, actor) -> Summary:
             summary = plan.check()
             if summary.invalid:
                 raise ImportRefused(summary)
-            written = plan.write(actor=actor)
+            written = plan.write(actor=actor, progress=progress)
             region_changes = written.pop("data_region_changes")
             audit_trail().record(
                 enterprise.pk,

@@ -9,6 +9,7 @@ import io
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -620,3 +621,25 @@ def test_bad_resource_rows_are_refused_with_each_reason(hr_client, enterprise):
     assert errors[5] == ["The column provider is needed for third_party_binding."]
     assert errors[6][0].startswith("member_count: ")
     assert not CustomerGroup.objects.exists()
+
+
+def test_the_command_imports_files_and_refuses_bad_ones_saying_where(enterprise, tmp_path):
+    departments = tmp_path / "departments.csv"
+    departments.write_bytes(csv_bytes(DEPARTMENTS, encoding="gbk"))
+    members = tmp_path / "members.csv"
+    members.write_bytes(csv_bytes(MEMBERS))
+    out = io.StringIO()
+    call_command(
+        "import_directory", str(departments), str(members), enterprise=enterprise.code, stdout=out
+    )
+    assert "members: 3 rows, 3 new" in out.getvalue()
+    assert Department.objects.get(enterprise=enterprise, code="RD").head.employee_number == "1002"
+    # a bad file: nothing written, each bad row named with its file and line
+    members.write_bytes(csv_bytes([*MEMBERS, ["1004", "赵六", "NOPE", "", "", "", "member"]]))
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 rows have errors: nothing was imported"):
+        call_command(
+            "import_directory", str(members), enterprise=enterprise.code, stdout=out, stderr=err
+        )
+    assert f"{members} line 5: Unknown department NOPE" in err.getvalue()
+    assert not Member.objects.filter(employee_number="1004").exists()
