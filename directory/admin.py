@@ -31,6 +31,7 @@ from django_celery_beat.models import PeriodicTask
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import dissolution, invitations, mail, services, tenancy
+from .admin_import import DirectoryImportMixin
 from .changelist import DateDrillDownMixin
 from .choices import (
     DepartmentStatus,
@@ -341,10 +342,10 @@ class EnterpriseAdmin(EnterpriseScopedAdmin):
 
 @admin.register(Department)
 class DepartmentAdmin(EnterpriseScopedAdmin):
-    list_display = ("name", "parent", "head", "status", "pending_since", "enterprise")
+    list_display = ("name", "code", "parent", "head", "status", "pending_since", "enterprise")
     list_select_related = ("parent", "head", "enterprise")
     list_filter = ("status", ("enterprise", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("name",)
+    search_fields = ("name", "code")
     autocomplete_fields = ("parent", "head")
     # The status changes only by the nightly check (pending dissolution, active again) and by the
     # "Dissolve" button (dissolution.dissolve): never by editing the field.
@@ -452,6 +453,7 @@ class MemberAddForm(EnterpriseConstraintsForm):
             "manager",
             "role",
             "data_region",
+            "mobile",
         )
 
     def clean(self):
@@ -514,7 +516,7 @@ class LoginStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Member)
-class MemberAdmin(EnterpriseScopedAdmin):
+class MemberAdmin(DirectoryImportMixin, EnterpriseScopedAdmin):
     list_display = (
         "employee_number",
         "name",
@@ -556,7 +558,7 @@ class MemberAdmin(EnterpriseScopedAdmin):
     fieldsets = (
         (None, {"fields": ("enterprise", "login", "name", "employee_number", "title")}),
         (_("Login"), {"fields": ("login_links",)}),
-        (_("Organisation"), {"fields": ("department", "manager", "data_region")}),
+        (_("Organisation"), {"fields": ("department", "manager", "data_region", "mobile")}),
         (
             _("Administration"),
             {
@@ -571,7 +573,7 @@ class MemberAdmin(EnterpriseScopedAdmin):
     )
     add_fieldsets = (
         (None, {"fields": ("enterprise", "username", "email", "name", "employee_number", "title")}),
-        (_("Organisation"), {"fields": ("department", "manager", "data_region")}),
+        (_("Organisation"), {"fields": ("department", "manager", "data_region", "mobile")}),
         (_("Administration"), {"fields": ("role",)}),
     )
 

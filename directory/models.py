@@ -261,6 +261,14 @@ class Department(EnterpriseScoped, TreeNode):
         verbose_name=_("enterprise"),
     )
     name = models.CharField(_("name"), max_length=200)
+    # The department's code in the organisation's own directory (HR's system, WeCom, DingTalk):
+    # the directory import recognises a department by it. Optional; unique in the enterprise.
+    code = models.CharField(
+        _("code"),
+        max_length=64,
+        blank=True,
+        help_text=_("The department's code in your organisation's directory, used by the import."),
+    )
     head = models.ForeignKey(
         "Member",
         on_delete=models.SET_NULL,
@@ -305,6 +313,14 @@ class Department(EnterpriseScoped, TreeNode):
                 name="department_root_name_unique",
                 violation_error_message=_("A top-level department with this name already exists."),
             ),
+            models.UniqueConstraint(
+                fields=["enterprise", "code"],
+                condition=~Q(code=""),
+                name="department_code_unique_per_enterprise",
+                violation_error_message=_(
+                    "This department code is already used in the enterprise."
+                ),
+            ),
         ]
 
     def __str__(self):
@@ -324,6 +340,7 @@ class Member(EnterpriseScoped):
     name = models.CharField(_("name"), max_length=100)
     employee_number = models.CharField(_("employee number"), max_length=32)
     title = models.CharField(_("job title"), max_length=100, blank=True)
+    mobile = models.CharField(_("mobile"), max_length=32, blank=True)
     department = models.ForeignKey(
         Department,
         on_delete=models.PROTECT,

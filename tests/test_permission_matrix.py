@@ -512,6 +512,10 @@ TABLE = {
     "admin/directory/member/add/": HR_ADDS,
     "admin/directory/member/<path:object_id>/invite/": MEMBER_INVITE,
     "admin/directory/member/<path:object_id>/send-reset-link/": MEMBER_RESET_LINK,
+    # The directory import: HR (of any enterprise, into their own) and the superuser; the confirm
+    # takes only a file this session previewed (an empty POST is sent back to the upload).
+    "admin/directory/member/import/": LIST_FOR_HR,
+    "admin/directory/member/process_import/": HR_IMPORT_CONFIRM,
     "admin/directory/member/<path:object_id>/history/": HOME_READS,
     "admin/directory/member/<path:object_id>/delete/": NOBODY,
     "admin/directory/member/<path:object_id>/change/": HR_CHANGES,

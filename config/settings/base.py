@@ -19,6 +19,7 @@ CACHE_URL              Django's cache, e.g. redis://127.0.0.1:6379/1 (default: i
 API_TOKEN_FAILURE_LIMIT  wrong API tokens from one address before it is refused (default 10)
 API_TOKEN_FAILURE_WINDOW_MINUTES  the window those are counted in, and the refusal's length (15)
 HR_IMPORT_MAX_UPLOAD_KB  the largest CSV file the HR terminations import takes (default 2048)
+DIRECTORY_IMPORT_MAX_UPLOAD_KB  the largest file the directory import takes (default 20480)
 EXITDESK_MASTER_KEYS   Fernet keys that wrap members' data keys, comma-separated, newest first
                        (production: required; local and test settings use a fixed development key)
 EXITDESK_AUDIT_KEYS    keys of the audit chain's HMAC, comma-separated "id:secret", newest first
@@ -213,6 +214,9 @@ API_TOKEN_FAILURE_WINDOW = timedelta(
 # and how long a previewed file waits for its confirm (then it is gone: upload it again).
 HR_IMPORT_MAX_UPLOAD_SIZE = env.int("HR_IMPORT_MAX_UPLOAD_KB", default=2048) * 1024
 HR_IMPORT_PREVIEW_TIMEOUT = timedelta(hours=1)
+# The directory import (Directory → Members → Import): departments and members, CSV or XLSX. A
+# 20,000-member CSV file is about 2 MB; its preview waits in the cache like the HR import's.
+DIRECTORY_IMPORT_MAX_UPLOAD_SIZE = env.int("DIRECTORY_IMPORT_MAX_UPLOAD_KB", default=20480) * 1024
 # The previewed file waits in the cache, not in the system's temporary folder: removed at the
 # confirm, and gone by itself when the preview expires.
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "offboarding.admin.hr_sync.PreviewedFileStorage"

@@ -10,7 +10,9 @@ Rows:
 - handing 1,000 external contacts over (离职继承) from a removal;
 - sealing one member's records (AES-GCM per record);
 - the retention run of the whole enterprise under a purge policy;
-- verifying the enterprise's audit chain.
+- verifying the enterprise's audit chain;
+- the directory import of a generated file of as many members (its preview, then its confirm)
+  into a new enterprise.
 """
 
 import random
@@ -31,6 +33,7 @@ from compliance import audit, retention, sealing
 from compliance.choices import RecordCategory, RetentionAction
 from compliance.demo import seed_records
 from compliance.models import RetentionPolicy, WorkRecord
+from directory import importing
 from directory.choices import MemberRole, MemberStatus, StaffRole
 from directory.models import Enterprise, ExternalContact, Member
 from directory.permissions import grant_access
@@ -152,6 +155,26 @@ class Command(BaseCommand):
         with self.measure("verify the audit chain", f"{events.checked:,} events"):
             audit.verify(enterprise.pk)
 
+        self.directory_import(members)
+
+    def directory_import(self, members: int) -> None:
+        """Import a generated directory (CSV files of departments and members) into an enterprise
+        of its own: the preview (read and check), then the confirm (check and write)."""
+        target = Enterprise.objects.create(name=f"{ENTERPRISE} 导入", code="bench-import")
+        hr = self.staff(target, "bench-import-hr", StaffRole.HR)
+        departments_csv, members_csv = directory_files(members)
+        size = f"{members:,} members"
+        with self.measure("directory import: preview", size):
+            tables = importing.read_tables(departments_csv, "csv")
+            tables += importing.read_tables(members_csv, "csv")
+            summary = importing.check(target, tables)
+        if summary.invalid:
+            raise CommandError(f"the generated directory has errors: {summary.invalid[0]}")
+        with self.measure("directory import: confirm", size):
+            tables = importing.read_tables(departments_csv, "csv")
+            tables += importing.read_tables(members_csv, "csv")
+            importing.apply(target, tables, actor=hr)
+
     def staff(self, enterprise, username: str, role: StaffRole):
         user = get_user_model().objects.create_user(username=username, is_staff=True)
         grant_access(user=user, enterprise=enterprise, role=role)
@@ -171,3 +194,27 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{what:<{width}}  {size:>{size_width}}  {seconds:8.3f}  {queries:7d}"
             )
+
+
+def directory_files(members: int) -> tuple[bytes, bytes]:
+    """A directory of `members` members as two CSV files: one department per ten members under
+    ten divisions, each department's first member its head, everyone managed by their head."""
+    count = max(1, members // 10)
+    departments = [["code", "name", "parent_code", "head_employee_number"]]
+    head_of = {}
+    people = [["employee_number", "name", "department_code", "manager_employee_number", "title"]]
+    for index in range(count):
+        code = "HQ" if index == 0 else f"D{index}"
+        parent = "" if index == 0 else ("HQ" if index <= 10 else f"D{1 + index % 10}")
+        head = f"{index + 1:06d}"
+        head_of[code] = head
+        departments.append([code, "总部" if index == 0 else f"部门{index}", parent, head])
+        people.append([head, f"负责人{index}", code, head_of.get(parent, ""), "负责人"])
+    for number in range(count + 1, members + 1):
+        code = "HQ" if number % count == 0 else f"D{number % count}"
+        people.append([f"{number:06d}", f"员工{number}", code, head_of[code], "工程师"])
+
+    def as_csv(rows):
+        return "\n".join(",".join(row) for row in rows).encode("utf-8")
+
+    return as_csv(departments), as_csv(people)
