@@ -151,6 +151,14 @@ def receive(enterprise, rows: Iterable[Mapping], *, source, actor=None, token=No
     result = check(enterprise, rows)
     if result.has_errors:
         return result
+    store(enterprise, result, source=source, actor=actor, token=token)
+    return result
+
+
+def store(enterprise, result: Received, *, source, actor=None, token=None) -> None:
+    """Write the new terminations of `result`, a clean answer of `check`, as pending, with their
+    audit events. The caller holds the enterprise's audit chain (`receive`, and the directory
+    sync's leavers: offboarding/directory_sync.py), in its transaction."""
     now = timezone.now()
     new = [
         HRTermination(
@@ -191,7 +199,6 @@ def receive(enterprise, rows: Iterable[Mapping], *, source, actor=None, token=No
             actor=actor,
         )
     result.applied = True
-    return result
 
 
 def _received_event(termination: HRTermination, token) -> audit.Event:
