@@ -191,18 +191,19 @@ class _Refused(Exception):
 def check(enterprise, lists: Mapping[str, list]) -> Synced:
     """Validate the call's rows for `enterprise` (see the module docstring); write nothing.
     `lists` maps "joiners", "movers" and "leavers" to lists of rows (each optional)."""
+    count = sum(len(lists.get(name) or []) for name in KINDS)
+    if not count:
+        return Synced([], error=_("There is nothing to sync: send joiners, movers or leavers."))
+    if count > MAX_ROWS:
+        return Synced(
+            [],
+            error=_("At most %(max)d rows can be sent at once; split them.") % {"max": MAX_ROWS},
+        )
     rows = [
         _clean_row(KINDS[name], index, row)
         for name in KINDS
         for index, row in enumerate(lists.get(name) or [])
     ]
-    if not rows:
-        return Synced([], error=_("There is nothing to sync: send joiners, movers or leavers."))
-    if len(rows) > MAX_ROWS:
-        return Synced(
-            [],
-            error=_("At most %(max)d rows can be sent at once; split them.") % {"max": MAX_ROWS},
-        )
     _check_duplicates(rows)
     _check_received_before(enterprise, rows)
     pending = [row for row in rows if row.status == NEW]
@@ -385,7 +386,7 @@ def _check_received_before(enterprise, rows: list[SyncRow]) -> None:
         record.external_id: record
         for record in DirectorySyncRecord.objects.filter(
             enterprise=enterprise, external_id__in=external_ids
-        )
+        ).select_related("member", "termination")
     }
     for row in rows:
         record = before.get(row.external_id)
@@ -666,7 +667,7 @@ def _apply(enterprise, result: Synced, *, token, actor) -> None:
     try:
         _create_joiners(enterprise, result.of_kind(DirectorySyncKind.JOINER, NEW), actor=actor)
         for row in result.of_kind(DirectorySyncKind.MOVER, NEW):
-            events.extend(_move(row, actor=actor))
+            events.extend(_move(row, token, actor=actor))
         if result.invalid:  # a mover refused by update_member: nothing is kept
             raise _Refused(result)
         leavers = result.of_kind(DirectorySyncKind.LEAVER, NEW)
@@ -739,7 +740,7 @@ def _create_joiners(enterprise, rows: list[SyncRow], *, actor) -> None:
     )
 
 
-def _move(row: SyncRow, *, actor) -> list[audit.Event]:
+def _move(row: SyncRow, token, *, actor) -> list[audit.Event]:
     member = row.member
     changes = dict(row.changes)
     if row.manager_row is not None:
@@ -767,6 +768,7 @@ def _move(row: SyncRow, *, actor) -> list[audit.Event]:
                 "source": "directory_sync",
                 "before": {name: before[name] for name in changed},
                 "after": {name: after[name] for name in changed},
+                "token_id": getattr(token, "pk", None),
             },
         )
     ]

@@ -696,3 +696,39 @@ def test_each_mover_takes_a_fixed_number_of_queries(client, enterprise, sales, b
     # row: the references are looked up once for the call.
     assert five - three == three - one
     assert (three - one) // 2 <= 25
+
+
+def test_a_call_received_before_takes_the_same_queries_however_many_rows(
+    client, enterprise, sales, boss, token
+):
+    def body(count, tag):
+        return {
+            "joiners": [
+                joiner(external_id=f"{tag}-{n}", employee_number=f"{tag}{n:03d}", login=None)
+                for n in range(count)
+            ]
+        }
+
+    few, many = body(2, "A"), body(8, "B")
+    post(client, few, token)
+    post(client, many, token)
+
+    def resent(payload) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = post(client, payload, token)
+        assert response.status_code == 200
+        assert all(row["member"] for row in response.json()["joiners"])
+        return len(queries)
+
+    assert resent(many) == resent(few)
+
+
+def test_too_many_rows_in_one_call_are_refused_as_a_whole(
+    client, enterprise, sales, boss, token, monkeypatch
+):
+    monkeypatch.setattr("offboarding.directory_sync.MAX_ROWS", 2)
+
+    response = post(client, {"joiners": [joiner()], "movers": [mover(), mover()]}, token)
+
+    assert response.status_code == 400
+    assert "At most 2 rows" in response.json()["error"]
