@@ -66,6 +66,7 @@ from directory.models import Department, Member
 
 from . import hr_sync, services
 from .choices import DirectorySyncKind, TerminationSource
+from .exceptions import ExitRefused
 from .models import DirectorySyncRecord
 
 # The body's lists, and the kind of their rows.
@@ -649,7 +650,10 @@ def receive(enterprise, lists: Mapping[str, list], *, token=None, actor=None) ->
     try:
         with transaction.atomic():
             # Every door of the enterprise takes turns: the second call sees what the first wrote.
-            services.lock_audit_chain(enterprise.pk)
+            try:
+                services.lock_audit_chain(enterprise.pk)
+            except ExitRefused as refusal:  # the chain lost its head: nothing can be recorded
+                return Synced([], error=str(refusal))
             result = check(enterprise, lists)
             if result.has_errors:
                 return result

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compliance.models import AuditEvent
-from directory.choices import DepartmentStatus, MemberRole, MemberStatus
+from directory.choices import DepartmentStatus, MemberRole, MemberStatus, StaffRole
 from directory.models import Member
 from offboarding import hr_sync
 from offboarding.choices import DirectorySyncKind, ExitKind, ExitState, TerminationState
@@ -732,3 +732,34 @@ def test_too_many_rows_in_one_call_are_refused_as_a_whole(
 
     assert response.status_code == 400
     assert "At most 2 rows" in response.json()["error"]
+
+
+def test_a_new_token_shows_both_endpoints_once(hr_client, enterprise):
+    response = hr_client.post(
+        reverse("admin:offboarding_hrsynctoken_add"), {"enterprise": enterprise.pk, "name": "北森"}
+    )
+
+    page = response.content.decode()
+    assert "/api/hr/terminations" in page and "/api/hr/directory" in page
+
+
+def test_hr_reads_the_received_rows_and_another_enterprises_hr_does_not(
+    client, hr_client, enterprise, sales, boss, token
+):
+    post(client, {"joiners": [joiner()]}, token)
+    record = DirectorySyncRecord.objects.get()
+    page = reverse("admin:offboarding_directorysyncrecord_change", args=[record.pk])
+
+    assert hr_client.get(page).status_code == 200
+    assert hr_client.post(page).status_code == 403  # read-only
+    assert (
+        "J-1"
+        in hr_client.get(
+            reverse("admin:offboarding_directorysyncrecord_changelist")
+        ).content.decode()
+    )
+    other_hr = factories.StaffFactory(
+        username="other-hr", enterprise__name="别家公司", role=StaffRole.HR
+    )
+    client.force_login(other_hr)
+    assert client.get(page).status_code in (302, 404)  # answered as not existing
