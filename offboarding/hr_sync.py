@@ -12,7 +12,8 @@ Two ways in, one door: the CSV import of the admin (offboarding/admin/hr_sync.py
   HRTerminations only if every row is clean: all or nothing. Twice is harmless: the same
   termination sent again creates nothing (idempotent by `(enterprise, external_id)`, a database
   constraint; the enterprise's audit chain head is locked first, so two receives of one enterprise
-  take turns and the second sees what the first wrote).
+  take turns and the second sees what the first wrote). Its writing half, `store`, also stores
+  the leavers of the directory sync (offboarding/directory_sync.py), checked by `check` too.
 - `sync_pending(now=None)`: the body of the task `offboarding.sync_hr_terminations`. Under the
   job's lease (directory.jobs.job_run: None when another run holds it → nothing done), it takes
   the pending terminations in bounded batches and opens one `hr_sync` exit for each through
