@@ -166,7 +166,10 @@ def record_many(enterprise_id: int, events: list[Event], *, actor) -> list[Audit
         now = timezone.now()
         actor_id = getattr(actor, "pk", None)
         actor_name = _name_of(actor)
-        keys: dict[int, bytes | None] = {}
+        # The members' data keys, for the personal data: fetched (and created) all at once.
+        keys: dict[int, bytes | None] = crypto.data_keys(
+            {event.member_id for event in events if event.personal and event.member_id}
+        )
         key_id = current_key_id()
         rows = []
         seq, prev_hash = head.seq, head.hash

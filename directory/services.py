@@ -22,10 +22,13 @@ from datetime import timedelta
 from typing import Protocol
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.utils.duration import duration_string
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from .choices import MemberRole, MemberStatus
 from .models import Enterprise, Member
@@ -252,3 +255,76 @@ def create_member(member: Member, *, username: str, email: str = "", actor) -> M
     member._history_user = actor
     member.save()
     return member
+
+
+@transaction.atomic
+def create_members(members: list[Member], *, logins: list[tuple[str, str]], actor) -> list[Member]:
+    """Save many new members at once, each with the login it needs: `logins` gives, in the same
+    order, each one's (username, email). The set-based `create_member`: a few queries whatever
+    their number. As there, no login gets a usable password (the member sets it through an
+    invitation or the password reset).
+
+    `members` are unsaved rows of one enterprise; a member's `manager` may be another member of the
+    list (they are inserted manager first, level by level, so that every row's "+" history row
+    holds its final values). Refused (DirectoryError, nothing written): a username taken or given
+    twice, an employee number used or given twice, a department or manager of another enterprise,
+    a chain of managers within the list that loops, a second active super admin.
+    """
+    if len(members) != len(logins):
+        raise ValueError("One login per member.")
+    if not members:
+        return []
+    enterprise_id = members[0].enterprise_id
+    usernames = [username for username, _email in logins]
+    wanted = {username.lower() for username in usernames}
+    if (
+        len(wanted) != len(usernames)
+        or get_user_model()
+        .objects.annotate(lower_username=Lower("username"))
+        .filter(lower_username__in=wanted)
+        .exists()
+    ):
+        raise DirectoryError(_("This username is already taken."))
+    numbers = [member.employee_number for member in members]
+    if (
+        len(set(numbers)) != len(numbers)
+        or Member.objects.filter(enterprise_id=enterprise_id, employee_number__in=numbers).exists()
+    ):
+        raise DirectoryError(_("This employee number is already used in the enterprise."))
+    new_ids = {id(member) for member in members}
+    for member in members:
+        if member.enterprise_id != enterprise_id:
+            raise DirectoryError(_("The members must be of one enterprise."))
+        for related in (member.department, member.manager):
+            if related is not None and related.enterprise_id != enterprise_id:
+                raise DirectoryError(
+                    _("%(object)s belongs to another enterprise.") % {"object": related}
+                )
+        if member.is_active_super_admin:
+            if sum(m.is_active_super_admin for m in members) > 1 or (
+                Member.objects.filter(enterprise_id=enterprise_id).super_admins().exists()
+            ):
+                raise DirectoryError(_("The enterprise already has an active super admin."))
+        try:
+            member.clean_fields(exclude=["user", "enterprise", "department", "manager"])
+        except ValidationError as error:
+            raise DirectoryError(error.messages) from error
+
+    User = get_user_model()
+    users = [
+        User(username=username, email=email, password=make_password(None))
+        for username, email in logins
+    ]
+    User.objects.bulk_create(users)
+    for member, user in zip(members, users, strict=True):
+        member.user = user
+    # Managers first: a level is the members whose manager is saved already (or who have none).
+    waiting = list(members)
+    while waiting:
+        level = [m for m in waiting if not (id(m.manager) in new_ids and m.manager.pk is None)]
+        if not level:
+            raise DirectoryError(_("These members' managers make a loop."))
+        bulk_create_with_history(level, Member, default_user=actor)
+        placed = {id(m) for m in level}
+        waiting = [m for m in waiting if id(m) not in placed]
+    return members

@@ -1,4 +1,6 @@
-"""The HR system's JSON endpoint (J-5): `POST /api/hr/terminations`.
+"""The HR system's JSON endpoints (J-5): `POST /api/hr/terminations`, and `POST /api/hr/directory`
+(joiners, movers and leavers: offboarding/directory_sync.py), which share everything below but
+the body's shape — the token, the throttle, the limits, the answers.
 
     Authorization: Bearer <token>
     {"terminations": [{"employee_number": "E000123", "last_working_day": "2026-11-30",
@@ -31,7 +33,7 @@ from django.views.decorators.csrf import csrf_exempt
 from directory.security import client_ip_address
 from directory.throttling import API_TOKENS
 
-from . import hr_sync
+from . import directory_sync, hr_sync
 from .choices import TerminationSource
 
 MAX_BODY = 2 * 1024 * 1024  # bytes: MAX_ROWS rows fit well within
@@ -105,9 +107,9 @@ def _bearer(request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-@csrf_exempt
-def hr_terminations(request):
-    """Receive the HR system's terminations (see the module docstring)."""
+def _authenticated_body(request, *, too_large: str):
+    """What both endpoints do before reading their rows: POST only, the throttle of wrong tokens,
+    the token, the body's size and nesting. Returns (token, body) or the JsonResponse refusing."""
     if request.method != "POST":
         response = _error(405, _("Only POST is allowed here."))
         response["Allow"] = "POST"
@@ -126,11 +128,23 @@ def hr_terminations(request):
 
     length = request.headers.get("Content-Length") or "0"
     if not length.isdigit() or int(length) > MAX_BODY:
-        return _error(413, _("The body is too large: send fewer terminations at once."))
+        return _error(413, too_large)
     try:
         body = parse_body(request.body)
     except BodyRefused as refusal:
         return _error(400, str(refusal))
+    return token, body
+
+
+@csrf_exempt
+def hr_terminations(request):
+    """Receive the HR system's terminations (see the module docstring)."""
+    answer = _authenticated_body(
+        request, too_large=_("The body is too large: send fewer terminations at once.")
+    )
+    if isinstance(answer, JsonResponse):
+        return answer
+    token, body = answer
     if not isinstance(body, dict) or not isinstance(body.get("terminations"), list):
         return _error(
             400,
@@ -176,3 +190,70 @@ def hr_terminations(request):
         ],
     }
     return JsonResponse(answer, status=201 if created else 200)
+
+
+@csrf_exempt
+def hr_directory(request):
+    """Receive the HR system's joiners, movers and leavers (offboarding/directory_sync.py).
+
+    Answers as `hr_terminations`: 201 when something new was applied, 200 when every row had been
+    received before, 400 with each bad row by its list and index (nothing written), 401, 405,
+    413, 429."""
+    answer = _authenticated_body(
+        request, too_large=_("The body is too large: send fewer rows at once.")
+    )
+    if isinstance(answer, JsonResponse):
+        return answer
+    token, body = answer
+    lists = tuple(directory_sync.KINDS)
+    if not isinstance(body, dict) or not all(
+        isinstance(body.get(name, []), list) for name in lists
+    ):
+        return _error(
+            400,
+            _(
+                "The body must be a JSON object with lists of joiners, movers and leavers: "
+                '{"joiners": [...], "movers": [...], "leavers": [...]}.'
+            ),
+        )
+    unknown = sorted(str(key) for key in body if key not in lists)
+    if unknown:
+        return _error(400, _("Unknown keys: %(keys)s.") % {"keys": ", ".join(unknown)})
+
+    result = directory_sync.receive(token.enterprise, body, token=token)
+    if result.has_errors:
+        return _error(
+            400,
+            result.error
+            or _("Nothing was applied: %(count)d of the rows have errors.")
+            % {"count": len(result.invalid)},
+            rows=[
+                {
+                    "list": row.list_name,
+                    "index": row.index,
+                    "external_id": row.external_id,
+                    "errors": row.errors,
+                }
+                for row in result.invalid
+            ],
+        )
+    answer = {
+        "created": len(result.new),
+        "already_received": len(result.already_received),
+    }
+    for name, kind in directory_sync.KINDS.items():
+        answer[name] = [
+            {
+                "index": row.index,
+                "external_id": row.external_id,
+                "status": row.status,
+                "member": row.member.pk if row.member else None,
+                **(
+                    {"termination": getattr(row.termination, "pk", None)}
+                    if kind == directory_sync.DirectorySyncKind.LEAVER
+                    else {}
+                ),
+            }
+            for row in result.of_kind(kind)
+        ]
+    return JsonResponse(answer, status=201 if result.new else 200)

@@ -33,6 +33,8 @@ class OffboardingConfig(AppConfig):
             "view_hrsynctoken",
             "add_hrsynctoken",
             "change_hrsynctoken",
+            # The directory sync's received rows (read-only).
+            "view_directorysyncrecord",
         ],
         "it": [
             "view_exit",

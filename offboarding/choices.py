@@ -178,6 +178,14 @@ class TerminationSource(models.TextChoices):
     API = "api", _("JSON API")
 
 
+class DirectorySyncKind(models.TextChoices):
+    """What a row of the HR system's directory sync was (offboarding.models.DirectorySyncRecord)."""
+
+    JOINER = "joiner", _("Joiner")
+    MOVER = "mover", _("Mover")
+    LEAVER = "leaver", _("Leaver")
+
+
 class TerminationState(models.TextChoices):
     """Where a termination from the HR system stands: waiting for the sync job, turned into an
     `hr_sync` exit, or refused by it (with the reason)."""

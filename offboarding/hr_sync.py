@@ -12,7 +12,8 @@ Two ways in, one door: the CSV import of the admin (offboarding/admin/hr_sync.py
   HRTerminations only if every row is clean: all or nothing. Twice is harmless: the same
   termination sent again creates nothing (idempotent by `(enterprise, external_id)`, a database
   constraint; the enterprise's audit chain head is locked first, so two receives of one enterprise
-  take turns and the second sees what the first wrote).
+  take turns and the second sees what the first wrote). Its writing half, `store`, also stores
+  the leavers of the directory sync (offboarding/directory_sync.py), checked by `check` too.
 - `sync_pending(now=None)`: the body of the task `offboarding.sync_hr_terminations`. Under the
   job's lease (directory.jobs.job_run: None when another run holds it → nothing done), it takes
   the pending terminations in bounded batches and opens one `hr_sync` exit for each through
@@ -151,6 +152,14 @@ def receive(enterprise, rows: Iterable[Mapping], *, source, actor=None, token=No
     result = check(enterprise, rows)
     if result.has_errors:
         return result
+    store(enterprise, result, source=source, actor=actor, token=token)
+    return result
+
+
+def store(enterprise, result: Received, *, source, actor=None, token=None) -> None:
+    """Write the new terminations of `result`, a clean answer of `check`, as pending, with their
+    audit events. The caller holds the enterprise's audit chain (`receive`, and the directory
+    sync's leavers: offboarding/directory_sync.py), in its transaction."""
     now = timezone.now()
     new = [
         HRTermination(
@@ -191,7 +200,6 @@ def receive(enterprise, rows: Iterable[Mapping], *, source, actor=None, token=No
             actor=actor,
         )
     result.applied = True
-    return result
 
 
 def _received_event(termination: HRTermination, token) -> audit.Event:

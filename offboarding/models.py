@@ -25,6 +25,7 @@ from .choices import (
     AutoCheck,
     BackupDesignationState,
     Decision,
+    DirectorySyncKind,
     ExitKind,
     ExitState,
     HandoverState,
@@ -863,3 +864,67 @@ class HRSyncToken(EnterpriseScoped):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class DirectorySyncRecord(EnterpriseScoped):
+    """A row of `POST /api/hr/directory` (a joiner, a mover or a leaver), received once per
+    external id: sent again with the same values it is answered "already received" and changes
+    nothing; with other values it is refused. Written only by offboarding/directory_sync.py.
+
+    Only a digest of the row is kept (SHA-256 of its values, as the sync read them), never the
+    values themselves: a joiner's name, e-mail and mobile live on the member and the login, where
+    an erasure (C-5) finds them."""
+
+    enterprise = models.ForeignKey(
+        Enterprise,
+        on_delete=models.CASCADE,
+        related_name="directory_sync_records",
+        verbose_name=_("enterprise"),
+    )
+    external_id = models.CharField(_("external id"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=8, choices=DirectorySyncKind.choices)
+    digest = models.CharField(_("digest of the row"), max_length=64)
+    # The member created (joiner), moved (mover) or leaving (leaver).
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="directory_sync_records",
+        verbose_name=_("member"),
+    )
+    # A leaver's termination, which the HR sync job turns into an `hr_sync` exit.
+    termination = models.ForeignKey(
+        HRTermination,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="directory_sync_records",
+        verbose_name=_("HR termination"),
+    )
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    token = models.ForeignKey(
+        "HRSyncToken",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="directory_sync_records",
+        verbose_name=_("token"),
+    )
+
+    history = HistoricalRecords()
+
+    same_enterprise_fields = ("member", "termination", "token")
+
+    class Meta:
+        verbose_name = _("directory sync record")
+        verbose_name_plural = _("directory sync records")
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enterprise", "external_id"],
+                name="directory_sync_external_id_unique_per_enterprise",
+                violation_error_message=_("A row with this external id was already received."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.external_id} ({self.get_kind_display()})"

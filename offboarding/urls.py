@@ -1,5 +1,5 @@
 """The manager and self-service pages (views in offboarding/views.py), and the HR system's JSON
-endpoint (offboarding/api.py)."""
+endpoints (offboarding/api.py)."""
 
 from django.urls import path
 
@@ -38,4 +38,5 @@ urlpatterns = [
     ),
     # The HR system's endpoint (token-authenticated JSON; offboarding/api.py).
     path("api/hr/terminations", api.hr_terminations, name="api_hr_terminations"),
+    path("api/hr/directory", api.hr_directory, name="api_hr_directory"),
 ]

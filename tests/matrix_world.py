@@ -41,11 +41,20 @@ from compliance.models import AuditEvent, RetentionPolicy, WorkRecord
 from directory.choices import JobStatus, MemberRole, MemberStatus, StaffRole
 from directory.models import EnterpriseAccess, JobRun
 from directory.permissions import GROUP_NAMES, grant_access
-from offboarding import backup, handover, hr_sync, inheritance, services, workflow
+from offboarding import (
+    backup,
+    directory_sync,
+    handover,
+    hr_sync,
+    inheritance,
+    services,
+    workflow,
+)
 from offboarding.choices import ApproverKind, ExitKind, InheritanceStatus, Team, Transition
 from offboarding.models import (
     ApprovalChainStep,
     ChecklistTemplateItem,
+    DirectorySyncRecord,
     HRTermination,
     InheritanceItem,
 )
@@ -468,6 +477,17 @@ def build_world() -> World:
         token=token,
     )
     hr_termination = HRTermination.objects.get(enterprise=enterprise, external_id="HR-1")
+    # A title change of the employee received from the HR system's directory sync.
+    directory_sync.receive(
+        enterprise,
+        {
+            "movers": [
+                {"external_id": "HR-M-1", "employee_number": employee.employee_number, "title": "x"}
+            ]
+        },
+        token=token,
+    )
+    directory_sync_record = DirectorySyncRecord.objects.get(enterprise=enterprise)
 
     interval = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
     rows = {
@@ -493,6 +513,7 @@ def build_world() -> World:
             job_run,
             token,
             hr_termination,
+            directory_sync_record,
             ChecklistTemplateItem.objects.filter(enterprise=enterprise).order_by("position")[0],
             interval,
             CrontabSchedule.objects.create(minute="0", hour="3"),

@@ -658,6 +658,15 @@ TABLE = {
     "admin/offboarding/hrsynctoken/([^/]+)/history/([^/]+)/$": HR_SYNC_HISTORY_VERSION,
     "admin/offboarding/hrsynctoken/<path:object_id>/": REDIRECT_TO_CHANGE,
     "api/hr/terminations": HR_API,
+    # The directory sync's received rows: HR reads them; nobody adds, changes or deletes one.
+    "admin/offboarding/directorysyncrecord/": LIST_FOR_HR,
+    "admin/offboarding/directorysyncrecord/add/": NOBODY,
+    "admin/offboarding/directorysyncrecord/<path:object_id>/change/": HR_TERMINATION_PAGE,
+    "admin/offboarding/directorysyncrecord/<path:object_id>/delete/": NOBODY,
+    "admin/offboarding/directorysyncrecord/<path:object_id>/history/": HR_SYNC_HISTORY,
+    "admin/offboarding/directorysyncrecord/([^/]+)/history/([^/]+)/$": HR_SYNC_HISTORY_VERSION,
+    "admin/offboarding/directorysyncrecord/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "api/hr/directory": HR_API,
     # Compliance (C-1 … C-7)
     "admin/compliance/workrecord/": COMPLIANCE_LIST,
     "admin/compliance/workrecord/add/": NOBODY,

@@ -7,7 +7,8 @@ door of offboarding/workflow.py or to offboarding/services.py, which lock, check
 - `inheritance.py`: the handover batches and their items (离职继承), read-only.
 - `handover.py`: frozen admin accounts (管理员账号被盗): the freeze and the unfreeze; the
   super-admin handovers (超级管理员移交), read-only.
-- `hr_sync.py`: HR sync (J-5): the terminations received, their CSV import; the API tokens.
+- `hr_sync.py`: HR sync (J-5): the terminations received, their CSV import; the directory
+  sync's received rows; the API tokens.
 - `forms.py`: the forms those pages post.
 
 All of them stand behind `EnterpriseScopedAdmin`, the tenant wall.
@@ -16,13 +17,14 @@ All of them stand behind `EnterpriseScopedAdmin`, the tenant wall.
 from .configuration import ApprovalChainStepAdmin, ChecklistTemplateItemAdmin
 from .exits import ExitAdmin
 from .handover import AccountFreezeAdmin, SuperAdminHandoverAdmin
-from .hr_sync import HRSyncTokenAdmin, HRTerminationAdmin
+from .hr_sync import DirectorySyncRecordAdmin, HRSyncTokenAdmin, HRTerminationAdmin
 from .inheritance import InheritanceBatchAdmin, InheritanceItemAdmin
 
 __all__ = [
     "AccountFreezeAdmin",
     "ApprovalChainStepAdmin",
     "ChecklistTemplateItemAdmin",
+    "DirectorySyncRecordAdmin",
     "ExitAdmin",
     "HRSyncTokenAdmin",
     "HRTerminationAdmin",

@@ -15,6 +15,8 @@
   (`PreviewedFileStorage`, django-import-export's IMPORT_EXPORT_TMP_STORAGE_CLASS), never in the
   system's temporary folder: it is removed at the confirm, removed at once when the preview offers
   no confirm (errors), and otherwise gone by itself after HR_IMPORT_PREVIEW_TIMEOUT.
+- `DirectorySyncRecordAdmin`: the rows `POST /api/hr/directory` received (joiners, movers,
+  leavers), read-only: written by offboarding/directory_sync.py only.
 - `HRSyncTokenAdmin`: "add" creates a token (`hr_sync.create_token`) and shows it once; its page
   offers "Revoke" (POST, `hr_sync.revoke_token`). Only the hash is stored.
 
@@ -49,7 +51,7 @@ from directory.models import Enterprise
 
 from .. import hr_sync
 from ..choices import TerminationSource
-from ..models import HRSyncToken, HRTermination
+from ..models import DirectorySyncRecord, HRSyncToken, HRTermination
 from ..selectors import person_name
 
 # The files this session previewed, which its confirm may import (a list in the session).
@@ -473,6 +475,9 @@ class HRSyncTokenAdmin(EnterpriseScopedAdmin):
                 "title": _("HR sync token created"),
                 "token": request._hr_sync_token,
                 "endpoint": request.build_absolute_uri(reverse("offboarding:api_hr_terminations")),
+                "directory_endpoint": request.build_absolute_uri(
+                    reverse("offboarding:api_hr_directory")
+                ),
                 "change_url": self._change_url(obj),
             },
         )
@@ -522,3 +527,35 @@ class HRSyncTokenAdmin(EnterpriseScopedAdmin):
 
     def _change_url(self, token) -> str:
         return reverse("admin:offboarding_hrsynctoken_change", args=[token.pk])
+
+
+@admin.register(DirectorySyncRecord)
+class DirectorySyncRecordAdmin(ReadOnlyRecordAdmin):
+    """The directory sync's received rows: what each external id was and whom it touched (a
+    leaver's termination links to its exit). Written by directory_sync only; never changed nor
+    deleted, the superuser included."""
+
+    list_display = (
+        "external_id",
+        "kind",
+        "member",
+        "termination",
+        "received_at",
+        "token",
+        "enterprise",
+    )
+    list_select_related = ("member", "termination", "token", "enterprise")
+    list_filter = ("kind", ("enterprise", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("external_id", "member__employee_number", "member__name")
+    date_hierarchy = "received_at"
+    fields = (
+        "enterprise",
+        "external_id",
+        "kind",
+        "member",
+        "termination",
+        "received_at",
+        "token",
+        "digest",
+    )
+    readonly_fields = fields
