@@ -503,15 +503,20 @@ def _no_member(number: str, joining: dict) -> str:
 
 def resolve_departments(enterprise, references) -> dict:
     """{reference: Department} for the references found among `enterprise`'s departments: ids
-    (numbers) and paths of names from the top ("总部/销售部"). One query for the ids, one for the
-    paths (the departments whose name is on one of them). The one place to change when
-    departments are named by a code."""
+    (numbers), codes (the directory import's, "sales") and paths of names from the top
+    ("总部/销售部"); a text that is a department's code names that department. One query for the
+    ids, one for the codes, one for the paths (the departments whose name is on one of them)."""
     ids = {ref for ref in references if isinstance(ref, int)}
     paths = {ref for ref in references if isinstance(ref, str)}
     found: dict = {}
     if ids:
         for department in Department.objects.filter(enterprise=enterprise, pk__in=ids):
             found[department.pk] = department
+    if paths:
+        coded = Department.objects.filter(enterprise=enterprise, code__in=paths).exclude(code="")
+        for department in coded:
+            found[department.code] = department
+        paths -= found.keys()
     if paths:
         names = {name for path in paths for name in path.split("/")}
         children = {
@@ -732,7 +737,7 @@ def _create_joiners(enterprise, rows: list[SyncRow], *, actor) -> None:
             manager=row.manager,
             role=MemberRole.MEMBER,
             data_region=values.get("data_region") or enterprise.data_region,
-            # The mobile number has no field on the member yet: it is checked, not stored.
+            mobile=values.get("mobile", ""),
         )
     for row in rows:
         if row.manager_row is not None:

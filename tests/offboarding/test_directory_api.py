@@ -150,6 +150,7 @@ def test_joiners_become_members_with_their_logins(client, enterprise, sales, bos
         "销售代表",
     )
     assert (zhang.role, zhang.status) == (MemberRole.MEMBER, MemberStatus.ACTIVE)
+    assert zhang.mobile == "+86 138 0000 0000"
     assert zhang.user.username == "zhang.wei@acme"
     assert zhang.user.email == "zhang.wei@example.cn"
     assert not zhang.user.has_usable_password()  # set through an invitation, never by HR
@@ -170,6 +171,21 @@ def test_joiners_become_members_with_their_logins(client, enterprise, sales, bos
         zhang,
         HRSyncToken.objects.get(),
     )
+
+
+def test_a_department_is_named_by_its_code_before_any_name(
+    client, enterprise, headquarters, sales, boss, token
+):
+    # given the sales department coded "sales" by a directory import, and a top-level department
+    # whose name is "sales" too
+    sales.code = "sales"
+    sales.save(update_fields=["code"])
+    factories.DepartmentFactory(enterprise=enterprise, name="sales", parent=None)
+
+    response = post(client, {"joiners": [joiner(department="sales")]}, token)
+
+    assert response.status_code == 201, response.json()
+    assert Member.objects.get(enterprise=enterprise, employee_number="E300").department == sales
 
 
 def test_a_joiner_may_be_managed_by_a_joiner_listed_after_them(client, enterprise, sales, token):
