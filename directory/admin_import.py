@@ -15,13 +15,11 @@ members, through django-import-export's two steps, the rules in directory/import
   in the cache (IMPORT_EXPORT_TMP_STORAGE_CLASS), never in the system's temporary folder.
 """
 
-import os
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseNotAllowed
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -35,10 +33,10 @@ from import_export.results import Error, Result
 
 from . import importing
 from .models import Enterprise
+from .previewed_import import PreviewedImportMixin
 from .tenancy import grants_for, roles_with_permission
 
 # The files this session previewed, which its confirm may import (a list in the session).
-_PREVIEWED = "directory_import_files"
 # How many rows of each list the preview shows (the counts are always whole).
 PREVIEW_ROWS = 200
 
@@ -190,7 +188,9 @@ def may_import_somewhere(user) -> bool:
     return grants.has_any(roles)
 
 
-class DirectoryImportMixin(ImportMixin):
+class DirectoryImportMixin(PreviewedImportMixin, ImportMixin):
+    previewed_session_key = "directory_import_files"
+
     """The member admin's "Import" button and its two views, behind the tenant wall."""
 
     resource_classes = [DirectoryResource]
@@ -250,41 +250,6 @@ class DirectoryImportMixin(ImportMixin):
         result = context.get("result")
         if result is not None:
             context.update(_summary_context(result))
-        confirm_form = context.get("confirm_form")
-        if confirm_form is not None:
-            # The confirm may import this file, and only from this session.
-            previewed = request.session.get(_PREVIEWED, [])[-9:]
-            name = os.path.basename(confirm_form.initial["import_file_name"])
-            request.session[_PREVIEWED] = [*previewed, name]
-        else:
-            # No confirm offered (errors): the file stored for one is removed now.
-            cleaned = getattr(context.get("form"), "cleaned_data", None) or {}
-            stored = getattr(cleaned.get("import_file"), "tmp_storage_name", None)
-            if stored:
-                self.get_tmp_storage_class()(name=stored).remove()
-        return response
-
-    def process_import(self, request, **kwargs):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_import_permission(request):
-            raise PermissionDenied
-        name = os.path.basename(request.POST.get("import_file_name", ""))
-        previewed = request.session.get(_PREVIEWED, [])
-        if not name or name not in previewed:
-            messages.error(
-                request,
-                _("This file was not previewed here, or was imported already: upload it again."),
-            )
-            return HttpResponseRedirect(self._import_url())
-        try:
-            response = super().process_import(request, **kwargs)
-        except OSError:  # the previewed file is gone from the cache
-            response = None
-        request.session[_PREVIEWED] = [n for n in previewed if n != name]
-        if response is None:
-            messages.error(request, _("The previewed file is gone: upload it again."))
-            return HttpResponseRedirect(self._import_url())
         return response
 
     def process_result(self, result, request):
@@ -331,7 +296,7 @@ class DirectoryImportMixin(ImportMixin):
             },
         )
 
-    def _import_url(self) -> str:
+    def import_url(self) -> str:
         return reverse("admin:directory_member_import")
 
 

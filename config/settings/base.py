@@ -219,7 +219,7 @@ HR_IMPORT_PREVIEW_TIMEOUT = timedelta(hours=1)
 DIRECTORY_IMPORT_MAX_UPLOAD_SIZE = env.int("DIRECTORY_IMPORT_MAX_UPLOAD_KB", default=20480) * 1024
 # The previewed file waits in the cache, not in the system's temporary folder: removed at the
 # confirm, and gone by itself when the preview expires.
-IMPORT_EXPORT_TMP_STORAGE_CLASS = "offboarding.admin.hr_sync.PreviewedFileStorage"
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "directory.previewed_import.PreviewedFileStorage"
 
 # A staff user's session ends after this long without a request (members' sessions do not).
 STAFF_SESSION_IDLE_TIMEOUT = timedelta(minutes=env.int("STAFF_SESSION_IDLE_MINUTES", default=30))

@@ -12,7 +12,7 @@
   the confirm takes only a file this session previewed.
 - Uploads are bounded: a file larger than HR_IMPORT_MAX_UPLOAD_SIZE is refused on the form (the
   form says the limit). A previewed file waits for its confirm in the cache
-  (`PreviewedFileStorage`, django-import-export's IMPORT_EXPORT_TMP_STORAGE_CLASS), never in the
+  (`directory.previewed_import.PreviewedFileStorage`, IMPORT_EXPORT_TMP_STORAGE_CLASS), never in the
   system's temporary folder: it is removed at the confirm, removed at once when the preview offers
   no confirm (errors), and otherwise gone by itself after HR_IMPORT_PREVIEW_TIMEOUT.
 - `DirectorySyncRecordAdmin`: the rows `POST /api/hr/directory` received (joiners, movers,
@@ -23,14 +23,11 @@
 Both stand behind `EnterpriseScopedAdmin`, the tenant wall.
 """
 
-import os
-from uuid import uuid4
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
@@ -44,41 +41,15 @@ from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV
 from import_export.forms import ConfirmImportForm, ImportForm
 from import_export.results import Error, Result, RowResult
-from import_export.tmp_storages import BaseStorage
 
 from directory.admin import EnterpriseScopedAdmin, ReadOnlyRecordAdmin
 from directory.models import Enterprise
+from directory.previewed_import import PreviewedImportMixin
 
 from .. import hr_sync
 from ..choices import TerminationSource
 from ..models import DirectorySyncRecord, HRSyncToken, HRTermination
 from ..selectors import person_name
-
-# The files this session previewed, which its confirm may import (a list in the session).
-_PREVIEWED = "offboarding_hr_import_files"
-
-
-class PreviewedFileStorage(BaseStorage):
-    """Where django-import-export keeps an uploaded file between its preview and its confirm:
-    the cache, for HR_IMPORT_PREVIEW_TIMEOUT (then it is gone by itself). Reading a file that is
-    gone raises FileNotFoundError, which the confirm answers with "upload it again"."""
-
-    PREFIX = "exitdesk:import-preview:"
-
-    def save(self, data):
-        if not self.name:
-            self.name = uuid4().hex
-        timeout = int(settings.HR_IMPORT_PREVIEW_TIMEOUT.total_seconds())
-        cache.set(self.PREFIX + self.name, data, timeout)
-
-    def read(self):
-        data = cache.get(self.PREFIX + (self.name or ""))
-        if data is None:
-            raise FileNotFoundError(self.name)
-        return data
-
-    def remove(self):
-        cache.delete(self.PREFIX + (self.name or ""))
 
 
 class FileRefused(Exception):
@@ -215,7 +186,9 @@ class HRConfirmImportForm(ConfirmImportForm):
 
 
 @admin.register(HRTermination)
-class HRTerminationAdmin(ImportMixin, ReadOnlyRecordAdmin):
+class HRTerminationAdmin(PreviewedImportMixin, ImportMixin, ReadOnlyRecordAdmin):
+    previewed_session_key = "offboarding_hr_import_files"
+
     """Records written by hr_sync only (the import is the "add"), never changed nor deleted."""
 
     list_display = (
@@ -318,46 +291,6 @@ class HRTerminationAdmin(ImportMixin, ReadOnlyRecordAdmin):
         context["max_upload_size"] = filesizeformat(settings.HR_IMPORT_MAX_UPLOAD_SIZE)
         return context
 
-    def import_action(self, request, **kwargs):
-        response = super().import_action(request, **kwargs)
-        context = getattr(response, "context_data", None) or {}
-        confirm_form = context.get("confirm_form")
-        if confirm_form is not None:
-            # The confirm may import this file, and only from this session.
-            previewed = request.session.get(_PREVIEWED, [])[-9:]
-            name = os.path.basename(confirm_form.initial["import_file_name"])
-            request.session[_PREVIEWED] = [*previewed, name]
-        else:
-            # No confirm offered (errors): the file stored for one is removed now.
-            cleaned = getattr(context.get("form"), "cleaned_data", None) or {}
-            stored = getattr(cleaned.get("import_file"), "tmp_storage_name", None)
-            if stored:
-                self.get_tmp_storage_class()(name=stored).remove()
-        return response
-
-    def process_import(self, request, **kwargs):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_import_permission(request):
-            raise PermissionDenied
-        name = os.path.basename(request.POST.get("import_file_name", ""))
-        previewed = request.session.get(_PREVIEWED, [])
-        if not name or name not in previewed:
-            messages.error(
-                request,
-                _("This file was not previewed here, or was imported already: upload it again."),
-            )
-            return HttpResponseRedirect(self._import_url())
-        try:
-            response = super().process_import(request, **kwargs)
-        except OSError:  # the previewed file is gone from the temporary folder
-            response = None
-        request.session[_PREVIEWED] = [n for n in previewed if n != name]
-        if response is None:
-            messages.error(request, _("The previewed file is gone: upload it again."))
-            return HttpResponseRedirect(self._import_url())
-        return response
-
     def process_result(self, result, request):
         if result.has_errors() or result.has_validation_errors():
             # The data changed since the preview (another import, a member who left): nothing
@@ -394,7 +327,7 @@ class HRTerminationAdmin(ImportMixin, ReadOnlyRecordAdmin):
             },
         )
 
-    def _import_url(self) -> str:
+    def import_url(self) -> str:
         return reverse("admin:offboarding_hrtermination_import")
 
 

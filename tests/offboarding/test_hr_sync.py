@@ -17,8 +17,8 @@ from compliance.models import AuditEvent
 from directory.choices import JobStatus, MemberStatus, StaffRole
 from directory.jobs import job_run
 from directory.models import JobRun
+from directory.previewed_import import PreviewedFileStorage
 from offboarding import hr_sync
-from offboarding.admin.hr_sync import PreviewedFileStorage
 from offboarding.choices import ExitKind, ExitState, TerminationSource, TerminationState
 from offboarding.models import Exit, HRTermination
 from tests import factories
