@@ -19,6 +19,7 @@ from compliance.models import AuditEvent
 from directory.choices import MemberStatus
 from directory.models import LoginSession
 from tests import factories
+from tests.oidc_claims import IDP_EMPLOYEE_NUMBERS
 from tests.oidc_provider import rsa_private_key_pem
 
 PROVIDER_ID = "corp"
@@ -201,3 +202,21 @@ def test_the_same_e_mail_in_two_enterprises_is_refused_unless_the_provider_names
     page = sign_in(provider, "wang.min@acme.example")
     assert urlsplit(page.url).path == "/"
     assert SocialAccount.objects.get().user_id == home.user_id
+
+
+def test_a_member_is_matched_by_the_employee_number_claim_in_the_providers_enterprise(provider):
+    acme = factories.EnterpriseFactory(code="acme")
+    member = factories.MemberFactory(enterprise=acme, employee_number="A-0007")
+    factories.MemberFactory(employee_number="A-0007")  # the same number in another enterprise
+    idp_user("chen.jie@acme.example")
+    IDP_EMPLOYEE_NUMBERS["idp-chen.jie@acme.example"] = "A-0007"
+    app = provider["settings"].SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"][0]
+    app["settings"].update(exitdesk_match_by="employee_number", exitdesk_enterprise="acme")
+    try:
+        page = sign_in(provider, "chen.jie@acme.example")
+    finally:
+        IDP_EMPLOYEE_NUMBERS.clear()
+
+    assert urlsplit(page.url).path == "/"
+    assert SocialAccount.objects.get().user_id == member.user_id
+    assert LoginSession.objects.filter(user=member.user).count() == 1

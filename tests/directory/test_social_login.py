@@ -306,3 +306,13 @@ def test_the_login_page_may_send_its_forms_to_the_configured_providers_only(clie
         "https://open.feishu.cn",
         "https://accounts.feishu.cn",
     ]
+
+
+def test_the_callback_address_is_https_under_https(client, configured):
+    # As under the production settings (ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"); Feishu's adapter
+    # would otherwise say http:// whatever the request's scheme.
+    configured.ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
+    for provider in ("dingtalk", "feishu"):
+        response = client.post(f"/accounts/{provider}/login/", {"process": "login"})
+        redirect_uri = parse_qs(urlsplit(response["Location"]).query)["redirect_uri"]
+        assert redirect_uri == [f"https://testserver/accounts/{provider}/login/callback/"]
