@@ -1,3 +1,6 @@
+from allauth.socialaccount.providers.dingtalk import views as dingtalk_views
+from allauth.socialaccount.providers.feishu import views as feishu_views
+from allauth.socialaccount.providers.openid_connect import views as oidc_views
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import LoginView
@@ -5,6 +8,7 @@ from django.urls import include, path
 
 from directory import views as directory_views
 from directory.logins import AdminLoginForm
+from directory.social import allows_provider_forms, configured_only
 from offboarding.forms import LoginForm
 
 # The admin's login takes a member's "login@code" or an enterprise code too (staff logins have
@@ -15,7 +19,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Django's login page with our form (it also lets an old super admin in during their
     # emergency window); the rest of django.contrib.auth's pages as they are.
-    path("accounts/login/", LoginView.as_view(authentication_form=LoginForm), name="login"),
+    # Its "Sign in with …" buttons lead to the configured providers (directory/social.py).
+    path(
+        "accounts/login/",
+        allows_provider_forms(LoginView.as_view(authentication_form=LoginForm)),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password_change/",
@@ -54,6 +63,39 @@ urlpatterns = [
         "accounts/invitation/<uidb64>/<token>/",
         directory_views.InvitationView.as_view(),
         name="invitation",
+    ),
+    # Sign-in through OpenID Connect, DingTalk and Feishu (directory/social.py): each provider's
+    # login (GET: a page with the button; POST: off to the provider) and the callback to register
+    # with the provider; 404 unless the deployment configured that provider. No other allauth page.
+    path(
+        "accounts/oidc/<slug:provider_id>/login/",
+        configured_only(oidc_views.login, "openid_connect"),
+        name="openid_connect_login",
+    ),
+    path(
+        "accounts/oidc/<slug:provider_id>/login/callback/",
+        configured_only(oidc_views.callback, "openid_connect"),
+        name="openid_connect_callback",
+    ),
+    path(
+        "accounts/dingtalk/login/",
+        configured_only(dingtalk_views.oauth2_login, "dingtalk"),
+        name="dingtalk_login",
+    ),
+    path(
+        "accounts/dingtalk/login/callback/",
+        configured_only(dingtalk_views.oauth2_callback, "dingtalk"),
+        name="dingtalk_callback",
+    ),
+    path(
+        "accounts/feishu/login/",
+        configured_only(feishu_views.oauth2_login, "feishu"),
+        name="feishu_login",
+    ),
+    path(
+        "accounts/feishu/login/callback/",
+        configured_only(feishu_views.oauth2_callback, "feishu"),
+        name="feishu_callback",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("offboarding.urls")),

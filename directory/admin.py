@@ -9,6 +9,8 @@ enterprises granted to them; a superuser sees all.
 import functools
 import re
 
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, unquote
@@ -1110,3 +1112,11 @@ class _EnterpriseNames:
 admin.site.site_header = _("Exitdesk")
 admin.site.site_title = _("Exitdesk")
 admin.site.index_title = _("Employee exits, end to end")
+
+
+# django-allauth's models (sign-in through a provider, directory/social.py) are not administered
+# here: the providers are configured by the environment only, and the link between a provider's
+# account and a member's login is made by the member's sign-in, audited.
+for _allauth_model in (EmailAddress, SocialAccount, SocialApp, SocialToken):
+    if admin.site.is_registered(_allauth_model):
+        admin.site.unregister(_allauth_model)

@@ -304,6 +304,8 @@ class World:
             return str(self.backup_admin.pk)
         if name == "pk" and route.key.startswith("me/backup/"):
             return str(self.backup_designation.pk)
+        if name == "provider_id":  # an OpenID Connect provider's id (none is configured here)
+            return "corp"
         if name == "uidb64":
             return urlsafe_base64_encode(force_bytes(self.employee.user.pk))
         if name == "token":

@@ -726,6 +726,15 @@ TABLE = {
     "accounts/reset/done/": PUBLIC_READ,
     # An invitation's set-password link (the world's token is no invitation's: "no longer works").
     "accounts/invitation/<uidb64>/<token>/": PUBLIC,
+    # Sign-in through a provider (directory/social.py): a provider the deployment has not
+    # configured does not exist, for everyone (none is configured here; tests/directory/
+    # test_social_login.py and test_oidc_sign_in.py try them configured).
+    "accounts/oidc/<slug:provider_id>/login/": expect({ROLES: HIDDEN}),
+    "accounts/oidc/<slug:provider_id>/login/callback/": expect({ROLES: HIDDEN}),
+    "accounts/dingtalk/login/": expect({ROLES: HIDDEN}),
+    "accounts/dingtalk/login/callback/": expect({ROLES: HIDDEN}),
+    "accounts/feishu/login/": expect({ROLES: HIDDEN}),
+    "accounts/feishu/login/callback/": expect({ROLES: HIDDEN}),
     "i18n/setlang/": PUBLIC,
     # The pages: approvals (managers, department heads, HR) and the member's own exit
     "": PAGE_FOR_EVERYONE_LOGGED_IN_READ,

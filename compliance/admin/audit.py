@@ -89,6 +89,8 @@ ACTIONS = {
     # Logins (directory/invitations.py)
     "member_invited": gettext_lazy("Member invited"),
     "member_reset_link_sent": gettext_lazy("Password reset link sent to member"),
+    # Sign-in through a provider (directory/social.py)
+    "social_login_linked": gettext_lazy("Sign-in through a provider linked to member"),
     # HR sync (J-5)
     "hr_termination_received": gettext_lazy("HR termination received"),
     "hr_termination_synced": gettext_lazy("HR termination synced"),

@@ -35,6 +35,8 @@ SERVER_EMAIL           the sender of error reports to ADMINS (default: DEFAULT_F
 ADMINS                 who receives error reports, comma-separated "Name <address>" or addresses
 INVITATION_TIMEOUT_DAYS  days an invitation's set-password link works (default 7)
 PASSWORD_RESET_TIMEOUT_HOURS  hours a password reset link works (default 24)
+OIDC_PROVIDERS, OIDC_<ID>_*, DINGTALK_*, FEISHU_*  sign-in through an OpenID Connect provider,
+                       DingTalk or Feishu, each off unless set: see config/social_login.py
 """
 
 from datetime import timedelta
@@ -44,6 +46,8 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
+
+from config.social_login import providers_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -69,6 +73,15 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "rules.apps.AutodiscoverRulesConfig",
+    # Sign-in through OpenID Connect, DingTalk, Feishu (directory/social.py): only the providers'
+    # login and callback views are mounted (config/urls.py), none of allauth's account pages.
+    # Before "directory", whose admin unregisters allauth's models.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.dingtalk",
+    "allauth.socialaccount.providers.feishu",
     "directory",
     "offboarding",
     "compliance",
@@ -88,6 +101,8 @@ MIDDLEWARE = [
     "directory.sessions.LiveSessionMiddleware",
     "directory.middleware.EnterpriseTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # allauth requires it (it ends a social sign-in left half-way).
+    "allauth.account.middleware.AccountMiddleware",
     "directory.security.StaffIdleTimeoutMiddleware",
     "offboarding.middleware.EmergencyWindowMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -189,6 +204,20 @@ AXES_USERNAME_CALLABLE = "directory.logins.axes_username"
 # The attempts name users and addresses of every enterprise, past the tenant wall: not in the
 # admin. `manage.py axes_reset_username NAME` lifts a lockout early.
 AXES_ENABLE_ADMIN = False
+
+# Sign-in through what members already use (directory/social.py), each provider off unless the
+# environment configures it (config/social_login.py). A provider's sign-in is matched to a
+# member's existing login or refused; nothing signs up, no e-mail is sent or verified by allauth.
+SOCIALACCOUNT_PROVIDERS = providers_from_env(env)
+SOCIALACCOUNT_ADAPTER = "directory.social.SocialAccountAdapter"
+ACCOUNT_ADAPTER = "directory.social.AccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the login URL asks for a POST (a button), never a plain link
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 # Proxies in front of Django that append the address they were called from to X-Forwarded-For.
 # 0: the client is REMOTE_ADDR. Behind a proxy, REMOTE_ADDR is the proxy's: every user would share
 # one address, and five wrong passwords anywhere would lock everyone out.

@@ -35,6 +35,9 @@ SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
+# The callback addresses django-allauth gives the sign-in providers are HTTPS ones (Feishu's
+# would otherwise say http:// whatever the request's scheme).
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 CSRF_COOKIE_SECURE = True
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # Behind the TLS-terminating proxy: login throttling by address needs the client's, not the proxy's.

@@ -39,3 +39,15 @@ EXITDESK_AUDIT_KEYS = EXITDESK_AUDIT_KEYS or [DEVELOPMENT_AUDIT_KEY]  # noqa: F4
 
 # `manage.py seed_demo` may write demo data under these settings (never under production's).
 EXITDESK_DEMO_ALLOWED = True
+
+# A real OpenID Connect provider for the sign-in tests (tests/test_oidc_sign_in.py):
+# django-oauth-toolkit, its URLs mounted by tests/oidc_urls.py only, its models kept out of the
+# admin. Its signing key is generated when the tests start (tests/oidc_provider.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.oidc_provider.OAuth2ProviderTestConfig"]  # noqa: F405
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": "",  # set by tests/oidc_provider.py
+    "PKCE_REQUIRED": True,
+    "SCOPES": {"openid": "OpenID Connect", "profile": "Profile", "email": "E-mail"},
+    "OAUTH2_VALIDATOR_CLASS": "tests.oidc_claims.ClaimsValidator",
+}
