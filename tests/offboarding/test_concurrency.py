@@ -124,7 +124,8 @@ def all_at_once(*calls) -> list[Outcome]:
     for thread in threads:
         thread.join(TIMEOUT)
     assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    assert all(outcome.error is None for outcome in outcomes), outcomes
+    errors = [outcome.error for outcome in outcomes if outcome.error is not None]
+    assert not errors, errors
     return outcomes
 
 
