@@ -209,8 +209,20 @@ def lock_chain(enterprise_id: int) -> AuditChainHead:
     (a new head would hide the deletion); nothing can be recorded until the head is restored."""
     locked = AuditChainHead.objects.select_for_update()
     head = locked.filter(enterprise_id=enterprise_id).first()
-    if head is None:
-        if AuditEvent.objects.filter(enterprise_id=enterprise_id).exists():
+    if head is not None:
+        return head
+    # No head seen: either the enterprise's first event, or a writer who is inserting the head at
+    # this moment (its row is not visible yet), or a head that was lost. The insert waits for such
+    # a writer to commit and then does nothing; the head read after it tells the three apart. Only
+    # a head started here, at zero, over events already written, is a lost one (in a savepoint, so
+    # that nothing of the refused new head stays in the caller's transaction).
+    with transaction.atomic():
+        AuditChainHead.objects.bulk_create(
+            [AuditChainHead(enterprise_id=enterprise_id, seq=0, hash=GENESIS)],
+            ignore_conflicts=True,
+        )
+        head = locked.get(enterprise_id=enterprise_id)
+        if head.seq == 0 and AuditEvent.objects.filter(enterprise_id=enterprise_id).exists():
             raise ChainBroken(
                 _(
                     "The enterprise's audit trail has lost its chain head, so nothing more can be "
@@ -218,12 +230,6 @@ def lock_chain(enterprise_id: int) -> AuditChainHead:
                     "restore the head from a backup."
                 )
             )
-        # The enterprise's first event: two at once insert the head once.
-        AuditChainHead.objects.bulk_create(
-            [AuditChainHead(enterprise_id=enterprise_id, seq=0, hash=GENESIS)],
-            ignore_conflicts=True,
-        )
-        head = locked.get(enterprise_id=enterprise_id)
     return head
 
 

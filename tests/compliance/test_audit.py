@@ -11,6 +11,7 @@ import io
 import json
 import re
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 import time_machine
@@ -18,6 +19,7 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -339,6 +341,33 @@ def test_without_its_head_the_chain_takes_no_event_and_is_not_started_again(
     # then no event was written and no new head begins a second chain
     assert AuditEvent.objects.filter(enterprise=enterprise).count() == 3
     assert not AuditChainHead.objects.filter(enterprise=enterprise).exists()
+
+
+def test_a_head_committed_by_another_writer_after_the_look_is_not_taken_for_a_lost_one(
+    enterprise, member, hr_user
+):
+    """The race of two first writers: one looks for the head and finds none, the other inserts it
+    and commits its events before the first one goes on. The first must then join the chain, not
+    report it broken."""
+    # given a chain written by another writer (head and events committed)
+    a_chain(enterprise, member, hr_user)
+    real_first = QuerySet.first
+    looks = []
+
+    def first_looks_too_early(queryset):
+        if queryset.model is AuditChainHead and not looks:
+            looks.append(queryset)
+            return None  # what the look saw before the other writer committed
+        return real_first(queryset)
+
+    # when this writer looked too early, then records
+    with mock.patch.object(QuerySet, "first", first_looks_too_early):
+        audit.record(enterprise.pk, actor=hr_user, action="after", object_type="test")
+    # then its event follows the others on the one chain
+    assert looks
+    chain = AuditEvent.objects.filter(enterprise=enterprise).order_by("seq")
+    assert list(chain.values_list("seq", flat=True)) == [1, 2, 3, 4]
+    assert all(check.whole for check in audit.verify(enterprise.pk))
 
 
 def test_a_head_moved_ahead_names_the_missing_events(enterprise, member, hr_user):
