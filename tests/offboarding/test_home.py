@@ -334,3 +334,48 @@ def test_other_roles_open_the_staff_home(client, enterprise, role, member, exit_
     exit_in_handover(member)
     client.force_login(factories.StaffFactory(enterprise=enterprise, role=role))
     assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_the_member_home_query_count_does_not_grow_with_what_waits(
+    client, manager, enterprise, department, open_exit_for
+):
+    url = reverse("offboarding:home")
+    client.force_login(manager.user)
+    client.get(url)
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    def report_leaves():
+        report = factories.MemberFactory(
+            enterprise=enterprise, department=department, manager=manager
+        )
+        workflow.submit(open_exit_for(report), actor=report.user)
+
+    report_leaves()
+    one = count_queries()
+    for _index in range(todo.APPROVALS_SHOWN + 2):
+        report_leaves()
+    assert count_queries() == one + 1  # the count of the approvals beyond those named
+
+
+def test_charts_carry_their_numbers_as_text():
+    from offboarding import charts
+
+    bars = charts.horizontal_bars([("draft", "Draft", 2), ("handover", "Handover", 4)])
+    assert bars["summary"] == "Draft: 2; Handover: 4"
+    assert bars["bars"][1]["width"] == charts.BAR_AREA  # the largest fills the area
+    assert bars["bars"][0]["width"] == charts.BAR_AREA / 2
+
+    columns = charts.stacked_columns(
+        ["Jan", "Feb"],
+        ["1", "2"],
+        [
+            {"key": "voluntary", "label": "Voluntary", "values": [1, 0]},
+            {"key": "passive", "label": "Passive", "values": [2, 0]},
+        ],
+    )
+    assert columns["summary"] == "Jan: 3 (Voluntary 1, Passive 2); Feb: 0"
+    assert [len(column["segments"]) for column in columns["columns"]] == [2, 0]
