@@ -224,3 +224,40 @@ class _RecordMaker:
             company=rng.choice(COMPANIES),
         )
         return name, ""
+
+
+def seed_ended_hold(enterprise) -> list[str]:
+    """For `seed_demo --demo-logins`: a legal hold on the member in handover (offboarding/demo.py)
+    that ended yesterday and that nobody released — what waits for `compliance`. Once: an
+    enterprise with any hold gets none."""
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+
+    from offboarding.choices import ExitState
+    from offboarding.models import Exit
+
+    from .holds import local_today, place_hold
+    from .models import LegalHold
+
+    compliance = get_user_model().objects.filter(username="compliance").first()
+    exit_case = (
+        Exit.objects.filter(enterprise=enterprise, state=ExitState.HANDOVER)
+        .select_related("member")
+        .order_by("pk")
+        .first()
+    )
+    if compliance is None or exit_case is None:
+        return []
+    if LegalHold.objects.filter(enterprise=enterprise).exists():
+        return []
+    today = local_today(enterprise)
+    place_hold(
+        enterprise,
+        member=exit_case.member,
+        reason="劳动仲裁证据保全（已结案）",
+        starts_on=today - timedelta(days=60),
+        ends_on=today - timedelta(days=1),
+        actor=compliance,
+    )
+    return [f"a legal hold on {exit_case.member.name} ended yesterday (compliance)"]

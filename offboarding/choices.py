@@ -193,3 +193,28 @@ class TerminationState(models.TextChoices):
     PENDING = "pending", _("Pending")
     SYNCED = "synced", _("Synced")
     FAILED = "failed", _("Failed")
+
+
+class WaitingStep(models.TextChoices):
+    """What an open exit waits for now, and so whom (offboarding/todo.py): the exit list's
+    "waiting on" column, the homes' to-do lists and the dashboard's counts. One step per exit, the
+    first in this order that applies."""
+
+    # Draft: its member (a voluntary exit) or HR (a removal, a termination) submits or removes it.
+    SUBMISSION = "submission", _("Submission")
+    # Pending approval: the current step's approver (HR when nobody active is assigned).
+    APPROVAL = "approval", _("Approval")
+    # Handover of a super admin: the new super admin is named and confirms (H-1).
+    SUPER_ADMIN_HANDOVER = "super_admin_handover", _("Super admin handover")
+    # Handover: the member still holds the admin role or is the backup admin.
+    ADMIN_RIGHTS = "admin_rights", _("Admin rights to hand over")
+    # Handover: the member still owns resources, or a successor was full (离职继承).
+    RESOURCES = "resources", _("Resources to hand over")
+    # Handover: checklist items or the review of HR, of IT, or of both, not signed off yet.
+    HR_AND_IT_SIGN_OFF = "hr_and_it_sign_off", _("HR and IT sign-offs")
+    HR_SIGN_OFF = "hr_sign_off", _("HR sign-off")
+    IT_SIGN_OFF = "it_sign_off", _("IT sign-off")
+    # Handover with nothing left: HR or IT completes it.
+    COMPLETION = "completion", _("Completion")
+    # Completed: it can be undone until the deadline, then the nightly job closes it.
+    UNDO_WINDOW = "undo_window", _("Undo window")

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from directory.choices import HandoverPolicy
 from directory.models import Member
 
-from . import backup, handover, rules, selectors, services, workflow
+from . import backup, handover, rules, selectors, services, todo, workflow
 from .choices import (
     OPEN_HANDOVER_STATES,
     OPEN_STATES,
@@ -69,8 +69,10 @@ def _posted(request):
 def home(request):
     user = request.user
     member = selectors.member_of(user)
-    waiting_count = Exit.objects.waiting_for(user).count()
-    open_exit = Exit.objects.filter(member=member).open().first() if member else None
+    # What waits for the user (offboarding/todo.py): the to-do list above the tiles.
+    waiting = todo.member_waiting(user, member)
+    waiting_count = waiting["approvals_count"]
+    open_exit = waiting["own_exit"]
     handover_to_confirm = (
         member is not None
         and SuperAdminHandover.objects.filter(
@@ -88,6 +90,7 @@ def home(request):
         "offboarding/home.html",
         {
             "member": member,
+            "todo_items": todo.sorted_items(waiting["items"]),
             "open_exit": open_exit,
             "waiting_count": waiting_count,
             "decides_approvals": waiting_count > 0 or selectors.may_decide_approvals(user, member),

@@ -34,8 +34,8 @@ from directory.admin import EnterpriseScopedAdmin
 from directory.models import ExternalContact, Member
 from directory.services import DirectoryError
 
-from .. import inheritance, prereview, rules, services, workflow
-from ..choices import ExitState, InheritanceStatus, ResourceType, Team, Transition
+from .. import inheritance, prereview, rules, services, todo, workflow
+from ..choices import ExitState, InheritanceStatus, ResourceType, Team, Transition, WaitingStep
 from ..exceptions import ExitRefused
 from ..models import ChecklistItem, Exit, ExitApproval, InheritanceItem
 from ..selectors import exit_timeline, person_name
@@ -237,12 +237,37 @@ def _signing_teams(request, exit_case) -> set[str]:
     return {team for team in Team if rules.signs_for(request.user, exit_case, team)}
 
 
+class WaitingFilter(admin.SimpleListFilter):
+    """Open exits by the step they wait for (offboarding/todo.py); "hr" and "it": every exit in
+    handover whose HR's (IT's) checklist items or review are not signed off, whatever comes first.
+    The links of the staff home lead here."""
+
+    title = gettext_lazy("waiting for")
+    parameter_name = "waiting"
+
+    def lookups(self, request, model_admin):
+        return (
+            *WaitingStep.choices,
+            ("hr", gettext_lazy("HR's sign-offs (any step)")),
+            ("it", gettext_lazy("IT's sign-offs (any step)")),
+        )
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in WaitingStep.values:
+            return queryset.filter(waiting_step=value)
+        if value in ("hr", "it"):
+            return queryset.filter(state=ExitState.HANDOVER, **{f"{value}_pending": True})
+        return queryset
+
+
 @admin.register(Exit)
 class ExitAdmin(EnterpriseScopedAdmin):
     list_display = (
         "member",
         "kind",
         "state",
+        "waiting",
         "last_working_day",
         "submitted",
         "completed",
@@ -250,7 +275,12 @@ class ExitAdmin(EnterpriseScopedAdmin):
         "enterprise",
     )
     list_select_related = ("member", "enterprise")
-    list_filter = ("state", "kind", ("enterprise", admin.RelatedOnlyFieldListFilter))
+    list_filter = (
+        "state",
+        WaitingFilter,
+        "kind",
+        ("enterprise", admin.RelatedOnlyFieldListFilter),
+    )
     search_fields = ("member__name", "member__employee_number")
     date_hierarchy = "created_at"
     list_per_page = 50
@@ -297,7 +327,19 @@ class ExitAdmin(EnterpriseScopedAdmin):
             formfield.widget.can_change_related = False
         return formfield
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == "offboarding_exit_changelist":
+            # The "waiting for" column and filter: computed in the rows' own query.
+            queryset = todo.with_waiting_step(queryset, names=True)
+        return queryset
+
     # Changelist columns: times in each exit's enterprise time zone.
+
+    @admin.display(description=gettext_lazy("waiting for"))
+    def waiting(self, exit_case):
+        return todo.waiting_on(exit_case) if hasattr(exit_case, "waiting_step") else ""
 
     @admin.display(description=gettext_lazy("submitted at"), ordering="submitted_at")
     def submitted(self, exit_case):

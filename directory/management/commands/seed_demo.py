@@ -127,6 +127,7 @@ class Command(BaseCommand):
                 records_seconds = time.monotonic() - records_started
                 logins_started = time.monotonic()
                 logins = ensure_demo_logins(target) if demo_logins else []
+                demo_exits = self.seed_exits(target) if demo_logins else []
                 logins_seconds = time.monotonic() - logins_started  # password hashing, mostly
                 commit_started = time.monotonic()
         except SeedError as error:
@@ -149,6 +150,19 @@ class Command(BaseCommand):
             )
         if logins:
             self.print_logins(logins)
+        if demo_exits:
+            self.stdout.write("")
+            self.stdout.write(self.style.MIGRATE_HEADING("Demo exits (what waits for whom)"))
+            for line in demo_exits:
+                self.stdout.write(f"  {line}")
+
+    def seed_exits(self, enterprise: Enterprise) -> list[str]:
+        # Exits through the workflow's doors, so that something waits for each demo login; the
+        # higher apps build them, imported here where they are used (as for the records).
+        from compliance.demo import seed_ended_hold
+        from offboarding.demo import seed_exits
+
+        return seed_exits(enterprise) + seed_ended_hold(enterprise)
 
     def seed_records(self, enterprise: Enterprise, per_member: int) -> int:
         # The compliance app builds its own demo data; imported here, where it is used, so the
