@@ -776,6 +776,16 @@ def open_window_for(user) -> SuperAdminHandover | None:
     )
 
 
+def takeover_on_report(handover: SuperAdminHandover) -> tuple[Member | None, str | None]:
+    """What a report of the new super admin's account would do now, for the emergency page:
+    (the backup admin whom the freeze would promote, None), or (None, why the freeze would be
+    refused) — no backup admin, or one who could not take over."""
+    try:
+        return _backup_admin_of(handover.to_member), None
+    except ExitRefused as refusal:
+        return None, str(refusal)
+
+
 def check_report(handover: SuperAdminHandover, *, actor, reason: str) -> None:
     """Raise ExitRefused unless `report_stolen` with these values would go ahead."""
     if actor is None or actor.pk != handover.from_member.user_id or not handover.grace_window_open:
@@ -835,7 +845,9 @@ def close_grace_windows() -> int:
                 continue
             handover.grace_closed_at = now
             _save_handover(handover, actor=None, change_reason="close_grace_window")
-            end_sessions(handover.from_member.user)
+            if not handover.from_member.user.is_active:
+                # The sessions the window allowed; a still-employed member keeps theirs.
+                end_sessions(handover.from_member.user)
             audit.record_many(
                 handover.enterprise_id,
                 [_grace_closed_event(handover, cause="deadline")],
