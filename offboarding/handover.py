@@ -780,10 +780,27 @@ def takeover_on_report(handover: SuperAdminHandover) -> tuple[Member | None, str
     """What a report of the new super admin's account would do now, for the emergency page:
     (the backup admin whom the freeze would promote, None), or (None, why the freeze would be
     refused) — no backup admin, or one who could not take over."""
+    return takeover_on_report_of(handover.to_member)
+
+
+def takeover_on_report_of(super_admin: Member) -> tuple[Member | None, str | None]:
+    """Whom freezing the super admin `super_admin` would promote, or why it would be refused;
+    writes nothing (the confirmation pages say it before the freeze)."""
     try:
-        return _backup_admin_of(handover.to_member), None
+        return _backup_admin_of(super_admin), None
     except ExitRefused as refusal:
         return None, str(refusal)
+
+
+def open_handovers_naming(member: Member) -> list[SuperAdminHandover]:
+    """The open handovers `member` leaves, holds in custody or would receive (not locked): what a
+    freeze of their account withdraws."""
+    return list(
+        SuperAdminHandover.objects.filter(
+            Q(from_member_id=member.pk) | Q(custodian_id=member.pk) | Q(to_member_id=member.pk),
+            state__in=OPEN_HANDOVER_STATES,
+        ).select_related("from_member", "to_member")
+    )
 
 
 def check_report(handover: SuperAdminHandover, *, actor, reason: str) -> None:

@@ -429,7 +429,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
                     "url": self._exit_url("transition", exit_case, transition.value),
                 }
                 for transition in BUTTON_ORDER
-                if transition in transitions
+                if transition in transitions and _offered(exit_case, transition)
             ],
             # Blockers stand in the way of submit and completion: only while those lie ahead.
             "in_progress": in_progress,
@@ -683,6 +683,13 @@ class ExitAdmin(EnterpriseScopedAdmin):
                     % {"action": transition.label},
                 )
                 return HttpResponseRedirect(self._change_url(exit_case))
+            if not _offered(exit_case, transition):
+                messages.error(
+                    request,
+                    _("The undo window ended at %(deadline)s: this exit can no longer be undone.")
+                    % {"deadline": _in_time_zone(exit_case.undo_deadline, exit_case.enterprise)},
+                )
+                return HttpResponseRedirect(self._change_url(exit_case))
             current = rules.current_approval(exit_case)
             form = form_class(initial={"step": current.position if current else None})
         step = TRANSITION_PREREVIEW.get(transition)
@@ -695,6 +702,12 @@ class ExitAdmin(EnterpriseScopedAdmin):
             transition=transition.value,
             question=TRANSITION_QUESTIONS[transition] % {"member": exit_case.member.name},
             blockers=prereview.blockers_for(exit_case, step) if step else [],
+            warning=_early_completion_warning(exit_case)
+            if transition == Transition.COMPLETE
+            else None,
+            undo_until=_in_time_zone(exit_case.undo_deadline, exit_case.enterprise)
+            if transition == Transition.UNDO
+            else None,
             form=form,
         )
 
@@ -1040,6 +1053,31 @@ class ExitAdmin(EnterpriseScopedAdmin):
 
     def _exit_url(self, action, exit_case, *args) -> str:
         return reverse(f"admin:offboarding_exit_{action}", args=[quote(exit_case.pk), *args])
+
+
+def _offered(exit_case, transition) -> bool:
+    """Whether the button is offered: undo only while its window is open (the door refuses after
+    it too; the button is not offered to be refused)."""
+    return transition != Transition.UNDO or not exit_case.undo_window_has_ended
+
+
+def _early_completion_warning(exit_case) -> str | None:
+    """Completing before the last working day: said on the confirmation page, before it runs."""
+    today = services.local_today(exit_case.enterprise)
+    if exit_case.last_working_day is None or exit_case.last_working_day <= today:
+        return None
+    days = (exit_case.last_working_day - today).days
+    return ngettext(
+        "The last working day of %(member)s is %(day)s, %(days)d day from now. Completing now "
+        "ends their access before it: their login is deactivated today.",
+        "The last working day of %(member)s is %(day)s, %(days)d days from now. Completing now "
+        "ends their access before it: their login is deactivated today.",
+        days,
+    ) % {
+        "member": exit_case.member.name,
+        "day": formats.date_format(exit_case.last_working_day, "Y-m-d"),
+        "days": days,
+    }
 
 
 def _posted(request):
