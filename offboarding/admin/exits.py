@@ -766,7 +766,9 @@ class ExitAdmin(EnterpriseScopedAdmin):
             action=_("Sign off"),
             question=_(
                 "Sign off the %(team)s exit review of %(member)s (HR与IT联合执行退出审核)? "
-                "The exit completes once HR and IT have both signed off."
+                "Your name and the time are recorded on the exit and in the audit trail, and a "
+                "sign-off cannot be withdrawn. The exit can be completed once HR and IT have both "
+                "signed off and every checklist item is done."
             )
             % {"team": team.label, "member": exit_case.member.name},
             form=None,
