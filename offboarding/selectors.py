@@ -69,8 +69,13 @@ def exit_timeline(exit_case) -> list[dict]:
         ExitApproval.history.filter(
             exit_case_id=exit_case.pk, history_type="~", history_change_reason="reassign"
         )
-        .select_related("history_user", "assignee")
+        .select_related("history_user")
         .order_by("-history_id")[:TIMELINE_LENGTH]
+    )
+    assignees = dict(
+        Member.objects.filter(pk__in={record.assignee_id for record in reassignments}).values_list(
+            "pk", "name"
+        )
     )
     for record in reassignments:
         entries.append(
@@ -81,7 +86,7 @@ def exit_timeline(exit_case) -> list[dict]:
                 % {
                     "position": record.position,
                     "approver": record.get_approver_display(),
-                    "name": record.assignee.name if record.assignee else "?",
+                    "name": assignees.get(record.assignee_id, "?"),
                     "reason": record.reassign_reason,
                 },
                 "state": "",

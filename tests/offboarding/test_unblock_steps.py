@@ -270,6 +270,9 @@ def test_the_reassign_confirmation_reassigns_on_post(pending_exit, manager, new_
     response = hr_client.post(url, {"assignee": new_manager.pk, "reason": REASON})
     assert response.status_code == 302
     assert step(pending_exit, 1).assignee == new_manager
+    # the exit's timeline says who reassigned the step, to whom and why
+    page = hr_client.get(exit_page(pending_exit)).content.decode()
+    assert f"Step 1 (Direct manager) reassigned to 王主管: “{REASON}”" in page
 
 
 @pytest.mark.parametrize("who", ["it_user", "compliance_user"])
