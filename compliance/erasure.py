@@ -743,7 +743,7 @@ def _erase(erasure_request: ErasureRequest, *, actor) -> audit.Event:
 ERASED_TEXT = "[erased]"
 FREE_TEXTS = (
     ("offboarding", "Exit", ("reason", "rejection_reason"), "member_id"),
-    ("offboarding", "ExitApproval", ("comment",), "exit_case__member_id"),
+    ("offboarding", "ExitApproval", ("comment", "reassign_reason"), "exit_case__member_id"),
     ("offboarding", "ChecklistItem", ("note",), "exit_case__member_id"),
     ("offboarding", "InheritanceItem", ("refusal_reason",), "batch__from_member_id"),
     ("offboarding", "AccountFreeze", ("reason",), "member_id"),

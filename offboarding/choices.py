@@ -62,6 +62,8 @@ class Decision(models.TextChoices):
     PENDING = "pending", _("Waiting")
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
+    # HR skipped the step because its approver could not act (offboarding.workflow.skip_step).
+    SKIPPED = "skipped", _("Skipped by HR")
 
 
 class Team(models.TextChoices):

@@ -109,6 +109,15 @@ class HandoverRequestForm(forms.Form):
             "accepts."
         ),
     )
+    # Shown only when the member named is the backup admin (AB角): the role takes them away from
+    # that post, and the enterprise is without a backup admin until the new super admin names one.
+    backup_understood = forms.BooleanField(
+        label=_(
+            "I understand: the enterprise will have no backup admin until the new super admin "
+            "designates one."
+        ),
+        required=True,
+    )
     password = forms.CharField(
         label=_("Your password"),
         strip=False,
@@ -120,6 +129,21 @@ class HandoverRequestForm(forms.Form):
         self.enterprise = enterprise
         if not custody:
             del self.fields["custodian"]
+        number = (self.data.get(self.add_prefix("new_admin")) or "").strip()
+        self.names_backup_admin = bool(number) and (
+            Member.objects.filter(
+                enterprise=enterprise, employee_number=number, is_backup_admin=True
+            ).exists()
+        )
+        if self.names_backup_admin:
+            self.fields["backup_understood"].error_messages["required"] = _(
+                "This member is the backup admin (AB角). Once they are the super admin the "
+                "enterprise has no backup admin: freezing the super admin's account would be "
+                "refused until the new super admin designates a new backup admin. Tick the box "
+                "to name them anyway."
+            )
+        else:
+            del self.fields["backup_understood"]
 
     def _member_by_number(self, field: str):
         return _member_of(self.enterprise, self.cleaned_data[field].strip())

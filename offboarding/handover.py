@@ -776,6 +776,33 @@ def open_window_for(user) -> SuperAdminHandover | None:
     )
 
 
+def takeover_on_report(handover: SuperAdminHandover) -> tuple[Member | None, str | None]:
+    """What a report of the new super admin's account would do now, for the emergency page:
+    (the backup admin whom the freeze would promote, None), or (None, why the freeze would be
+    refused) — no backup admin, or one who could not take over."""
+    return takeover_on_report_of(handover.to_member)
+
+
+def takeover_on_report_of(super_admin: Member) -> tuple[Member | None, str | None]:
+    """Whom freezing the super admin `super_admin` would promote, or why it would be refused;
+    writes nothing (the confirmation pages say it before the freeze)."""
+    try:
+        return _backup_admin_of(super_admin), None
+    except ExitRefused as refusal:
+        return None, str(refusal)
+
+
+def open_handovers_naming(member: Member) -> list[SuperAdminHandover]:
+    """The open handovers `member` leaves, holds in custody or would receive (not locked): what a
+    freeze of their account withdraws."""
+    return list(
+        SuperAdminHandover.objects.filter(
+            Q(from_member_id=member.pk) | Q(custodian_id=member.pk) | Q(to_member_id=member.pk),
+            state__in=OPEN_HANDOVER_STATES,
+        ).select_related("from_member", "to_member")
+    )
+
+
 def check_report(handover: SuperAdminHandover, *, actor, reason: str) -> None:
     """Raise ExitRefused unless `report_stolen` with these values would go ahead."""
     if actor is None or actor.pk != handover.from_member.user_id or not handover.grace_window_open:
@@ -835,7 +862,9 @@ def close_grace_windows() -> int:
                 continue
             handover.grace_closed_at = now
             _save_handover(handover, actor=None, change_reason="close_grace_window")
-            end_sessions(handover.from_member.user)
+            if not handover.from_member.user.is_active:
+                # The sessions the window allowed; a still-employed member keeps theirs.
+                end_sessions(handover.from_member.user)
             audit.record_many(
                 handover.enterprise_id,
                 [_grace_closed_event(handover, cause="deadline")],

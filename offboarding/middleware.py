@@ -1,10 +1,13 @@
 """The emergency window's wall (超级管理员移交, grace policy).
 
-A session opened by the old super admin during their emergency window is marked at login
-(`mark_emergency_session`). Such a session reaches only the emergency page, its report, the
-language switch and logging out: any other page is a redirect to the emergency page (GET) or 403.
-Once the window has closed — its deadline passed, or closed by the expiry job — the session is
-ended at its next request and the person is sent to the login page, told why.
+While the old super admin is still employed — their login works — they keep their member pages
+(their own exit, their team's approvals) and reach the emergency page from the home page: no wall.
+The wall starts when their own exit completes (or a removal cuts their login): from then on they
+sign in only through the emergency window (offboarding.backends), and such a session is marked at
+login (`mark_emergency_session`). A marked session reaches only the emergency page, its report,
+the language switch and logging out: any other page is a redirect to the emergency page (GET) or
+403. Once the window has closed — its deadline passed, or closed by the expiry job — the session
+is ended at its next request and the person is sent to the login page, told why.
 """
 
 from django.contrib import messages
@@ -30,6 +33,8 @@ def mark_emergency_session(sender, request, user, **kwargs):
     session = getattr(request, "session", None)
     if session is None:
         return
+    if user.is_active:
+        return  # still employed: their own pages, the emergency page linked from home
     window = handover.open_window_for(user)
     if window is not None:
         session[SESSION_KEY] = window.pk

@@ -319,6 +319,9 @@ class ExitApproval(models.Model):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     comment = models.TextField(_("comment"), blank=True)
+    # Why HR gave the step to another approver (offboarding.workflow.reassign_step); the earlier
+    # assignees and reasons are in the step's history.
+    reassign_reason = models.TextField(_("reason for reassignment"), blank=True)
 
     history = HistoricalRecords()
 

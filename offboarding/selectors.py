@@ -65,6 +65,33 @@ def exit_timeline(exit_case) -> list[dict]:
         entries.append(
             {"when": record.history_date, "who": record.history_user, "what": what, "state": ""}
         )
+    reassignments = (
+        ExitApproval.history.filter(
+            exit_case_id=exit_case.pk, history_type="~", history_change_reason="reassign"
+        )
+        .select_related("history_user")
+        .order_by("-history_id")[:TIMELINE_LENGTH]
+    )
+    assignees = dict(
+        Member.objects.filter(pk__in={record.assignee_id for record in reassignments}).values_list(
+            "pk", "name"
+        )
+    )
+    for record in reassignments:
+        entries.append(
+            {
+                "when": record.history_date,
+                "who": record.history_user,
+                "what": _("Step %(position)s (%(approver)s) reassigned to %(name)s: “%(reason)s”")
+                % {
+                    "position": record.position,
+                    "approver": record.get_approver_display(),
+                    "name": assignees.get(record.assignee_id, "?"),
+                    "reason": record.reassign_reason,
+                },
+                "state": "",
+            }
+        )
     sign_offs = (
         ChecklistItem.history.filter(
             exit_case_id=exit_case.pk, history_type="~", signed_off_at__isnull=False

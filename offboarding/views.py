@@ -91,6 +91,8 @@ def home(request):
         {
             "member": member,
             "todo_items": todo.sorted_items(waiting["items"]),
+            # The old super admin, still employed after the handover: their emergency page.
+            "emergency_window": handover.open_window_for(user) if member else None,
             "open_exit": open_exit,
             "waiting_count": waiting_count,
             "decides_approvals": waiting_count > 0 or selectors.may_decide_approvals(user, member),
@@ -494,7 +496,17 @@ def emergency(request):
 
 
 def _emergency_context(window: SuperAdminHandover, form) -> dict:
-    return {"handover": window, "form": form, "reported": window.stolen_report}
+    takeover, no_takeover = handover.takeover_on_report(window)
+    return {
+        "handover": window,
+        "form": form,
+        "reported": window.stolen_report,
+        # What a report does now: who takes over, or why nothing can be frozen.
+        "takeover": takeover,
+        "no_takeover": no_takeover,
+        # Still employed: their own pages too; confined once their exit has completed.
+        "confined": not window.from_member.user.is_active,
+    }
 
 
 @login_required

@@ -271,13 +271,198 @@ def approve(exit_case: Exit, *, actor, comment: str = "", step: int | None = Non
         exit_case, actor=actor, decision=Decision.APPROVED, comment=comment
     )
     trail = [_step_event(exit_case, approval)]
-    if not exit_case.approvals.filter(decision=Decision.PENDING).exists():
-        source = exit_case.state
-        exit_case.approve()
-        _save(exit_case, actor=actor, transition=Transition.APPROVE)
-        trail.append(_transition_event(exit_case, Transition.APPROVE, source))
-    # else the next step decides now
+    _approve_if_no_step_waits(exit_case, actor=actor, trail=trail)
     audit.record_many(exit_case.enterprise_id, trail, actor=actor)
+    return exit_case
+
+
+def _approve_if_no_step_waits(exit_case: Exit, *, actor, trail: list) -> None:
+    """pending_approval → handover once no step waits: after the last step's approval, and after
+    HR skipped the last step (`skip_step`). Otherwise the next step decides now."""
+    if exit_case.approvals.filter(decision=Decision.PENDING).exists():
+        return
+    source = exit_case.state
+    exit_case.approve()
+    _save(exit_case, actor=actor, transition=Transition.APPROVE)
+    trail.append(_transition_event(exit_case, Transition.APPROVE, source))
+
+
+# ---------------------------------------------------------------------------------------------
+# HR unblocks an approval step whose approver cannot act: reassign it, or skip it.
+
+
+class CannotAct:
+    """Why an approver cannot decide their step: the codes of the audit events."""
+
+    FROZEN = "frozen"
+    DEPARTED = "departed"
+    LOGIN_CUT = "login_cut"
+
+
+def why_cannot_act(member) -> str | None:
+    """Why `member` cannot decide an approval step now, or None when they can.
+
+    From the models: a frozen account (a stolen admin account, H-3) and a departed member (their
+    exit completed) are not active; a member whose login is deactivated cannot sign in — a passive
+    removal cut it (「删除成员」), or they are an old super admin whose exit completed during their
+    emergency window, who reaches the emergency page and nothing else.
+    """
+    if member.status == MemberStatus.FROZEN:
+        return CannotAct.FROZEN
+    if member.status != MemberStatus.ACTIVE:
+        return CannotAct.DEPARTED
+    if not member.user.is_active:
+        return CannotAct.LOGIN_CUT
+    return None
+
+
+def cannot_act_message(member, why: str) -> str:
+    return {
+        CannotAct.FROZEN: _("%(name)s's account is frozen."),
+        CannotAct.DEPARTED: _("%(name)s has left the enterprise."),
+        CannotAct.LOGIN_CUT: _("%(name)s's login is deactivated: they cannot sign in."),
+    }[why] % {"name": member.name}
+
+
+def _waiting_step(exit_case: Exit, position: int) -> ExitApproval:
+    """The locked exit's step at `position`, refused unless it is the step the exit waits on now
+    and its approver cannot act (HR unblocks an exit; it does not overrule an approver who can
+    decide)."""
+    if exit_case.state != ExitState.PENDING_APPROVAL:
+        raise ExitRefused(
+            _("This exit is %(state)s: no approval step waits.")
+            % {"state": exit_case.get_state_display()}
+        )
+    approval = (
+        exit_case.approvals.select_for_update(of=("self",))
+        .select_related("assignee__user")
+        .filter(position=position)
+        .first()
+    )
+    current = rules.current_approval(exit_case)
+    if approval is None or current is None or current.position != approval.position:
+        raise ExitRefused(
+            _("Step %(position)s is not the step this exit waits on: it was decided meanwhile.")
+            % {"position": position}
+        )
+    if approval.assignee is None:
+        raise ExitRefused(
+            _("HR decides this step: approve or reject it instead of reassigning or skipping it.")
+        )
+    if why_cannot_act(approval.assignee) is None:
+        raise ExitRefused(
+            _(
+                "%(name)s can still decide this step: ask them, or reject the exit. A step is "
+                "reassigned or skipped only when its approver has left, is frozen or cannot sign "
+                "in."
+            )
+            % {"name": approval.assignee.name}
+        )
+    return approval
+
+
+def _refuse_unless_hr(exit_case: Exit, actor) -> None:
+    if actor is None or not rules.is_hr.test(actor, exit_case):
+        raise ExitRefused(_("Only HR of the enterprise can reassign or skip an approval step."))
+
+
+def _required_reason(reason: str, message: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ExitRefused(message, field="reason")
+    return reason
+
+
+def check_reassign_target(exit_case: Exit, member) -> None:
+    """Refuse a new approver who could not decide either, or who is the leaving member."""
+    if member is None or member.enterprise_id != exit_case.enterprise_id:
+        raise ExitRefused(_("Choose a member of the enterprise."), field="assignee")
+    if member.pk == exit_case.member_id:
+        raise ExitRefused(
+            _("%(name)s cannot approve their own exit.") % {"name": member.name}, field="assignee"
+        )
+    why = why_cannot_act(member)
+    if why is not None:
+        raise ExitRefused(
+            _("%(why)s Choose someone who can decide the step.")
+            % {"why": cannot_act_message(member, why)},
+            field="assignee",
+        )
+
+
+@transaction.atomic
+def reassign_step(exit_case: Exit, *, actor, step: int, assignee, reason: str) -> ExitApproval:
+    """Give the waiting step `step` to another approver, `assignee`, when its approver cannot act
+    (`why_cannot_act`). By HR of the enterprise, with a reason (kept on the step, sealed in the
+    audit event "approval_step_reassigned"). The step waits for the new approver: it leaves the
+    old one's approvals page and enters the new one's."""
+    reason = _required_reason(reason, _("Say why the step goes to another approver."))
+    exit_case = _lock(exit_case)
+    _refuse_unless_hr(exit_case, actor)
+    approval = _waiting_step(exit_case, step)
+    check_reassign_target(exit_case, assignee)
+    previous = approval.assignee
+    why = why_cannot_act(previous)
+    approval.assignee = assignee
+    approval.reassign_reason = reason
+    approval._history_user = actor
+    approval._change_reason = "reassign"
+    approval.save()
+    event = exit_event(
+        exit_case,
+        "approval_step_reassigned",
+        object_type="exit_approval",
+        object_id=approval.pk,
+        data={
+            "position": approval.position,
+            "approver": str(approval.approver),
+            "from_assignee_id": previous.pk,
+            "to_assignee_id": assignee.pk,
+            "cannot_act": why,
+        },
+        personal={"reason": reason},
+    )
+    audit.record_many(exit_case.enterprise_id, [event], actor=actor)
+    # The new approver is told here, once notifications exist.
+    return approval
+
+
+@transaction.atomic
+def skip_step(exit_case: Exit, *, actor, step: int, reason: str) -> Exit:
+    """Skip the waiting step `step` when its approver cannot act (`why_cannot_act`): by HR of the
+    enterprise, with a reason (the step's comment). The next step decides now; skipping the last
+    step moves the exit to handover as the last approval would. Audit events:
+    "approval_step_skipped", then "exit_approved" when it was the last."""
+    reason = _required_reason(reason, _("Say why the step is skipped."))
+    exit_case = _lock(exit_case)
+    _refuse_unless_hr(exit_case, actor)
+    approval = _waiting_step(exit_case, step)
+    why = why_cannot_act(approval.assignee)
+    approval.decision = Decision.SKIPPED
+    approval.decided_by = actor
+    approval.decided_at = timezone.now()
+    approval.comment = reason
+    approval._history_user = actor
+    approval._change_reason = "skip"
+    approval.save()
+    trail = [
+        exit_event(
+            exit_case,
+            "approval_step_skipped",
+            object_type="exit_approval",
+            object_id=approval.pk,
+            data={
+                "position": approval.position,
+                "approver": str(approval.approver),
+                "assignee_id": approval.assignee_id,
+                "cannot_act": why,
+            },
+            personal={"reason": reason},
+        )
+    ]
+    _approve_if_no_step_waits(exit_case, actor=actor, trail=trail)
+    audit.record_many(exit_case.enterprise_id, trail, actor=actor)
+    # The next step's approver is told here, once notifications exist.
     return exit_case
 
 

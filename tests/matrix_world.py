@@ -284,6 +284,8 @@ class World:
             return TRANSITION_NAME
         if name == "name" and "/review/" in route.key:
             return REVIEW_NAME
+        if name == "position":  # an approval step of the pending exit: its first
+            return "1"
         if name == "item_id":
             return str(self.checklist_item.pk)
         if name == "content_type_id":

@@ -243,6 +243,12 @@ EXIT_INHERITANCE_REASSIGN = admin_page(
 )
 # The handover's records (batches, items): read by HR, IT and Compliance of their enterprise;
 # nobody adds, changes or deletes one, the superuser included.
+# HR reassigns or skips a waiting step whose approver cannot act: HR's alone (IT works on exits
+# but is refused, Compliance only reads them). The world's step waits on a manager who can act:
+# the page sends HR back to the exit with the reason, changing nothing.
+EXIT_UNBLOCK_STEP = admin_page(
+    get={(HR, SUPERUSER): OK, (IT, COMPLIANCE): DENIED, OTHER_STAFF: HIDDEN},
+)
 RECORD_PAGE = admin_page(
     get={(*HOME_STAFF, SUPERUSER): OK, OTHER_STAFF: HIDDEN}, post={STAFF: DENIED}
 )
@@ -387,7 +393,11 @@ HR_IMPORT_CONFIRM = admin_page(
     post={(HR, SUPERUSER, OTHER_HR): OK, (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED},
 )
 REVOKE_TOKEN = admin_page(
-    get={STAFF: NOT_ALLOWED},
+    get={
+        (HR, SUPERUSER): OK,
+        (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED,
+        OTHER_HR: HIDDEN,
+    },
     post={
         (HR, SUPERUSER): CHANGED,
         (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED,
@@ -589,6 +599,10 @@ TABLE = {
     "admin/offboarding/exit/<path:object_id>/transition/<str:name>/": EXIT_DOOR_FOR_HR,
     "admin/offboarding/exit/<path:object_id>/checklist/<int:item_id>/sign-off/": EXIT_DOOR_FOR_HR,
     "admin/offboarding/exit/<path:object_id>/review/<str:name>/sign-off/": EXIT_DOOR_FOR_HR,
+    "admin/offboarding/exit/<path:object_id>/approval/<int:position>/reassign/": (
+        EXIT_UNBLOCK_STEP
+    ),
+    "admin/offboarding/exit/<path:object_id>/approval/<int:position>/skip/": EXIT_UNBLOCK_STEP,
     "admin/offboarding/exit/<path:object_id>/inheritance/": EXIT_INHERITANCE,
     "admin/offboarding/exit/<path:object_id>/inheritance/<int:batch_id>/reassign/": (
         EXIT_INHERITANCE_REASSIGN

@@ -42,6 +42,8 @@ ACTIONS = {
     "exit_submitted": gettext_lazy("Exit submitted"),
     "approval_step_approved": gettext_lazy("Approval step approved"),
     "approval_step_rejected": gettext_lazy("Approval step rejected"),
+    "approval_step_reassigned": gettext_lazy("Approval step reassigned by HR"),
+    "approval_step_skipped": gettext_lazy("Approval step skipped by HR"),
     "exit_approved": gettext_lazy("Exit approved"),
     "exit_rejected": gettext_lazy("Exit rejected"),
     "exit_cancelled": gettext_lazy("Exit cancelled"),

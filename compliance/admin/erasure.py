@@ -20,6 +20,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -33,10 +34,11 @@ from directory.choices import ErasureMode
 from directory.models import Member
 from offboarding.selectors import person_name
 
-from .. import erasure
+from .. import erasure, holds
 from ..choices import ErasureLevel, ErasureState, RecordCategory
 from ..exceptions import ComplianceRefused
 from ..models import ErasureRequest
+from ..retention import within_floors
 
 TEMPLATES = "admin/compliance/erasurerequest"
 
@@ -416,6 +418,8 @@ class ErasureRequestAdmin(EnterpriseScopedAdmin):
                 "scope": erasure.records_in_scope(erasure_request).count()
                 if action != erasure.REFUSE
                 else None,
+                # What the button would erase and keep now, by category (evaluate, erase now).
+                "preview": _preview(erasure_request) if action != erasure.REFUSE else None,
                 "form": form,
             },
         )
@@ -460,6 +464,49 @@ class ErasureRequestAdmin(EnterpriseScopedAdmin):
         return reverse(
             f"admin:compliance_erasurerequest_{action}", args=[quote(erasure_request.pk)]
         )
+
+
+def _preview(erasure_request) -> dict:
+    """What evaluating (or erasing) the request would do if run now, read-only: per category, the
+    records in scope, those erased at once and those the law keeps; whether the account (name,
+    free texts, login) goes too. A legal hold keeps everything; a statutory floor keeps its
+    records and the rest is erased at once (compliance/erasure.py `_erase_unkept`)."""
+    enterprise = erasure_request.enterprise
+    found = erasure.blockers(erasure_request)
+    held = any(blocker["code"] == erasure.LEGAL_HOLD for blocker in found)
+    scope = erasure.records_in_scope(erasure_request)
+    today = holds.local_today(enterprise)
+    kept_condition = within_floors(enterprise, today=today)
+    totals = dict(scope.order_by().values_list("category").annotate(n=Count("pk")))
+    kept = (
+        totals
+        if held
+        else dict(
+            scope.filter(kept_condition).order_by().values_list("category").annotate(n=Count("pk"))
+        )
+    )
+    rows = [
+        {
+            "category": RecordCategory(category).label,
+            "total": totals[category],
+            "kept": kept.get(category, 0),
+            "erased": totals[category] - kept.get(category, 0),
+        }
+        for category in RecordCategory.values
+        if totals.get(category)
+    ]
+    if erasure_request.mode == ErasureMode.LEVELS and erasure_request.level:
+        how = ErasureLevel(erasure_request.level).label
+    else:
+        how = ErasureLevel.DELETE.label
+    return {
+        "rows": rows,
+        "erased": sum(row["erased"] for row in rows),
+        "kept": sum(row["kept"] for row in rows),
+        "held": held,
+        "how": how,
+        "account": erasure_request.mode == ErasureMode.ACCOUNT and not held,
+    }
 
 
 class RefusalForm(forms.Form):

@@ -45,7 +45,9 @@ from .forms import (
     ExitAddForm,
     InheritanceForm,
     ReassignForm,
+    ReassignStepForm,
     SignOffForm,
+    StepReasonForm,
 )
 
 TEMPLATES = "admin/offboarding/exit"
@@ -174,6 +176,7 @@ class ApprovalInline(ReadOnlyExitInline):
         "decided_by_name",
         "decided_at",
         "comment",
+        "reassign_reason",
     )
     readonly_fields = fields
     related_select = ("assignee", "decided_by")
@@ -468,7 +471,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
                     "url": self._exit_url("transition", exit_case, transition.value),
                 }
                 for transition in BUTTON_ORDER
-                if transition in transitions
+                if transition in transitions and _offered(exit_case, transition)
             ],
             # Blockers stand in the way of submit and completion: only while those lie ahead.
             "in_progress": in_progress,
@@ -494,6 +497,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
             "reviews": [
                 self._review(exit_case, team, signing_teams) for team in (Team.HR, Team.IT)
             ],
+            "blocked_step": self._blocked_step(request, exit_case) if may_act else None,
             "timeline": exit_timeline(exit_case),
             "audit_trail_url": _audit_trail_url(request, exit_case),
         }
@@ -508,6 +512,25 @@ class ExitAdmin(EnterpriseScopedAdmin):
             "url": self._exit_url("sign_off_review", exit_case, team.value)
             if signed_at is None and team in signing_teams
             else None,
+        }
+
+    def _blocked_step(self, request, exit_case) -> dict | None:
+        """The waiting approval step whose approver cannot act, with HR's ways out (reassign,
+        skip); None when no step waits on such an approver or the user is not HR."""
+        if exit_case.state != ExitState.PENDING_APPROVAL:
+            return None
+        current = rules.current_approval(exit_case)
+        if current is None or current.assignee is None:
+            return None
+        why = workflow.why_cannot_act(current.assignee)
+        if why is None or not rules.is_hr.test(request.user, exit_case):
+            return None
+        return {
+            "position": current.position,
+            "approver": current.get_approver_display(),
+            "why": workflow.cannot_act_message(current.assignee, why),
+            "reassign_url": self._exit_url("reassign_step", exit_case, current.position),
+            "skip_url": self._exit_url("skip_step", exit_case, current.position),
         }
 
     def _handover(self, exit_case, *, may_reassign: bool) -> dict:
@@ -642,6 +665,16 @@ class ExitAdmin(EnterpriseScopedAdmin):
                 name="offboarding_exit_sign_off_review",
             ),
             path(
+                "<path:object_id>/approval/<int:position>/reassign/",
+                wrap(self.reassign_step_view),
+                name="offboarding_exit_reassign_step",
+            ),
+            path(
+                "<path:object_id>/approval/<int:position>/skip/",
+                wrap(self.skip_step_view),
+                name="offboarding_exit_skip_step",
+            ),
+            path(
                 "<path:object_id>/inheritance/",
                 wrap(self.inheritance_view),
                 name="offboarding_exit_inheritance",
@@ -692,6 +725,13 @@ class ExitAdmin(EnterpriseScopedAdmin):
                     % {"action": transition.label},
                 )
                 return HttpResponseRedirect(self._change_url(exit_case))
+            if not _offered(exit_case, transition):
+                messages.error(
+                    request,
+                    _("The undo window ended at %(deadline)s: this exit can no longer be undone.")
+                    % {"deadline": _in_time_zone(exit_case.undo_deadline, exit_case.enterprise)},
+                )
+                return HttpResponseRedirect(self._change_url(exit_case))
             current = rules.current_approval(exit_case)
             form = form_class(initial={"step": current.position if current else None})
         step = TRANSITION_PREREVIEW.get(transition)
@@ -704,6 +744,12 @@ class ExitAdmin(EnterpriseScopedAdmin):
             transition=transition.value,
             question=TRANSITION_QUESTIONS[transition] % {"member": exit_case.member.name},
             blockers=prereview.blockers_for(exit_case, step) if step else [],
+            warning=_early_completion_warning(exit_case)
+            if transition == Transition.COMPLETE
+            else None,
+            undo_until=_in_time_zone(exit_case.undo_deadline, exit_case.enterprise)
+            if transition == Transition.UNDO
+            else None,
             form=form,
         )
 
@@ -762,11 +808,146 @@ class ExitAdmin(EnterpriseScopedAdmin):
             action=_("Sign off"),
             question=_(
                 "Sign off the %(team)s exit review of %(member)s (HR与IT联合执行退出审核)? "
-                "The exit completes once HR and IT have both signed off."
+                "Your name and the time are recorded on the exit and in the audit trail, and a "
+                "sign-off cannot be withdrawn. The exit can be completed once HR and IT have both "
+                "signed off and every checklist item is done."
             )
             % {"team": team.label, "member": exit_case.member.name},
             form=None,
         )
+
+    def reassign_step_view(self, request, object_id, position):
+        """HR gives the waiting step whose approver cannot act to another approver."""
+        exit_case, approval = self._step_to_unblock(request, object_id, position)
+        if approval is None:
+            return HttpResponseRedirect(self._change_url(exit_case))
+        form = ReassignStepForm(_posted(request), exit_case=exit_case)
+        if request.method == "POST" and form.is_valid():
+            try:
+                approval = workflow.reassign_step(
+                    exit_case, actor=request.user, step=position, **form.door_arguments()
+                )
+            except ExitRefused as error:
+                field = getattr(error, "field", None)
+                form.add_error(field if field in form.fields else None, _refusal(error))
+            else:
+                messages.success(
+                    request,
+                    _("Step %(position)s now waits for %(name)s.")
+                    % {"position": position, "name": approval.assignee.name},
+                )
+                return HttpResponseRedirect(self._change_url(exit_case))
+        return self._render(
+            request,
+            exit_case,
+            "transition_confirmation.html",
+            title=_("Reassign step %(position)s: %(exit)s")
+            % {"position": position, "exit": exit_case},
+            action=_("Reassign the step"),
+            question=self._unblock_question(approval)
+            + " "
+            + _(
+                "Reassign step %(position)s (%(approver)s) to another approver? The step leaves "
+                "%(name)s's approvals and waits for the approver you choose; the reason stays on "
+                "the step and in the audit trail."
+            )
+            % {
+                "position": position,
+                "approver": approval.get_approver_display(),
+                "name": approval.assignee.name,
+            },
+            form=form,
+        )
+
+    def skip_step_view(self, request, object_id, position):
+        """HR skips the waiting step whose approver cannot act."""
+        exit_case, approval = self._step_to_unblock(request, object_id, position)
+        if approval is None:
+            return HttpResponseRedirect(self._change_url(exit_case))
+        form = StepReasonForm(_posted(request))
+        if request.method == "POST" and form.is_valid():
+            try:
+                exit_case = workflow.skip_step(
+                    exit_case, actor=request.user, step=position, **form.door_arguments()
+                )
+            except ExitRefused as error:
+                field = getattr(error, "field", None)
+                form.add_error(field if field in form.fields else None, _refusal(error))
+            else:
+                messages.success(
+                    request,
+                    _("Step %(position)s is skipped; the exit of %(member)s is now %(state)s.")
+                    % {
+                        "position": position,
+                        "member": exit_case.member.name,
+                        "state": exit_case.get_state_display(),
+                    },
+                )
+                return HttpResponseRedirect(self._change_url(exit_case))
+        following = exit_case.approvals.filter(position__gt=position).order_by("position").first()
+        if following is None:
+            then = _(
+                "It is the last step: the exit is approved and moves to handover, as if the "
+                "step had been approved."
+            )
+        else:
+            then = _("Step %(position)s (%(approver)s) decides next.") % {
+                "position": following.position,
+                "approver": following.get_approver_display(),
+            }
+        return self._render(
+            request,
+            exit_case,
+            "transition_confirmation.html",
+            title=_("Skip step %(position)s: %(exit)s") % {"position": position, "exit": exit_case},
+            action=_("Skip the step"),
+            question=self._unblock_question(approval)
+            + " "
+            + _(
+                "Skip step %(position)s (%(approver)s) of the exit of %(member)s? Nobody approves "
+                "it; the step is recorded as skipped by you, with your reason."
+            )
+            % {
+                "position": position,
+                "approver": approval.get_approver_display(),
+                "member": exit_case.member.name,
+            }
+            + " "
+            + then,
+            form=form,
+        )
+
+    def _step_to_unblock(self, request, object_id, position):
+        """The exit (HR only: 403 for anyone else) and its step at `position`, if it is the
+        waiting step and its approver cannot act; otherwise a message and (exit, None)."""
+        exit_case = self._exit_to_hand_over(request, object_id)
+        approval = (
+            exit_case.approvals.select_related("assignee__user").filter(position=position).first()
+        )
+        if approval is None:
+            raise Http404(_("There is no such approval step."))
+        current = rules.current_approval(exit_case)
+        if (
+            exit_case.state != ExitState.PENDING_APPROVAL
+            or current is None
+            or current.position != position
+            or approval.assignee is None
+            or workflow.why_cannot_act(approval.assignee) is None
+        ):
+            messages.error(
+                request,
+                _(
+                    "Step %(position)s does not wait on an approver who cannot act: there is "
+                    "nothing to reassign or skip."
+                )
+                % {"position": position},
+            )
+            return exit_case, None
+        return exit_case, approval
+
+    def _unblock_question(self, approval) -> str:
+        why = workflow.why_cannot_act(approval.assignee)
+        return workflow.cannot_act_message(approval.assignee, why)
 
     def inheritance_view(self, request, object_id):
         """离职继承: hand everything the member owns to successors (`inheritance.inherit`)."""
@@ -916,6 +1097,35 @@ class ExitAdmin(EnterpriseScopedAdmin):
 
     def _exit_url(self, action, exit_case, *args) -> str:
         return reverse(f"admin:offboarding_exit_{action}", args=[quote(exit_case.pk), *args])
+
+
+def _offered(exit_case, transition) -> bool:
+    """Whether the button is offered: undo only while its window is open (the door refuses after
+    it too; the button is not offered to be refused)."""
+    return transition != Transition.UNDO or not exit_case.undo_window_has_ended
+
+
+def _early_completion_warning(exit_case) -> str | None:
+    """Completing before the last working day: said on the confirmation page, before it runs."""
+    today = services.local_today(exit_case.enterprise)
+    if exit_case.last_working_day is None or exit_case.last_working_day <= today:
+        return None
+    days = (exit_case.last_working_day - today).days
+    return ngettext(
+        "The last working day of %(member)s is %(day)s, %(days)d day from now. Completing now "
+        "ends their access before it: their login is deactivated today.",
+        "The last working day of %(member)s is %(day)s, %(days)d days from now. Completing now "
+        "ends their access before it: their login is deactivated today.",
+        days,
+    ) % {
+        "member": exit_case.member.name,
+        "day": formats.date_format(exit_case.last_working_day, "Y-m-d"),
+        "days": days,
+    }
+
+
+def _posted(request):
+    return request.POST if request.method == "POST" else None
 
 
 def _undone(exit_case) -> dict | None:

@@ -182,3 +182,39 @@ class ReassignForm(forms.Form):
     def __init__(self, *args, exit_case, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["successor"].queryset = _successor_choices(exit_case)
+
+
+class StepReasonForm(forms.Form):
+    """Skip a waiting approval step whose approver cannot act: HR says why."""
+
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=gettext_lazy("Kept on the step and in the audit trail."),
+        error_messages={"required": gettext_lazy("Say why: the exit's record keeps it.")},
+    )
+
+    def door_arguments(self) -> dict:
+        return {"reason": self.cleaned_data["reason"]}
+
+
+class ReassignStepForm(StepReasonForm):
+    """Give a waiting approval step to another approver: who, and why."""
+
+    field_order = ("assignee", "reason")
+
+    assignee = forms.ModelChoiceField(
+        queryset=Member.objects.none(),
+        label=gettext_lazy("New approver"),
+        help_text=gettext_lazy("An active member whose login works; not the leaving member."),
+        error_messages={"required": gettext_lazy("Choose who decides the step now.")},
+    )
+
+    def __init__(self, *args, exit_case, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = _successor_choices(exit_case).filter(
+            user__is_active=True
+        )
+
+    def door_arguments(self) -> dict:
+        return {**super().door_arguments(), "assignee": self.cleaned_data["assignee"]}

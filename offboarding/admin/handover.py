@@ -26,6 +26,10 @@ from ..exceptions import ExitRefused
 from ..models import AccountFreeze, SuperAdminHandover
 from ..selectors import person_name
 
+# The field the freeze's confirmation page posts: without it, the add form's POST only shows what
+# the freeze would do.
+CONFIRMED = "freeze_confirmed"
+
 
 class FreezeForm(forms.ModelForm):
     """The emergency action. Its rules live in `handover.check_freeze`; a refusal is shown here."""
@@ -76,7 +80,37 @@ class AccountFreezeAdmin(RecordAdmin):
     def unfrozen_by_name(self, freeze):
         return person_name(freeze.unfrozen_by)
 
-    # The add page is the freeze (RecordAdmin: the record never changes by its form).
+    # The add page is the freeze (RecordAdmin: the record never changes by its form). Its POST
+    # first shows what the freeze will do; only the confirmation's POST freezes.
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "POST" and request.POST.get(CONFIRMED) != "1":
+            form = self.get_form(request)(request.POST)
+            if self.has_add_permission(request) and form.is_valid():
+                return self._freeze_confirmation(request, form)
+        return super().add_view(request, form_url, extra_context)
+
+    def _freeze_confirmation(self, request, form):
+        member = form.cleaned_data["member"]
+        promoted = None
+        if member.is_active_super_admin:
+            promoted, _refusal = handover.takeover_on_report_of(member)
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request,
+            "admin/offboarding/accountfreeze/freeze_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": _("Freeze the account of %(member)s?") % {"member": member.name},
+                "member": member,
+                "promoted": promoted,
+                "reason": form.cleaned_data["reason"],
+                "form": form,
+                "confirmed": CONFIRMED,
+                "open_handovers": handover.open_handovers_naming(member),
+            },
+        )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

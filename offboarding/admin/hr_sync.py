@@ -428,8 +428,9 @@ class HRSyncTokenAdmin(EnterpriseScopedAdmin):
         ]
 
     def revoke_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """GET shows what revoking does; POST revokes."""
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
         # Refused before the row is looked up to whoever may revoke no token anywhere (the same
         # answer for every id); a token of an enterprise where the user may not is "not found".
         if not super().has_change_permission(request):
@@ -437,6 +438,24 @@ class HRSyncTokenAdmin(EnterpriseScopedAdmin):
         token = self.get_object(request, unquote(object_id))
         if token is None or not request.user.has_perm(self.perm("change"), token):
             raise Http404(_("There is no such HR sync token."))
+        if request.method == "GET":
+            if token.revoked_at is not None:
+                messages.info(
+                    request, _("The token “%(name)s” was revoked already.") % {"name": token.name}
+                )
+                return HttpResponseRedirect(self._change_url(token))
+            request.current_app = self.admin_site.name
+            return TemplateResponse(
+                request,
+                "admin/offboarding/hrsynctoken/revoke.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.opts,
+                    "original": token,
+                    "title": _("Revoke the token “%(name)s”?") % {"name": token.name},
+                    "change_url": self._change_url(token),
+                },
+            )
         if hr_sync.revoke_token(token, actor=request.user):
             messages.success(request, _("The token “%(name)s” is revoked.") % {"name": token.name})
         else:

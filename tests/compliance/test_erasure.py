@@ -889,6 +889,27 @@ def test_the_evaluate_button_asks_then_erases(
     assert compliance_client.get(change_url(request)).context["action_buttons"] == []
 
 
+def test_the_evaluate_confirmation_shows_what_is_erased_and_what_is_kept(
+    compliance_client, compliance_user, departed, unfloored_records
+):
+    request = erasure.receive(departed, actor=compliance_user)
+    text = compliance_client.get(action_url("evaluate", request)).content.decode()
+    assert (
+        "Erased at once, for good (Delete): 6 records. Kept by the law, stored and protected "
+        "only: 0 records." in text
+    )
+    assert 'id="erasure-preview"' in text
+    assert 'id="erasure-preview-account"' in text  # the enterprise erases whole accounts
+    assert fresh(request).state == ErasureState.RECEIVED
+    # under a legal hold the same page says nothing would be erased
+    holds.place_hold(departed.enterprise, member=departed, reason="证据保全", actor=compliance_user)
+    text = compliance_client.get(action_url("evaluate", request)).content.decode()
+    assert "A legal hold stands: nothing is erased." in text
+    assert 'id="erasure-preview-account"' not in text
+    assert fresh(request).state == ErasureState.RECEIVED
+    assert unfloored_records.count() == 6
+
+
 def test_a_restricted_request_shows_its_blockers_and_erase_now_is_refused(
     compliance_client, compliance_user, departed, unfloored_records
 ):

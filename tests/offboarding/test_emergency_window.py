@@ -320,7 +320,7 @@ def test_the_leaving_super_admin_withdraws_on_the_page(super_admin, new_admin, l
 
 
 def test_the_old_admin_signs_in_during_the_window_and_reaches_only_the_emergency_page(
-    client, handed_over_and_gone, super_admin
+    client, handed_over_and_gone, super_admin, backup_admin
 ):
     # when 王总, departed and with an inactive login, signs in during the window
     response = log_in(client, super_admin)

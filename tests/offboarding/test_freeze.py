@@ -122,11 +122,20 @@ def test_the_new_super_admin_unfreezes_the_account(enterprise, super_admin, back
 def test_hr_freezes_a_stolen_account_from_the_admin(
     hr_client, enterprise, super_admin, backup_admin
 ):
-    response = hr_client.post(
-        reverse("admin:offboarding_accountfreeze_add"),
-        {"member": super_admin.pk, "reason": "账号被盗，异地登录"},
-        follow=True,
-    )
+    add = reverse("admin:offboarding_accountfreeze_add")
+    posted = {"member": super_admin.pk, "reason": "账号被盗，异地登录"}
+    # the form's POST shows what the freeze will do, and changes nothing
+    page = hr_client.post(add, posted)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Every session of it ends now" in text
+    promoted = f"the backup admin, {backup_admin.name} ({backup_admin.employee_number}), becomes"
+    assert promoted in text
+    assert not AccountFreeze.objects.exists()
+    super_admin.refresh_from_db()
+    assert super_admin.is_active_super_admin
+    # the confirmation's POST freezes
+    response = hr_client.post(add, {**posted, "freeze_confirmed": "1"}, follow=True)
     assert response.status_code == 200
     freeze = AccountFreeze.objects.get(member=super_admin)
     assert response.redirect_chain[-1][0] == reverse(

@@ -228,7 +228,12 @@ def test_hr_revokes_a_token_with_a_post(hr_client, enterprise, token):
     stored = HRSyncToken.objects.get()
     url = reverse("admin:offboarding_hrsynctoken_revoke", args=[stored.pk])
 
-    assert hr_client.get(url).status_code == 405
+    # the GET says what revoking does, and changes nothing
+    page = hr_client.get(url)
+    assert page.status_code == 200
+    assert "It cannot be undone" in page.content.decode()
+    stored.refresh_from_db()
+    assert stored.revoked_at is None
     assert hr_client.post(url).status_code == 302
 
     stored.refresh_from_db()

@@ -106,10 +106,10 @@ def test_a_thief_who_changed_the_password_is_logged_out_by_a_removal(
 
 
 def test_an_old_super_admin_who_changed_their_password_does_not_escape_the_emergency_wall(
-    enterprise, super_admin, exit_in_handover
+    enterprise, super_admin, exit_in_handover, ready_to_complete, hr_user
 ):
     new_admin = factories.MemberFactory(enterprise=enterprise, name="李四")
-    exit_in_handover(super_admin, kind=ExitKind.VOLUNTARY_ADMIN)
+    exit_case = exit_in_handover(super_admin, kind=ExitKind.VOLUNTARY_ADMIN)
     # given 王总, leaving, is logged in and changed their password (a new session key)
     old_admin = logged_in_client(super_admin.user)
     change_password(old_admin)
@@ -118,7 +118,8 @@ def test_an_old_super_admin_who_changed_their_password_does_not_escape_the_emerg
     assert done.grace_until is not None
     # then 王总's session from before is over: no page but the login
     assert logged_out(old_admin)
-    # and signing in again reaches the emergency page only
+    # and once their exit has completed, signing in again reaches the emergency page only
+    workflow.complete(ready_to_complete(exit_case), actor=hr_user)
     response = old_admin.post(
         LOGIN, {"username": super_admin.user.username, "password": NEW_PASSWORD}
     )
@@ -128,12 +129,14 @@ def test_an_old_super_admin_who_changed_their_password_does_not_escape_the_emerg
 
 
 def test_the_emergency_windows_close_ends_a_session_whose_key_was_rotated(
-    enterprise, super_admin, exit_in_handover
+    enterprise, super_admin, exit_in_handover, ready_to_complete, hr_user
 ):
     new_admin = factories.MemberFactory(enterprise=enterprise, name="李四")
-    exit_in_handover(super_admin, kind=ExitKind.VOLUNTARY_ADMIN)
+    exit_case = exit_in_handover(super_admin, kind=ExitKind.VOLUNTARY_ADMIN)
     done = confirm(name(super_admin, new_admin), new_admin)
-    # given 王总 signed in during the window, and the session got a new key since
+    workflow.complete(ready_to_complete(exit_case), actor=hr_user)
+    # given 王总, whose exit completed, signed in during the window, and the session got a new
+    # key since
     old_admin = Client()
     old_admin.post(LOGIN, {"username": super_admin.user.username, "password": factories.PASSWORD})
     store = import_module(settings.SESSION_ENGINE).SessionStore(

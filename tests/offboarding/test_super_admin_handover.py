@@ -599,10 +599,11 @@ def test_the_expiry_job_closes_the_windows_whose_deadline_passed(
         closed_at = timezone.now()
         # then a second run does nothing more
         assert handover.close_grace_windows() == 0
-    # then 王总's window is closed and their session ended; the other window is still open
+    # then 王总's window is closed; still employed, they keep their session (only the sessions
+    # the window allowed, after their exit completed, end); the other window is still open
     closed = refreshed_handover(done)
     assert closed.grace_closed_at == closed_at
-    assert not LoginSession.objects.filter(user=super_admin.user).exists()
+    assert LoginSession.objects.filter(user=super_admin.user).exists()
     assert refreshed_handover(other_done).grace_closed_at is None
     with time_machine.travel(done.grace_until + timedelta(minutes=1), tick=False):
         assert handover.open_window_for(super_admin.user) is None
