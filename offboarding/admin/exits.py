@@ -27,6 +27,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -34,7 +35,7 @@ from directory.admin import EnterpriseScopedAdmin
 from directory.models import ExternalContact, Member
 from directory.services import DirectoryError
 
-from .. import inheritance, prereview, rules, services, workflow
+from .. import diagram, inheritance, prereview, rules, services, workflow
 from ..choices import ExitState, InheritanceStatus, ResourceType, Team, Transition
 from ..exceptions import ExitRefused
 from ..models import ChecklistItem, Exit, ExitApproval, InheritanceItem
@@ -411,6 +412,13 @@ class ExitAdmin(EnterpriseScopedAdmin):
         handover = self._handover(exit_case, may_reassign=may_hand_over)
         return {
             "exit_panel": True,
+            "exit_diagram": mark_safe(
+                diagram.marked_svg(
+                    exit_case.state,
+                    label=_("States of an exit; this one is %(state)s.")
+                    % {"state": exit_case.get_state_display()},
+                )
+            ),
             "time_zone": enterprise.time_zone,
             "undo_deadline": _in_time_zone(exit_case.undo_deadline, enterprise),
             "undo_window_open": exit_case.state == ExitState.COMPLETED
