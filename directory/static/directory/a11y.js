@@ -1,8 +1,9 @@
 // Accessible names for the admin's form fields that Django and its libraries leave unnamed
 // (WCAG 2.1 AA 4.1.2 and 1.3.1, checked by axe-core in the browser tests); linked by
 // templates/admin/base_site.html. A file, not an inline script: the Content-Security-Policy
-// allows scripts from 'self' only. It runs at `load`, after the admin's own scripts (the
-// autocomplete's select2 among them) have built their widgets.
+// allows scripts from 'self' only. It runs once the admin's own scripts (the
+// autocomplete's select2 among them) have built their widgets, and again whenever the page's
+// elements change.
 "use strict";
 (function () {
   function text(element) {
@@ -19,7 +20,8 @@
   }
 
   // The autocomplete (select2) draws a combobox named by the chosen value only, so an empty
-  // one has no name: name it by the field's label too.
+  // one has no name: name it by the field's label too. The value inside it is drawn as a
+  // read-only "textbox" without a name of its own: it is the combobox's text, not a field.
   function nameAutocompletes() {
     document.querySelectorAll(".select2-container").forEach(function (container) {
       const select = container.previousElementSibling;
@@ -31,6 +33,10 @@
       if (!named.includes(label.id)) {
         combobox.setAttribute("aria-labelledby", [label.id].concat(named).join(" ").trim());
       }
+      combobox.querySelectorAll('[role="textbox"]').forEach(function (value) {
+        value.removeAttribute("role");
+        value.removeAttribute("aria-readonly");
+      });
     });
   }
 
@@ -63,10 +69,17 @@
       });
   }
 
-  window.addEventListener("load", function () {
+  function nameAll() {
     nameAutocompletes();
     nameUnlabelledFields();
+  }
+
+  // The admin builds its autocompletes in jQuery's ready handlers, which run after
+  // DOMContentLoaded and may run after `load` too; widgets are also added later (an inline
+  // formset's "Add another"). So: once the document is parsed, and after every change of the
+  // page's elements.
+  document.addEventListener("DOMContentLoaded", function () {
+    nameAll();
+    new MutationObserver(nameAll).observe(document.body, {childList: true, subtree: true});
   });
-  // An autocomplete added later (an inline formset's "Add another") is named when it opens.
-  document.addEventListener("focusin", nameAutocompletes);
 })();
