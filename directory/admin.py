@@ -542,6 +542,12 @@ class MemberAdmin(DirectoryImportMixin, EnterpriseScopedAdmin):
         ("enterprise", admin.RelatedOnlyFieldListFilter),
     )
     search_fields = ("name", "employee_number", "user__username", "department__name")
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The org tree links to a department's members (a department of the user's enterprises:
+        # the list is scoped whatever the filter says).
+        return lookup == "department__id__exact" or super().lookup_allowed(lookup, value, request)
+
     autocomplete_fields = ("department", "manager")
     # Role and status change through their doors only (S-2): the exit workflow and the
     # super-admin handover; the backup-admin flag through the super admin's designation (H-3:

@@ -647,6 +647,8 @@ TABLE = {
     "admin/offboarding/superadminhandover/<path:object_id>/": REDIRECT_TO_CHANGE,
     # Nightly jobs and dissolution (J-1 … J-5, D-2)
     "admin/directory/department/<path:object_id>/dissolve/": DISSOLVE,
+    # The org tree: every staff user, of the enterprises granted to them; read-only.
+    "admin/offboarding/exit/org-tree/": EVERY_STAFF_READS,
     "admin/directory/jobrun/": EVERY_STAFF,
     "admin/directory/jobrun/add/": NOBODY,
     "admin/directory/jobrun/<path:object_id>/history/": EVERY_STAFF,

@@ -26,15 +26,18 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import formats, timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_GET
 
 from directory.admin import EnterpriseScopedAdmin
 from directory.models import ExternalContact, Member
 from directory.services import DirectoryError
 
-from .. import inheritance, prereview, rules, services, todo, workflow
+from .. import diagram, inheritance, org_tree, prereview, rules, services, todo, workflow
 from ..choices import ExitState, InheritanceStatus, ResourceType, Team, Transition, WaitingStep
 from ..exceptions import ExitRefused
 from ..models import ChecklistItem, Exit, ExitApproval, InheritanceItem
@@ -456,6 +459,13 @@ class ExitAdmin(EnterpriseScopedAdmin):
         handover = self._handover(exit_case, may_reassign=may_hand_over)
         return {
             "exit_panel": True,
+            "exit_diagram": mark_safe(
+                diagram.marked_svg(
+                    exit_case.state,
+                    label=_("States of an exit; this one is %(state)s.")
+                    % {"state": exit_case.get_state_display()},
+                )
+            ),
             "time_zone": enterprise.time_zone,
             "undo_deadline": _in_time_zone(exit_case.undo_deadline, enterprise),
             "undo_window_open": exit_case.state == ExitState.COMPLETED
@@ -649,6 +659,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
+            path("org-tree/", wrap(self.org_tree_view), name="offboarding_org_tree"),
             path(
                 "<path:object_id>/transition/<str:name>/",
                 wrap(self.transition_view),
@@ -686,6 +697,30 @@ class ExitAdmin(EnterpriseScopedAdmin):
             ),
             *super().get_urls(),
         ]
+
+    @method_decorator(require_GET)
+    def org_tree_view(self, request):
+        """The org tree of one enterprise the user works on (offboarding/org_tree.py)."""
+        enterprises = list(org_tree.enterprises_for(request.user))
+        chosen = request.GET.get("enterprise")
+        enterprise = next((e for e in enterprises if str(e.pk) == chosen), None)
+        if enterprise is None and enterprises:
+            enterprise = enterprises[0]
+        # Times (pending since…) in the enterprise's own time zone.
+        zone = enterprise.time_zone if enterprise else timezone.get_current_timezone()
+        with timezone.override(zone):
+            return TemplateResponse(
+                request,
+                "admin/offboarding/org_tree.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Org tree"),
+                    "enterprises": enterprises,
+                    "enterprise": enterprise,
+                    "roots": org_tree.org_tree(enterprise) if enterprise else [],
+                    "members_url": reverse("admin:directory_member_changelist"),
+                },
+            ).render()
 
     def transition_view(self, request, object_id, name):
         exit_case = self._exit_to_act_on(request, object_id)

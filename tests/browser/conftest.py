@@ -9,8 +9,10 @@ launches one browser for its session; every test gets a fresh context and page.
 import os
 
 import pytest
+from axe_playwright_python.base import AXE_SCRIPT
 from django.db import connections
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from tests.conftest import skip_or_fail
 
@@ -107,9 +109,10 @@ def _is_csp_violation(text: str) -> bool:
 
 
 @pytest.fixture
-def new_context(new_context):
+def new_context(new_context, monkeypatch):
     """pytest-playwright's `new_context` (and so `context` and `page`), every context watched
-    for Content-Security-Policy violations; any one fails the test at its end."""
+    for Content-Security-Policy violations and every page it shows checked by axe-core (see
+    `AccessibilityCheck`); any violation fails the test at its end."""
     violations: list[str] = []
     contexts = []
 
@@ -117,10 +120,14 @@ def new_context(new_context):
         if _is_csp_violation(message.text):
             violations.append(message.text)
 
+    accessibility = AccessibilityCheck()
+    accessibility.install(monkeypatch)
+
     def watched_context(**kwargs):
         context = new_context(**kwargs)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
         context.on("console", record)
+        accessibility.watch(context)
         contexts.append(context)
         return context
 
@@ -129,11 +136,120 @@ def new_context(new_context):
     for context in contexts:
         for open_page in context.pages:
             try:
+                accessibility.check(open_page)  # the page each test ends on
                 open_page.evaluate("0")  # a round trip: console messages still on their way arrive
             except Exception:  # a page closed meanwhile has nothing left to report
                 pass
+    failures = []
     if violations:
-        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
+        failures.append("Content-Security-Policy violations:\n" + "\n".join(violations))
+    if accessibility.violations:
+        failures.append(accessibility.report())
+    if failures:
+        pytest.fail("\n\n".join(failures))
+
+
+# Accessibility (WCAG 2.1 AA) on every page a browser test visits: axe-core, as shipped inside
+# the pinned package axe-playwright-python (axe.min.js with its MPL-2.0 licence header; nothing is
+# downloaded at test time). A serious or critical violation fails the test, naming the page, the
+# rule, its impact and the elements.
+#
+# When: a page is checked once per document, before the test's next action on it (a click, a
+# fill, a `goto`…: Playwright's action methods are wrapped for the test's duration) and at the
+# end of the test. So every page reached by a link, a form post or a redirect is checked, once it
+# has loaded, and never half way through a navigation. (Checking from the `load` event instead
+# races with the test's next click; checking from a route handler as a navigation leaves hangs,
+# since Chromium does not run scripts in a document whose navigation is pending.)
+#
+# How, under the enforced Content-Security-Policy: `page.evaluate` runs axe's source in the
+# page's main world through the DevTools protocol (Runtime.evaluate), which script-src does not
+# govern, so the policy stays enforced (no `bypass_csp`) and still reports what the page itself
+# loads; axe needs no eval of its own. `preload: false`: otherwise axe re-parses the stylesheets'
+# @imports (the admin's forms.css) in <style> elements of its own, which the policy rightly
+# refuses; only the orientation-lock rule reads them, and our CSS locks no orientation.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_FAILING_IMPACTS = {"serious", "critical"}
+AXE_RUN = """async (tags) => {
+  const results = await axe.run(document, {runOnly: {type: "tag", values: tags},
+                                           resultTypes: ["violations"], preload: false});
+  return results.violations.map((violation) => ({
+    id: violation.id, impact: violation.impact, help: violation.help,
+    targets: violation.nodes.map((node) => node.target.join(" ")),
+  }));
+}"""
+# The actions after which a page may show another document, by the class that offers them.
+ACTIONS = {
+    Page: ("goto", "reload", "go_back", "go_forward", "click", "dblclick", "tap", "fill",
+           "press", "type", "check", "uncheck", "set_checked", "select_option", "set_input_files",
+           "dispatch_event"),
+    Locator: ("click", "dblclick", "tap", "fill", "press", "press_sequentially", "type", "check",
+              "uncheck", "set_checked", "select_option", "set_input_files", "dispatch_event",
+              "clear"),
+}
+
+
+class AccessibilityCheck:
+    """axe-core on every document shown by the pages of the contexts it watches; the
+    violations found, deduplicated by page address, rule and elements."""
+
+    def __init__(self):
+        self.violations: dict[tuple, dict] = {}
+        self.unchecked: set = set()  # pages showing a document not checked yet
+
+    def install(self, monkeypatch):
+        for cls, names in ACTIONS.items():
+            for name in names:
+                monkeypatch.setattr(cls, name, self._checked_first(getattr(cls, name)))
+
+    def _checked_first(self, action):
+        def checked_first(target, *args, **kwargs):
+            page = target if isinstance(target, Page) else target.page
+            if page in self.unchecked:
+                self.check(page)
+            return action(target, *args, **kwargs)
+
+        return checked_first
+
+    def watch(self, context):
+        def watch_page(page):
+            def navigated(frame):
+                if frame == page.main_frame:
+                    self.unchecked.add(page)
+
+            page.on("framenavigated", navigated)
+
+        for page in context.pages:
+            watch_page(page)
+        context.on("page", watch_page)
+
+    def check(self, page):
+        self.unchecked.discard(page)
+        if page.is_closed() or not page.url.startswith("http"):
+            return  # about:blank before the first navigation
+        try:
+            page.wait_for_load_state("load")
+            url = page.url
+            if not page.evaluate("typeof window.axe === 'object'"):
+                page.evaluate(AXE_SCRIPT)
+            found = page.evaluate(AXE_RUN, AXE_TAGS)
+        except PlaywrightError:
+            if page.is_closed():
+                return
+            raise
+        for violation in found:
+            if violation["impact"] in AXE_FAILING_IMPACTS:
+                key = (url.split("?")[0], violation["id"], tuple(violation["targets"]))
+                self.violations.setdefault(key, {**violation, "url": url})
+
+    def report(self) -> str:
+        lines = ["Accessibility violations (axe-core, WCAG 2.1 AA, serious or critical):"]
+        for violation in self.violations.values():
+            lines.append(
+                f"- {violation['url']}: {violation['id']} ({violation['impact']}): "
+                f"{violation['help']}"
+            )
+            lines.extend(f"    {target}" for target in violation["targets"])
+        return "\n".join(lines)
 
 
 @pytest.fixture
