@@ -5,12 +5,13 @@ from django import forms
 from django.utils.translation import gettext_lazy
 
 from directory.choices import StaffRole
-from directory.models import Enterprise, Member
+from directory.models import Enterprise
 
 from .. import services
 from ..choices import ResourceType, Transition
 from ..exceptions import ExitRefused
 from ..models import Exit
+from .pickers import SuccessorChoiceField, successor_candidates, successor_widget
 
 
 class ExitAddForm(forms.ModelForm):
@@ -119,40 +120,33 @@ class CopyDefaultChecklistForm(forms.Form):
         )
 
 
-def _successor_choices(exit_case):
-    """Who may succeed the leaving member: the active members of the exit's enterprise but them.
-    (The door checks again, with the rows locked.)"""
-    return (
-        Member.objects.active()
-        .filter(enterprise_id=exit_case.enterprise_id)
-        .exclude(pk=exit_case.member_id)
-        .order_by("name", "pk")
-    )
-
-
 class InheritanceForm(forms.Form):
     """One successor for everything, and optionally another one per resource type the member
-    owns. Left empty, `inheritance.inherit` picks the exit's successor, else the direct manager."""
+    owns. Left empty, `inheritance.inherit` picks the exit's successor, else the direct manager.
 
-    successor = forms.ModelChoiceField(
-        queryset=Member.objects.none(),
-        required=False,
-        label=gettext_lazy("Successor"),
-        help_text=gettext_lazy(
-            "Receives every resource type not given to someone else below. Empty: the exit's "
-            "successor, else the member's direct manager."
-        ),
-    )
+    Each successor is picked in an autocomplete that shows the candidates' department, title and
+    load of external contacts (offboarding/admin/pickers.py)."""
 
-    def __init__(self, *args, exit_case, resource_types=(), **kwargs):
+    def __init__(self, *args, exit_case, resource_types=(), admin_site=None, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = _successor_choices(exit_case)
-        self.fields["successor"].queryset = choices
+        choices = successor_candidates(exit_case)
+        self.fields["successor"] = SuccessorChoiceField(
+            queryset=choices,
+            required=False,
+            widget=successor_widget(exit_case, admin_site),
+            label=gettext_lazy("Successor"),
+            help_text=gettext_lazy(
+                "Receives every resource type not given to someone else below. Empty: the "
+                "exit's successor, else the member's direct manager. Search by name, number, "
+                "department or title."
+            ),
+        )
         self.resource_types = [ResourceType(rtype) for rtype in resource_types]
         for rtype in self.resource_types:
-            self.fields[self.field_name(rtype)] = forms.ModelChoiceField(
+            self.fields[self.field_name(rtype)] = SuccessorChoiceField(
                 queryset=choices,
                 required=False,
+                widget=successor_widget(exit_case, admin_site),
                 label=rtype.label,
                 help_text=gettext_lazy("Only if this type goes to someone else."),
             )
@@ -173,12 +167,12 @@ class InheritanceForm(forms.Form):
 class ReassignForm(forms.Form):
     """Who takes the external contacts a full successor could not take."""
 
-    successor = forms.ModelChoiceField(
-        queryset=Member.objects.none(),
-        label=gettext_lazy("Successor"),
-        error_messages={"required": gettext_lazy("Choose who takes these external contacts.")},
-    )
-
-    def __init__(self, *args, exit_case, **kwargs):
+    def __init__(self, *args, exit_case, admin_site=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["successor"].queryset = _successor_choices(exit_case)
+        self.fields["successor"] = SuccessorChoiceField(
+            queryset=successor_candidates(exit_case),
+            widget=successor_widget(exit_case, admin_site),
+            label=gettext_lazy("Successor"),
+            help_text=gettext_lazy("Search by name, number, department or title."),
+            error_messages={"required": gettext_lazy("Choose who takes these external contacts.")},
+        )
