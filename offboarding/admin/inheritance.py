@@ -80,9 +80,12 @@ class InheritanceItemAdmin(ReadOnlyRecordAdmin):
 
     def get_queryset(self, request):
         # The object permissions ask the item's enterprise, which is its batch's; each row names
-        # its resource (the customer…), read in the same query.
+        # its resource (the customer…), read in the same query. (A select_related here makes the
+        # changelist skip list_select_related: the columns' relations are named here too.)
         return inheritance.with_resource_names(
-            super().get_queryset(request).select_related("batch__exit_case")
+            super()
+            .get_queryset(request)
+            .select_related("batch__exit_case", *self.list_select_related)
         )
 
     @admin.display(description=gettext_lazy("resource"), ordering="resource_name")
