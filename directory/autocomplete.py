@@ -45,7 +45,9 @@ class LabelledAutocompleteSelect(AutocompleteSelect):
 
     @property
     def media(self):
-        return super().media + forms.Media(js=("directory/autocomplete_label.js",))
+        # After the admin's autocomplete.js (a Media sum would not promise that order).
+        media = super().media
+        return forms.Media(js=[*media._js, "directory/autocomplete_label.js"], css=media._css)
 
 
 class AutocompleteView(AutocompleteJsonView):

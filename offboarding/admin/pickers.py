@@ -61,6 +61,8 @@ def successor_widget(exit_case: Exit, admin_site=None) -> LabelledAutocompleteSe
     return LabelledAutocompleteSelect(
         Exit._meta.get_field("successor"),
         admin_site or admin.site,
+        # Wide enough for "name · department · title (number) — load" (select2's data-width).
+        attrs={"data-width": "38em"},
         forward={"exit": exit_case.pk},
     )
 
