@@ -771,6 +771,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
             "exit_case": exit_case,
             "resource_types": owned_types,
             "admin_site": self.admin_site,
+            "contacts_moving": owned[ResourceType.EXTERNAL_CONTACT],
         }
         warning = None
         if request.method == "POST":
@@ -845,7 +846,11 @@ class ExitAdmin(EnterpriseScopedAdmin):
             resource_type=ResourceType.EXTERNAL_CONTACT, status=InheritanceStatus.RECEIVER_FULL
         )
         full = full_items.count()
-        form_kwargs = {"exit_case": exit_case, "admin_site": self.admin_site}
+        form_kwargs = {
+            "exit_case": exit_case,
+            "admin_site": self.admin_site,
+            "contacts_moving": full,
+        }
         warning = None
         if request.method == "POST":
             form = ReassignForm(request.POST, **form_kwargs)

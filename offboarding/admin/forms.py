@@ -127,13 +127,15 @@ class InheritanceForm(forms.Form):
     Each successor is picked in an autocomplete that shows the candidates' department, title and
     load of external contacts (offboarding/admin/pickers.py)."""
 
-    def __init__(self, *args, exit_case, resource_types=(), admin_site=None, **kwargs):
+    def __init__(
+        self, *args, exit_case, resource_types=(), admin_site=None, contacts_moving=0, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         choices = successor_candidates(exit_case)
         self.fields["successor"] = SuccessorChoiceField(
             queryset=choices,
             required=False,
-            widget=successor_widget(exit_case, admin_site),
+            widget=successor_widget(exit_case, admin_site, contacts_moving=contacts_moving),
             label=gettext_lazy("Successor"),
             help_text=gettext_lazy(
                 "Receives every resource type not given to someone else below. Empty: the "
@@ -146,7 +148,13 @@ class InheritanceForm(forms.Form):
             self.fields[self.field_name(rtype)] = SuccessorChoiceField(
                 queryset=choices,
                 required=False,
-                widget=successor_widget(exit_case, admin_site),
+                widget=successor_widget(
+                    exit_case,
+                    admin_site,
+                    contacts_moving=contacts_moving
+                    if rtype == ResourceType.EXTERNAL_CONTACT
+                    else 0,
+                ),
                 label=rtype.label,
                 help_text=gettext_lazy("Only if this type goes to someone else."),
             )
@@ -167,11 +175,11 @@ class InheritanceForm(forms.Form):
 class ReassignForm(forms.Form):
     """Who takes the external contacts a full successor could not take."""
 
-    def __init__(self, *args, exit_case, admin_site=None, **kwargs):
+    def __init__(self, *args, exit_case, admin_site=None, contacts_moving=0, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["successor"] = SuccessorChoiceField(
             queryset=successor_candidates(exit_case),
-            widget=successor_widget(exit_case, admin_site),
+            widget=successor_widget(exit_case, admin_site, contacts_moving=contacts_moving),
             label=gettext_lazy("Successor"),
             help_text=gettext_lazy("Search by name, number, department or title."),
             error_messages={"required": gettext_lazy("Choose who takes these external contacts.")},

@@ -13,9 +13,11 @@ enterprise's exit, an exit the user does not hand over) is refused (403), never 
 another enterprise's members.
 """
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.forms import ModelChoiceField
+from django.utils.translation import gettext as _
 
 from directory.autocomplete import AutocompleteView as DirectoryAutocompleteView
 from directory.autocomplete import LabelledAutocompleteSelect, member_label
@@ -56,14 +58,36 @@ class SuccessorChoiceField(ModelChoiceField):
         return successor_label(obj)
 
 
-def successor_widget(exit_case: Exit, admin_site=None) -> LabelledAutocompleteSelect:
-    """The autocomplete picker of a successor for `exit_case`'s member."""
-    return LabelledAutocompleteSelect(
+class SuccessorSelect(LabelledAutocompleteSelect):
+    """A successor picker; with `contacts_moving`, it says at once when the chosen successor
+    has no room for them all (successor_load.js), before the form is submitted."""
+
+    def __init__(self, *args, contacts_moving: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if contacts_moving:
+            self.attrs["data-contacts-moving"] = str(contacts_moving)
+            self.attrs["data-over-limit-text"] = _(
+                "{name} already looks after {held} external contacts; the limit is {limit}: "
+                "{left} of the {moving} that move would not fit and would stay with the leaving "
+                "member until reassigned."
+            )
+
+    @property
+    def media(self):
+        media = super().media
+        return forms.Media(js=[*media._js, "offboarding/successor_load.js"], css=media._css)
+
+
+def successor_widget(exit_case: Exit, admin_site=None, *, contacts_moving=0) -> SuccessorSelect:
+    """The autocomplete picker of a successor for `exit_case`'s member; `contacts_moving`: how
+    many external contacts the one chosen would receive."""
+    return SuccessorSelect(
         Exit._meta.get_field("successor"),
         admin_site or admin.site,
         # Wide enough for "name · department · title (number) — load" (select2's data-width).
         attrs={"data-width": "38em"},
         forward={"exit": exit_case.pk},
+        contacts_moving=contacts_moving,
     )
 
 
@@ -97,6 +121,7 @@ class AutocompleteView(DirectoryAutocompleteView):
         result = super().serialize_result(obj, to_field_name)
         if isinstance(obj, Member) and getattr(obj, "contacts_held", None) is not None:
             result["text"] = successor_label(obj)
+            result["name"] = obj.name
             result["held"] = obj.contacts_held
             result["limit"] = obj.contact_limit
         return result

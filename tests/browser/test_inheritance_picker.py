@@ -99,6 +99,11 @@ def test_hr_hands_over_with_the_picker_and_completes_the_exit(
     shoot(page, "20-successor-picker")
     choice.click()
     expect(page.locator("#select2-id_successor-container")).to_contain_text("27 / 20")
+    # at once, before submitting, the page says she has no room for the 12 contacts
+    expect(page.locator("#id_successor_load_warning")).to_contain_text(
+        "刘琳 already looks after 27 external contacts; the limit is 20: 12 of the 12 that move "
+        "would not fit"
+    )
 
     # submitting 刘琳 writes nothing: the page warns how far over the limit she would be
     page.get_by_role("button", name="Hand over").click()
@@ -112,6 +117,7 @@ def test_hr_hands_over_with_the_picker_and_completes_the_exit(
     # HR chooses 陈静 instead and hands over
     pick(page, "陈", "陈静").click()
     expect(page.locator("#select2-id_successor-container")).to_contain_text("3 / 20")
+    expect(page.locator("#id_successor_load_warning")).to_be_hidden()
     page.get_by_role("button", name="Hand over").click()
 
     # back on the exit page: what moved, and the successor named

@@ -301,7 +301,9 @@ def test_a_successor_without_room_is_refused_with_their_count_and_the_limit(
     batch = inheritance.inherit(exit_in_handover(member), actor=hr_user)
     enterprise.customer_limit_per_member = 10
     enterprise.save(update_fields=["customer_limit_per_member"])
-    url = reverse("admin:offboarding_exit_inheritance_reassign", args=[batch.exit_case_id, batch.pk])
+    url = reverse(
+        "admin:offboarding_exit_inheritance_reassign", args=[batch.exit_case_id, batch.pk]
+    )
 
     # the reassignment page names them
     [contacts] = hr_client.get(url).context["moving_lists"]
