@@ -317,3 +317,25 @@ def test_a_successor_without_room_is_refused_with_their_count_and_the_limit(
         response.content.decode()
     )
     assert owned(member)["ExternalContact"] == 3
+
+
+@pytest.mark.parametrize(
+    ("staff", "add_page"),
+    [
+        ("hr_user", "admin:offboarding_accountfreeze_add"),
+        ("compliance_user", "admin:compliance_legalhold_add"),
+        ("compliance_user", "admin:compliance_erasurerequest_add"),
+        ("hr_user", "admin:directory_member_add"),
+    ],
+)
+def test_every_member_picker_is_an_autocomplete_named_by_its_label(
+    client, request, staff, add_page
+):
+    client.force_login(request.getfixturevalue(staff))
+
+    page = client.get(reverse(add_page)).content.decode()
+
+    assert 'class="admin-autocomplete' in page
+    assert "directory/autocomplete_label.js" in page
+    # the label script comes after the admin's autocomplete script, which draws the combobox
+    assert page.index("admin/js/autocomplete.js") < page.index("directory/autocomplete_label.js")
