@@ -9,11 +9,15 @@ from django.urls import include, path
 from directory import views as directory_views
 from directory.logins import AdminLoginForm
 from directory.social import allows_provider_forms, configured_only
+from offboarding.admin.pickers import autocomplete_view
 from offboarding.forms import LoginForm
 
 # The admin's login takes a member's "login@code" or an enterprise code too (staff logins have
 # none), like the pages' login.
 admin.site.login_form = AdminLoginForm
+# Its pickers (autocomplete) label members by department and title, successors with their load,
+# behind the same tenant wall (offboarding/admin/pickers.py).
+admin.site.autocomplete_view = autocomplete_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),

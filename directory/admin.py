@@ -34,6 +34,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from . import dissolution, invitations, mail, services, tenancy
 from .admin_import import DirectoryImportMixin
+from .autocomplete import LabelledAutocompleteSelect
 from .changelist import DateDrillDownMixin
 from .choices import (
     DepartmentStatus,
@@ -184,6 +185,11 @@ class EnterpriseScopedAdmin(DateDrillDownMixin, SimpleHistoryAdmin):
             kwargs["queryset"] = self.enterprises_where(request, "add")
         elif hasattr(related._default_manager, "visible_to"):
             kwargs["queryset"] = related._default_manager.visible_to(request.user)
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            # The admin's select2 picker, named by its label for screen readers.
+            kwargs["widget"] = LabelledAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request):
@@ -541,7 +547,8 @@ class MemberAdmin(DirectoryImportMixin, EnterpriseScopedAdmin):
         "data_region",
         ("enterprise", admin.RelatedOnlyFieldListFilter),
     )
-    search_fields = ("name", "employee_number", "user__username", "department__name")
+    # The pickers (autocomplete) search the same: name, number, login, department and title.
+    search_fields = ("name", "employee_number", "user__username", "department__name", "title")
 
     def lookup_allowed(self, lookup, value, request=None):
         # The org tree links to a department's members (a department of the user's enterprises:

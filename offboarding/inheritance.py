@@ -48,16 +48,23 @@ from collections.abc import Iterable
 
 from django.db import connection, transaction
 from django.db.models import (
+    Case,
     CharField,
+    Count,
     DateTimeField,
     Exists,
+    F,
     IntegerField,
     OuterRef,
     QuerySet,
+    Subquery,
     Value,
+    When,
 )
+from django.db.models.functions import Coalesce
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from simple_history.utils import bulk_update_with_history
 
 from compliance import audit
@@ -140,6 +147,91 @@ def owned_counts(member) -> dict[ResourceType, int]:
         rtype: model.objects.filter(owner_id=member.pk).count()
         for rtype, model in RESOURCE_MODELS.items()
     }
+
+
+def with_resource_names(items: QuerySet) -> QuerySet:
+    """`items` with `resource_name`: the name of the resource each hands over (the customer, the
+    group…), read by the same query (a correlated subquery per resource type); None when the
+    resource no longer exists."""
+    return items.annotate(
+        resource_name=Case(
+            *[
+                When(
+                    resource_type=rtype.value,
+                    then=Subquery(model.objects.filter(pk=OuterRef("resource_id")).values("name")),
+                )
+                for rtype, model in RESOURCE_MODELS.items()
+            ],
+            default=Value(None),
+            output_field=CharField(),
+        )
+    )
+
+
+def with_contact_load(members: QuerySet) -> QuerySet:
+    """`members` with `contacts_held` (external contacts each looks after now) and
+    `contact_limit` (their enterprise's `customer_limit_per_member`): one correlated count in the
+    same query, however many members are listed (the successor pickers show it)."""
+    held = (
+        ExternalContact.objects.filter(owner_id=OuterRef("pk"))
+        .order_by()
+        .values("owner_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return members.annotate(
+        contacts_held=Coalesce(Subquery(held, output_field=IntegerField()), 0),
+        contact_limit=F("enterprise__customer_limit_per_member"),
+    )
+
+
+def contact_load(held: int, limit: int) -> str:
+    """What a successor looks after against the limit: "27 / 10 external contacts"."""
+    if held >= limit:
+        return _("%(held)d / %(limit)d external contacts: no room") % {
+            "held": held,
+            "limit": limit,
+        }
+    return _("%(held)d / %(limit)d external contacts") % {"held": held, "limit": limit}
+
+
+def over_limit(*, successor: Member, moving: int) -> dict | None:
+    """What a handover of `moving` external contacts to `successor` would leave behind, before
+    anything is written: None when all fit, else {"name", "held", "limit", "room", "moving",
+    "left"}, `left` being how many would stay `receiver_full`. The door decides again, locked."""
+    if not moving:
+        return None
+    held = ExternalContact.objects.filter(owner_id=successor.pk).count()
+    limit = successor.enterprise.customer_limit_per_member
+    room = max(0, limit - held)
+    if moving <= room:
+        return None
+    return {
+        "successor_id": successor.pk,
+        "name": successor.name,
+        "held": held,
+        "limit": limit,
+        "room": room,
+        "moving": moving,
+        "left": moving - room,
+    }
+
+
+def handover_warning(exit_case: Exit, *, successor=None, successors_by_type=None) -> dict | None:
+    """`over_limit` for the external contacts `inherit` would hand over with these arguments
+    (the same order of precedence: by type, `successor`, the exit's, the direct manager), or
+    None when all fit or nobody would receive them (the door then says why)."""
+    by_type = {ResourceType(key): value for key, value in (successors_by_type or {}).items()}
+    receiver = (
+        by_type.get(ResourceType.EXTERNAL_CONTACT)
+        or successor
+        or exit_case.successor
+        or exit_case.member.manager
+    )
+    if receiver is None:
+        return None
+    moving = ExternalContact.objects.filter(owner_id=exit_case.member_id).count()
+    return over_limit(successor=receiver, moving=moving)
 
 
 # -- the doors -------------------------------------------------------------------------------
@@ -261,14 +353,22 @@ def reassign_full_items(batch: InheritanceBatch, *, actor, successor: Member) ->
     )
     if not full.exists():
         return 0
-    room = _room_for_contacts(enterprise, successor.pk)
+    held = ExternalContact.objects.filter(owner_id=successor.pk).count()
+    room = max(0, enterprise.customer_limit_per_member - held)
     if not room:
         raise ExitRefused(
-            _(
-                "%(name)s already looks after %(limit)d external contacts, the most one member "
-                "may: choose another successor."
+            ngettext(
+                "%(name)s already looks after %(held)d external contact; the limit is "
+                "%(limit)d per member: choose another successor.",
+                "%(name)s already looks after %(held)d external contacts; the limit is "
+                "%(limit)d per member: choose another successor.",
+                held,
             )
-            % {"name": successor.name, "limit": enterprise.customer_limit_per_member}
+            % {
+                "name": successor.name,
+                "held": held,
+                "limit": enterprise.customer_limit_per_member,
+            }
         )
     now = timezone.now()
     status, settles_at = _contact_status(enterprise, now)

@@ -5,6 +5,7 @@ The transition methods on Exit only move the state and set the fields that belon
 every caller goes through offboarding/workflow.py, which locks, checks, saves and records history.
 """
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -171,6 +172,10 @@ class Exit(FSMModelMixin, EnterpriseScoped):
     login_before_removal = models.BooleanField(
         _("login active before the removal"), null=True, blank=True
     )
+    # The automatic checklist checks (AutoCheck value → passed) as they were when the exit
+    # completed, written by the completing door: a completed, closed or reverted exit shows its
+    # checklist as it ended, not as today's data would check it. None: not completed yet.
+    checks_at_end = models.JSONField(_("automatic checks at the end"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -473,7 +478,21 @@ class InheritanceItem(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_resource_type_display()} #{self.resource_id}"
+        # The customer's (or group's…) name, as people know it: annotated by the lists
+        # (`inheritance.with_resource_names`), else read here.
+        name = getattr(self, "resource_name", None)
+        if name is None:
+            resource = self.resource_model.objects.filter(pk=self.resource_id).only("name").first()
+            name = resource.name if resource is not None else None
+        if name is None:  # the resource is gone
+            return f"{self.get_resource_type_display()} #{self.resource_id}"
+        return f"{name} ({self.get_resource_type_display()})"
+
+    @property
+    def resource_model(self):
+        """The directory model of the resource (resource type "external_contact" → the model
+        "externalcontact")."""
+        return apps.get_model("directory", self.resource_type.replace("_", ""))
 
     @property
     def enterprise_id(self):

@@ -570,7 +570,9 @@ def complete(exit_case: Exit, *, actor) -> Exit:
 
     The member becomes departed and their login inactive, every session of theirs ends, and
     enterprise data stays where it is. What changed is kept on the exit so `undo` can restore it;
-    the undo window opens (the enterprise's, 24 hours by default).
+    the undo window opens (the enterprise's, 24 hours by default). The checklist's automatic
+    checks are kept as they stand (`checks_at_end`): the page of the completed, closed or
+    reverted exit shows them, whatever the member owns later.
     """
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.COMPLETE, actor)
@@ -589,6 +591,8 @@ def complete(exit_case: Exit, *, actor) -> Exit:
             else exit_case.login_before_removal
         },
     }
+    # The checklist's automatic checks as they end: the exit's page shows these from now on.
+    exit_case.checks_at_end = prereview.auto_check_results(member)
     source = exit_case.state
     exit_case.complete()
     _save(exit_case, actor=actor, transition=Transition.COMPLETE)
@@ -638,6 +642,8 @@ def _undo(exit_case: Exit, *, actor) -> Exit:
             % {"deadline": _local(exit_case, exit_case.undo_deadline)}
         )
     before = exit_case.before_completion
+    if exit_case.checks_at_end is None:  # completed before the checks were kept
+        exit_case.checks_at_end = prereview.auto_check_results(exit_case.member)
     source = exit_case.state
     exit_case.undo()
     _save(exit_case, actor=actor, transition=Transition.UNDO)
@@ -670,6 +676,8 @@ def close(exit_case: Exit, *, actor) -> Exit:
             _("The undo window is open until %(deadline)s: the exit can be closed after that.")
             % {"deadline": _local(exit_case, exit_case.undo_deadline)}
         )
+    if exit_case.checks_at_end is None:  # completed before the checks were kept
+        exit_case.checks_at_end = prereview.auto_check_results(exit_case.member)
     source = exit_case.state
     exit_case.close()
     _save(exit_case, actor=actor, transition=Transition.CLOSE)

@@ -232,11 +232,13 @@ EXIT_DOOR_FOR_HR = admin_page(
 )
 # Handing a member's resources over (离职继承), and reassigning contacts that did not fit: HR's
 # alone. IT works on exits but is refused (403), as Compliance, who only reads them, is. An empty
-# POST hands over with the default successor (the manager): a batch is written. Reassigning needs
-# a successor: an empty POST shows the form again with its error, changing nothing.
+# POST hands over to the default successor (the manager), who has no room for the contact left:
+# the page warns before anything is written (a confirmation for that successor would hand over).
+# Reassigning needs a successor: an empty POST shows the form again with its error, changing
+# nothing.
 EXIT_INHERITANCE = admin_page(
     get={(HR, SUPERUSER): OK, (IT, COMPLIANCE): DENIED, OTHER_STAFF: HIDDEN},
-    post={(HR, SUPERUSER): CHANGED, (IT, COMPLIANCE): DENIED, OTHER_STAFF: HIDDEN},
+    post={(HR, SUPERUSER): OK, (IT, COMPLIANCE): DENIED, OTHER_STAFF: HIDDEN},
 )
 EXIT_INHERITANCE_REASSIGN = admin_page(
     get={(HR, SUPERUSER): OK, (IT, COMPLIANCE): DENIED, OTHER_STAFF: HIDDEN},

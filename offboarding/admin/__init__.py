@@ -10,6 +10,8 @@ door of offboarding/workflow.py or to offboarding/services.py, which lock, check
 - `hr_sync.py`: HR sync (J-5): the terminations received, their CSV import; the directory
   sync's received rows; the API tokens.
 - `forms.py`: the forms those pages post.
+- `pickers.py`: the admin site's autocomplete (members by department and title, successors with
+  their load of external contacts) and the successor pickers of the handover pages.
 
 All of them stand behind `EnterpriseScopedAdmin`, the tenant wall.
 """

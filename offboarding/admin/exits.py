@@ -16,11 +16,14 @@ All of them stand behind `EnterpriseScopedAdmin`, the tenant wall: another enter
 answered as if it did not exist, on every page and every URL of this module.
 """
 
+from collections import defaultdict
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Max
+from django.core.paginator import Paginator
+from django.db.models import BooleanField, Case, Count, Exists, Max, OuterRef, Value, When
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -34,7 +37,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET
 
 from directory.admin import EnterpriseScopedAdmin
-from directory.models import ExternalContact, Member
+from directory.models import CustomerGroup, ExternalContact, Member
 from directory.services import DirectoryError
 
 from .. import diagram, inheritance, org_tree, prereview, rules, services, todo, workflow
@@ -52,6 +55,7 @@ from .forms import (
     SignOffForm,
     StepReasonForm,
 )
+from .pickers import successor_label
 
 TEMPLATES = "admin/offboarding/exit"
 
@@ -203,7 +207,13 @@ class ChecklistInline(ReadOnlyExitInline):
     def get_formset(self, request, obj=None, **kwargs):
         # Evaluated once per page, not once per item: the automatic checks (a few counts) and
         # which teams' items this user may sign off.
-        self.auto_results = prereview.auto_check_results(obj.member) if obj else {}
+        if obj is None:
+            self.auto_results = {}
+        elif obj.checks_at_end is not None:
+            # Completed (closed, reverted): the checks as they were then, not today's data.
+            self.auto_results = defaultdict(bool, obj.checks_at_end)
+        else:
+            self.auto_results = prereview.auto_check_results(obj.member)
         self.signing_teams = _signing_teams(request, obj) if obj else set()
         return super().get_formset(request, obj, **kwargs)
 
@@ -485,6 +495,10 @@ class ExitAdmin(EnterpriseScopedAdmin):
             ],
             # Blockers stand in the way of submit and completion: only while those lie ahead.
             "in_progress": in_progress,
+            # The checklist's automatic checks are those kept when the exit completed.
+            "checks_kept_at": _in_time_zone(exit_case.completed_at, enterprise)
+            if exit_case.checks_at_end is not None
+            else None,
             "blockers": [
                 {"message": blocker.message, "blocks": _blocked_steps(blocker)}
                 for blocker in (prereview.prereview(exit_case) if in_progress else [])
@@ -545,25 +559,35 @@ class ExitAdmin(EnterpriseScopedAdmin):
 
     def _handover(self, exit_case, *, may_reassign: bool) -> dict:
         """The exit's handover batches for its page: a fixed number of queries, however many
-        resources moved (counts are aggregated by the database; lost customers are capped)."""
+        resources moved (counts are aggregated by the database; lost customers are capped).
+
+        Each row names who holds the resources now: a reassignment shows its new successor. A
+        given-back batch shows what the undo left (given back, not given back, never moved), not
+        the statuses it had before, and no waiting deadline."""
         enterprise = exit_case.enterprise
         batches = list(
             exit_case.inheritance_batches.select_related("created_by").order_by("created_at", "pk")
         )
         if not batches:
             return {"batches": [], "refused": [], "refused_more": 0, "waiting_note": None}
-        rows = (
-            InheritanceItem.objects.filter(batch__exit_case=exit_case)
-            .order_by()
-            .values("batch_id", "resource_type", "status")
-            .annotate(count=Count("pk"), settles_at=Max("settles_at"))
-        )
+        live_ids = [batch.pk for batch in batches if batch.undone_at is None]
+        undone_ids = [batch.pk for batch in batches if batch.undone_at is not None]
         by_batch: dict[int, list] = {}
-        for row in rows:
-            by_batch.setdefault(row["batch_id"], []).append(row)
+        if live_ids:
+            for row in (
+                InheritanceItem.objects.filter(batch_id__in=live_ids)
+                .order_by()
+                .values("batch_id", "resource_type", "status", "successor_id")
+                .annotate(count=Count("pk"), settles_at=Max("settles_at"))
+            ):
+                by_batch.setdefault(row["batch_id"], []).append(row)
+        if undone_ids:
+            for row in _given_back_rows(undone_ids):
+                by_batch.setdefault(row["batch_id"], []).append(row)
         names = dict(
             Member.objects.filter(
                 pk__in={pk for batch in batches for pk in batch.successors.values()}
+                | {row["successor_id"] for rows in by_batch.values() for row in rows}
             ).values_list("pk", "name")
         )
         waiting_count, waiting_until = 0, None
@@ -573,7 +597,8 @@ class ExitAdmin(EnterpriseScopedAdmin):
                 by_batch.get(batch.pk, []),
                 key=lambda row: (
                     _type_order(row["resource_type"]),
-                    list(InheritanceStatus.values).index(row["status"]),
+                    ROW_ORDER.index(row["status"]),
+                    names.get(row["successor_id"], ""),
                 ),
             )
             waiting = [row for row in batch_rows if row["status"] == InheritanceStatus.WAITING]
@@ -583,7 +608,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
                 if row["status"] == InheritanceStatus.RECEIVER_FULL
             )
             settles_at = max((row["settles_at"] for row in waiting), default=None)
-            if batch.undone_at is None and waiting:
+            if waiting:
                 waiting_count += sum(row["count"] for row in waiting)
                 waiting_until = max(filter(None, [waiting_until, settles_at]))
             shown.append(
@@ -592,20 +617,16 @@ class ExitAdmin(EnterpriseScopedAdmin):
                     "when": _in_time_zone(batch.created_at, enterprise),
                     "by": person_name(batch.created_by),
                     "undone_at": _in_time_zone(batch.undone_at, enterprise),
-                    "successors": [
-                        {
-                            "type": ResourceType(rtype).label,
-                            "name": names.get(member_id, "?"),
-                        }
-                        for rtype, member_id in sorted(
-                            batch.successors.items(), key=lambda pair: _type_order(pair[0])
-                        )
-                    ],
+                    "successors": _successors_shown(batch, batch_rows, names),
                     "counts": [
                         {
                             "type": ResourceType(row["resource_type"]).label,
                             "status": row["status"],
-                            "status_label": InheritanceStatus(row["status"]).label,
+                            "status_label": ROW_LABELS[row["status"]],
+                            # Who holds them: nobody new for what never moved or came back.
+                            "successor": names.get(row["successor_id"], "")
+                            if row["status"] in HELD_BY_SUCCESSOR
+                            else "",
                             "count": row["count"],
                         }
                         for row in batch_rows
@@ -614,16 +635,19 @@ class ExitAdmin(EnterpriseScopedAdmin):
                     # Where HR records a waiting customer's refusal (on the item's page).
                     "waiting_url": f"{reverse('admin:offboarding_inheritanceitem_changelist')}"
                     f"?batch__id__exact={batch.pk}&status__exact={InheritanceStatus.WAITING}"
-                    if waiting and batch.undone_at is None
+                    if waiting
                     else None,
-                    "receiver_full": full,
+                    "receiver_full": 0 if batch.undone_at else full,
                     "reassign_url": self._exit_url("inheritance_reassign", exit_case, batch.pk)
                     if may_reassign and full and batch.undone_at is None
                     else None,
                 }
             )
+        # A given-back batch's lost customers came back with the rest: only live batches'.
         refused_items = InheritanceItem.objects.filter(
-            batch__exit_case=exit_case, status=InheritanceStatus.REFUSED
+            batch__exit_case=exit_case,
+            batch__undone_at__isnull=True,
+            status=InheritanceStatus.REFUSED,
         )
         refused = list(refused_items.select_related("successor").order_by("pk")[:REFUSED_SHOWN])
         contacts = ExternalContact.objects.in_bulk([item.resource_id for item in refused])
@@ -643,6 +667,11 @@ class ExitAdmin(EnterpriseScopedAdmin):
                     "contact": str(contacts[item.resource_id])
                     if item.resource_id in contacts
                     else f"#{item.resource_id}",
+                    "url": reverse(
+                        "admin:directory_externalcontact_change", args=[item.resource_id]
+                    )
+                    if item.resource_id in contacts
+                    else None,
                     "successor": item.successor.name,
                     "reason": item.refusal_reason,
                 }
@@ -985,27 +1014,41 @@ class ExitAdmin(EnterpriseScopedAdmin):
         return workflow.cannot_act_message(approval.assignee, why)
 
     def inheritance_view(self, request, object_id):
-        """离职继承: hand everything the member owns to successors (`inheritance.inherit`)."""
+        """离职继承: hand everything the member owns to successors (`inheritance.inherit`).
+
+        The page names what moves (the external contacts and customer groups, paged) and, before
+        anything is written, warns when the chosen successor has no room for every contact: HR
+        chooses another one, or confirms, and what does not fit stays `receiver_full`."""
         exit_case = self._exit_to_hand_over(request, object_id)
         if exit_case.state != ExitState.HANDOVER:
             return self._not_in_handover(request, exit_case)
         member = exit_case.member
         owned = inheritance.owned_counts(member)
         owned_types = [rtype for rtype in ResourceType if owned[rtype]]
-        form_kwargs = {"exit_case": exit_case, "resource_types": owned_types}
+        form_kwargs = {
+            "exit_case": exit_case,
+            "resource_types": owned_types,
+            "admin_site": self.admin_site,
+            "contacts_moving": owned[ResourceType.EXTERNAL_CONTACT],
+        }
+        warning = None
         if request.method == "POST":
             form = InheritanceForm(request.POST, **form_kwargs)
             if form.is_valid():
-                try:
-                    batch = inheritance.inherit(
-                        exit_case, actor=request.user, **form.door_arguments()
-                    )
-                except ExitRefused as error:
-                    field = getattr(error, "field", None)
-                    form.add_error(field if field in form.fields else None, _refusal(error))
+                arguments = form.door_arguments()
+                warning = inheritance.handover_warning(exit_case, **arguments)
+                if not _over_limit_confirmed(request, warning):
+                    pass  # shown again with the warning; nothing is written
                 else:
-                    messages.success(request, _handed_over(batch, member))
-                    return HttpResponseRedirect(self._change_url(exit_case))
+                    warning = None
+                    try:
+                        batch = inheritance.inherit(exit_case, actor=request.user, **arguments)
+                    except ExitRefused as error:
+                        field = getattr(error, "field", None)
+                        form.add_error(field if field in form.fields else None, _refusal(error))
+                    else:
+                        messages.success(request, _handed_over(batch, member))
+                        return HttpResponseRedirect(self._change_url(exit_case))
         else:
             form = InheritanceForm(**form_kwargs)
         default_successor = exit_case.successor or member.manager
@@ -1022,46 +1065,83 @@ class ExitAdmin(EnterpriseScopedAdmin):
             % {"member": member.name},
             owned=[{"type": rtype.label, "count": owned[rtype]} for rtype in ResourceType],
             owns_anything=bool(owned_types),
-            default_successor=default_successor.name if default_successor else None,
+            default_successor=successor_label(
+                inheritance.with_contact_load(
+                    Member.objects.select_related("department").filter(pk=default_successor.pk)
+                ).get()
+            )
+            if default_successor
+            else None,
+            moving_lists=[
+                _paged(
+                    request,
+                    "contacts_page",
+                    ExternalContact.objects.filter(owner_id=member.pk),
+                    title=_("External contacts that move"),
+                    list_id="inheritance-contacts",
+                ),
+                _paged(
+                    request,
+                    "groups_page",
+                    CustomerGroup.objects.filter(owner_id=member.pk),
+                    title=_("Customer groups that move"),
+                    list_id="inheritance-groups",
+                ),
+            ],
+            over_limit=_over_limit_context(warning, member),
             form=form,
         )
 
     def inheritance_reassign_view(self, request, object_id, batch_id):
-        """Give the contacts a full successor could not take to someone with room."""
+        """Give the contacts a full successor could not take to someone with room; the page
+        names them (paged) and warns, before anything is written, when the one chosen has no
+        room for all of them."""
         exit_case = self._exit_to_hand_over(request, object_id)
         if exit_case.state != ExitState.HANDOVER:
             return self._not_in_handover(request, exit_case)
         batch = get_object_or_404(exit_case.inheritance_batches.all(), pk=batch_id)
-        full = batch.items.filter(
+        full_items = batch.items.filter(
             resource_type=ResourceType.EXTERNAL_CONTACT, status=InheritanceStatus.RECEIVER_FULL
-        ).count()
+        )
+        full = full_items.count()
+        form_kwargs = {
+            "exit_case": exit_case,
+            "admin_site": self.admin_site,
+            "contacts_moving": full,
+        }
+        warning = None
         if request.method == "POST":
-            form = ReassignForm(request.POST, exit_case=exit_case)
+            form = ReassignForm(request.POST, **form_kwargs)
             if form.is_valid():
                 successor = form.cleaned_data["successor"]
-                try:
-                    moved = inheritance.reassign_full_items(
-                        batch, actor=request.user, successor=successor
-                    )
-                except ExitRefused as error:
-                    form.add_error("successor", _refusal(error))
+                warning = inheritance.over_limit(successor=successor, moving=full)
+                if warning and warning["room"] and not _over_limit_confirmed(request, warning):
+                    pass  # shown again with the warning; nothing is written
                 else:
-                    messages.success(
-                        request,
-                        ngettext(
-                            "%(count)d external contact went to %(name)s.",
-                            "%(count)d external contacts went to %(name)s.",
-                            moved,
+                    warning = None
+                    try:
+                        moved = inheritance.reassign_full_items(
+                            batch, actor=request.user, successor=successor
                         )
-                        % {"count": moved, "name": successor.name},
-                    )
-                    return HttpResponseRedirect(self._change_url(exit_case))
+                    except ExitRefused as error:
+                        form.add_error("successor", _refusal(error))
+                    else:
+                        messages.success(
+                            request,
+                            ngettext(
+                                "%(count)d external contact went to %(name)s.",
+                                "%(count)d external contacts went to %(name)s.",
+                                moved,
+                            )
+                            % {"count": moved, "name": successor.name},
+                        )
+                        return HttpResponseRedirect(self._change_url(exit_case))
         else:
-            form = ReassignForm(exit_case=exit_case)
+            form = ReassignForm(**form_kwargs)
         return self._render(
             request,
             exit_case,
-            "transition_confirmation.html",
+            "inheritance_reassign.html",
             title=_("Reassign external contacts: %(exit)s") % {"exit": exit_case},
             action=_("Reassign external contacts"),
             question=ngettext(
@@ -1072,6 +1152,19 @@ class ExitAdmin(EnterpriseScopedAdmin):
                 full,
             )
             % {"count": full, "member": exit_case.member.name},
+            moving_lists=[
+                _paged(
+                    request,
+                    "contacts_page",
+                    ExternalContact.objects.filter(
+                        pk__in=full_items.order_by().values("resource_id"),
+                        owner_id=exit_case.member_id,
+                    ),
+                    title=_("External contacts that move"),
+                    list_id="inheritance-contacts",
+                )
+            ],
+            over_limit=_over_limit_context(warning, exit_case.member),
             form=form,
         )
 
@@ -1177,6 +1270,156 @@ def _undone(exit_case) -> dict | None:
         "when": _in_time_zone(record.history_date, exit_case.enterprise),
         "by": person_name(record.history_user),
     }
+
+
+# How many names of what moves the handover pages show at a time.
+MOVING_PER_PAGE = 50
+
+
+def _paged(request, parameter, resources, *, title, list_id) -> dict:
+    """One page of `resources` (contacts or groups, by name) for a handover page, with the links
+    to the other pages keeping the other lists' page numbers."""
+    paginator = Paginator(resources.order_by("name", "pk").only("name"), MOVING_PER_PAGE)
+    page = paginator.get_page(request.GET.get(parameter))
+
+    def link(number):
+        query = request.GET.copy()
+        query[parameter] = number
+        return f"?{query.urlencode()}"
+
+    return {
+        "title": title,
+        "id": list_id,
+        "count": paginator.count,
+        "page": page,
+        "previous_url": link(page.previous_page_number()) if page.has_previous() else None,
+        "next_url": link(page.next_page_number()) if page.has_next() else None,
+    }
+
+
+def _over_limit_confirmed(request, warning) -> bool:
+    """Whether HR confirmed handing over to the successor the warning is about (the box ticked
+    on the page that warned about that same successor)."""
+    if warning is None:
+        return True
+    return request.POST.get("confirm_over_limit") == str(warning["successor_id"])
+
+
+def _over_limit_context(warning, member) -> dict | None:
+    if warning is None:
+        return None
+    if warning["room"]:
+        fit = ngettext(
+            "Only %(room)d of the %(moving)d external contacts would fit: %(left)d would stay "
+            "with %(member)s and block completion until reassigned.",
+            "Only %(room)d of the %(moving)d external contacts would fit: %(left)d would stay "
+            "with %(member)s and block completion until reassigned.",
+            warning["room"],
+        )
+    else:
+        fit = _(
+            "None of the %(moving)d external contacts would fit: all %(left)d would stay with "
+            "%(member)s and block completion until reassigned."
+        )
+    return {
+        "successor_id": warning["successor_id"],
+        "name": warning["name"],
+        "message": ngettext(
+            "%(name)s already looks after %(held)d external contact; the limit is %(limit)d.",
+            "%(name)s already looks after %(held)d external contacts; the limit is %(limit)d.",
+            warning["held"],
+        )
+        % warning
+        + " "
+        + fit % {**warning, "member": member.name},
+    }
+
+
+# What a given-back batch's items came to (see `_given_back_rows`), beside the item statuses.
+GIVEN_BACK = "given_back"
+NOT_GIVEN_BACK = "not_given_back"
+NEVER_MOVED = "never_moved"
+ROW_LABELS = {
+    **{status.value: status.label for status in InheritanceStatus},
+    GIVEN_BACK: gettext_lazy("Given back by the undo"),
+    NOT_GIVEN_BACK: gettext_lazy("Not given back: no longer with its successor"),
+    NEVER_MOVED: gettext_lazy("Never moved: the successor had reached the limit"),
+}
+ROW_ORDER = [*InheritanceStatus.values, GIVEN_BACK, NOT_GIVEN_BACK, NEVER_MOVED]
+# The rows whose resources a successor holds now.
+HELD_BY_SUCCESSOR = {
+    InheritanceStatus.DONE,
+    InheritanceStatus.WAITING,
+    InheritanceStatus.REFUSED,
+    NOT_GIVEN_BACK,
+}
+
+
+def _given_back_rows(batch_ids) -> list[dict]:
+    """What the undo left of the given-back batches `batch_ids`, counted by the database: per
+    batch, type and successor, how many resources are back with the leaving member, how many
+    are not (a successor had passed them on), and how many never moved (did not fit)."""
+    back = Case(
+        *[
+            When(
+                resource_type=rtype.value,
+                then=Exists(
+                    model.objects.filter(
+                        pk=OuterRef("resource_id"), owner_id=OuterRef("batch__from_member_id")
+                    )
+                ),
+            )
+            for rtype, model in inheritance.RESOURCE_MODELS.items()
+        ],
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+    rows = (
+        InheritanceItem.objects.filter(batch_id__in=batch_ids)
+        .annotate(back=back)
+        .order_by()
+        .values("batch_id", "resource_type", "status", "successor_id", "back")
+        .annotate(count=Count("pk"))
+    )
+    merged: dict[tuple, dict] = {}
+    for row in rows:
+        if row["status"] == InheritanceStatus.RECEIVER_FULL:
+            outcome = NEVER_MOVED
+        else:
+            outcome = GIVEN_BACK if row["back"] else NOT_GIVEN_BACK
+        successor_id = row["successor_id"] if outcome == NOT_GIVEN_BACK else None
+        key = (row["batch_id"], row["resource_type"], outcome, successor_id)
+        entry = merged.setdefault(
+            key,
+            {
+                "batch_id": row["batch_id"],
+                "resource_type": row["resource_type"],
+                "status": outcome,
+                "successor_id": successor_id,
+                "count": 0,
+                "settles_at": None,
+            },
+        )
+        entry["count"] += row["count"]
+    return list(merged.values())
+
+
+def _successors_shown(batch, rows, names) -> list[dict]:
+    """Who received each resource type: the successors holding the batch's items now (a
+    reassignment's new successor included), else those the batch named."""
+    holders: dict[str, list[str]] = {}
+    for row in rows:
+        if row["status"] in HELD_BY_SUCCESSOR and row["status"] != NOT_GIVEN_BACK:
+            name = names.get(row["successor_id"], "?")
+            holders.setdefault(row["resource_type"], [])
+            if name not in holders[row["resource_type"]]:
+                holders[row["resource_type"]].append(name)
+    for rtype, member_id in batch.successors.items():
+        holders.setdefault(rtype, [names.get(member_id, "?")])
+    return [
+        {"type": ResourceType(rtype).label, "name": ", ".join(holders[rtype])}
+        for rtype in sorted(holders, key=_type_order)
+    ]
 
 
 def _type_order(rtype) -> int:

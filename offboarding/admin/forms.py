@@ -5,12 +5,13 @@ from django import forms
 from django.utils.translation import gettext_lazy
 
 from directory.choices import StaffRole
-from directory.models import Enterprise, Member
+from directory.models import Enterprise
 
 from .. import services
 from ..choices import ResourceType, Transition
 from ..exceptions import ExitRefused
 from ..models import Exit
+from .pickers import SuccessorChoiceField, successor_candidates, successor_widget
 
 
 class ExitAddForm(forms.ModelForm):
@@ -119,40 +120,41 @@ class CopyDefaultChecklistForm(forms.Form):
         )
 
 
-def _successor_choices(exit_case):
-    """Who may succeed the leaving member: the active members of the exit's enterprise but them.
-    (The door checks again, with the rows locked.)"""
-    return (
-        Member.objects.active()
-        .filter(enterprise_id=exit_case.enterprise_id)
-        .exclude(pk=exit_case.member_id)
-        .order_by("name", "pk")
-    )
-
-
 class InheritanceForm(forms.Form):
     """One successor for everything, and optionally another one per resource type the member
-    owns. Left empty, `inheritance.inherit` picks the exit's successor, else the direct manager."""
+    owns. Left empty, `inheritance.inherit` picks the exit's successor, else the direct manager.
 
-    successor = forms.ModelChoiceField(
-        queryset=Member.objects.none(),
-        required=False,
-        label=gettext_lazy("Successor"),
-        help_text=gettext_lazy(
-            "Receives every resource type not given to someone else below. Empty: the exit's "
-            "successor, else the member's direct manager."
-        ),
-    )
+    Each successor is picked in an autocomplete that shows the candidates' department, title and
+    load of external contacts (offboarding/admin/pickers.py)."""
 
-    def __init__(self, *args, exit_case, resource_types=(), **kwargs):
+    def __init__(
+        self, *args, exit_case, resource_types=(), admin_site=None, contacts_moving=0, **kwargs
+    ):
         super().__init__(*args, **kwargs)
-        choices = _successor_choices(exit_case)
-        self.fields["successor"].queryset = choices
+        choices = successor_candidates(exit_case)
+        self.fields["successor"] = SuccessorChoiceField(
+            queryset=choices,
+            required=False,
+            widget=successor_widget(exit_case, admin_site, contacts_moving=contacts_moving),
+            label=gettext_lazy("Successor"),
+            help_text=gettext_lazy(
+                "Receives every resource type not given to someone else below. Empty: the "
+                "exit's successor, else the member's direct manager. Search by name, number, "
+                "department or title."
+            ),
+        )
         self.resource_types = [ResourceType(rtype) for rtype in resource_types]
         for rtype in self.resource_types:
-            self.fields[self.field_name(rtype)] = forms.ModelChoiceField(
+            self.fields[self.field_name(rtype)] = SuccessorChoiceField(
                 queryset=choices,
                 required=False,
+                widget=successor_widget(
+                    exit_case,
+                    admin_site,
+                    contacts_moving=contacts_moving
+                    if rtype == ResourceType.EXTERNAL_CONTACT
+                    else 0,
+                ),
                 label=rtype.label,
                 help_text=gettext_lazy("Only if this type goes to someone else."),
             )
@@ -173,15 +175,15 @@ class InheritanceForm(forms.Form):
 class ReassignForm(forms.Form):
     """Who takes the external contacts a full successor could not take."""
 
-    successor = forms.ModelChoiceField(
-        queryset=Member.objects.none(),
-        label=gettext_lazy("Successor"),
-        error_messages={"required": gettext_lazy("Choose who takes these external contacts.")},
-    )
-
-    def __init__(self, *args, exit_case, **kwargs):
+    def __init__(self, *args, exit_case, admin_site=None, contacts_moving=0, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["successor"].queryset = _successor_choices(exit_case)
+        self.fields["successor"] = SuccessorChoiceField(
+            queryset=successor_candidates(exit_case),
+            widget=successor_widget(exit_case, admin_site, contacts_moving=contacts_moving),
+            label=gettext_lazy("Successor"),
+            help_text=gettext_lazy("Search by name, number, department or title."),
+            error_messages={"required": gettext_lazy("Choose who takes these external contacts.")},
+        )
 
 
 class StepReasonForm(forms.Form):
@@ -203,18 +205,17 @@ class ReassignStepForm(StepReasonForm):
 
     field_order = ("assignee", "reason")
 
-    assignee = forms.ModelChoiceField(
-        queryset=Member.objects.none(),
-        label=gettext_lazy("New approver"),
-        help_text=gettext_lazy("An active member whose login works; not the leaving member."),
-        error_messages={"required": gettext_lazy("Choose who decides the step now.")},
-    )
-
     def __init__(self, *args, exit_case, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = _successor_choices(exit_case).filter(
-            user__is_active=True
+        # The picker searches the exit's enterprise by name, number, department or title.
+        self.fields["assignee"] = SuccessorChoiceField(
+            queryset=successor_candidates(exit_case).filter(user__is_active=True),
+            widget=successor_widget(exit_case),
+            label=gettext_lazy("New approver"),
+            help_text=gettext_lazy("An active member whose login works; not the leaving member."),
+            error_messages={"required": gettext_lazy("Choose who decides the step now.")},
         )
+        self.order_fields(self.field_order)
 
     def door_arguments(self) -> dict:
         return {**super().door_arguments(), "assignee": self.cleaned_data["assignee"]}

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -54,7 +55,7 @@ class InheritanceItemAdmin(ReadOnlyRecordAdmin):
     enterprise_lookup = "batch__enterprise_id"
 
     list_display = (
-        "__str__",
+        "resource",
         "resource_type",
         "from_member",
         "successor",
@@ -67,7 +68,7 @@ class InheritanceItemAdmin(ReadOnlyRecordAdmin):
     fields = (
         "batch",
         "resource_type",
-        "resource_id",
+        "resource",
         "successor",
         "status",
         "settles_at",
@@ -78,8 +79,29 @@ class InheritanceItemAdmin(ReadOnlyRecordAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        # The object permissions ask the item's enterprise, which is its batch's.
-        return super().get_queryset(request).select_related("batch__exit_case")
+        # The object permissions ask the item's enterprise, which is its batch's; each row names
+        # its resource (the customer…), read in the same query. (A select_related here makes the
+        # changelist skip list_select_related: the columns' relations are named here too.)
+        return inheritance.with_resource_names(
+            super()
+            .get_queryset(request)
+            .select_related("batch__exit_case", *self.list_select_related)
+        )
+
+    @admin.display(description=gettext_lazy("resource"), ordering="resource_name")
+    def resource(self, item):
+        """The customer (group, app…) by name, linked to its own page."""
+        if item.resource_name is None:
+            return _("%(type)s #%(id)s (no longer exists)") % {
+                "type": item.get_resource_type_display(),
+                "id": item.resource_id,
+            }
+        model = item.resource_model
+        url = reverse(
+            f"admin:{model._meta.app_label}_{model._meta.model_name}_change",
+            args=[item.resource_id],
+        )
+        return format_html('<a href="{}">{}</a>', url, item.resource_name)
 
     @admin.display(description=gettext_lazy("leaving member"), ordering="batch__from_member__name")
     def from_member(self, item):

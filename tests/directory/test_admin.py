@@ -72,9 +72,9 @@ def test_the_autocomplete_offers_only_members_of_the_users_enterprise(
         reverse("admin:autocomplete"),
         {"app_label": "directory", "model_name": "customergroup", "field_name": "owner"},
     )
-    names = {result["text"] for result in response.json()["results"]}
-    assert str(own_objects["member"]) in names
-    assert str(foreign_objects["member"]) not in names
+    ids = {result["id"] for result in response.json()["results"]}
+    assert str(own_objects["member"].pk) in ids
+    assert str(foreign_objects["member"].pk) not in ids
 
 
 def test_a_superuser_sees_every_enterprise(admin_client, own_objects, foreign_objects):

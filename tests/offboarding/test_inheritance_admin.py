@@ -84,8 +84,11 @@ def test_the_confirmation_page_lists_what_moves_and_changes_nothing(
     owned_rows = {row["type"]: row["count"] for row in response.context["owned"]}
     assert owned_rows["External contact"] == 300
     assert owned_rows["Customer group"] == 5
-    assert response.context["default_successor"] == manager.name
-    assert f"Default successor: {manager.name}." in response.content.decode()
+    # the default successor with their department and load of external contacts
+    default = response.context["default_successor"]
+    assert default.startswith(f"{manager.name} · 销售部 ({manager.employee_number})")
+    assert default.endswith("— 0 / 20000 external contacts")
+    assert f"Default successor: {default}." in response.content.decode()
     assert owned(director)["ExternalContact"] == 300
     assert not InheritanceBatch.objects.exists()
 
@@ -206,9 +209,18 @@ def test_contacts_that_did_not_fit_are_reassigned_from_the_exit_page(
     assert shown["receiver_full"] == 3
     assert shown["reassign_url"] == reassign_url(batch)
 
-    # when HR gives them to someone with room (2 fit)
+    # when HR gives them to someone with room for 2: the page warns first, writing nothing…
     assert hr_client.get(reassign_url(batch)).status_code == 200
-    response = hr_client.post(reassign_url(batch), {"successor": stranger.pk}, follow=True)
+    warned = hr_client.post(reassign_url(batch), {"successor": stranger.pk})
+    assert warned.status_code == 200
+    assert "Only 2 of the 3 external contacts would fit" in warned.content.decode()
+    assert ExternalContact.objects.filter(owner=stranger).count() == 0
+    # …and HR confirms
+    response = hr_client.post(
+        reassign_url(batch),
+        {"successor": stranger.pk, "confirm_over_limit": stranger.pk},
+        follow=True,
+    )
 
     # then 2 moved, 1 is still waiting for room
     assert "2 external contacts went to 路人甲." in messages_of(response)
