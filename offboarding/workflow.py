@@ -23,7 +23,7 @@ from directory import services as directory_services
 from directory.choices import MemberStatus
 from directory.sessions import end_sessions
 
-from . import handover, inheritance, prereview, rules
+from . import handover, inheritance, notifications, prereview, rules
 from .choices import (
     DEFAULT_APPROVAL_CHAIN,
     REMOVABLE_KINDS,
@@ -217,6 +217,7 @@ def submit(exit_case: Exit, *, actor) -> Exit:
         [_transition_event(exit_case, Transition.SUBMIT, source, approval_steps=steps)],
         actor=actor,
     )
+    notifications.exit_progressed(exit_case)
     return exit_case
 
 
@@ -278,6 +279,7 @@ def approve(exit_case: Exit, *, actor, comment: str = "", step: int | None = Non
         trail.append(_transition_event(exit_case, Transition.APPROVE, source))
     # else the next step decides now
     audit.record_many(exit_case.enterprise_id, trail, actor=actor)
+    notifications.exit_progressed(exit_case)
     return exit_case
 
 
@@ -306,6 +308,7 @@ def reject(exit_case: Exit, *, actor, reason: str, step: int | None = None) -> E
     ]
     handover.exit_called_off(exit_case, actor=actor, trail=trail)
     audit.record_many(exit_case.enterprise_id, trail, actor=actor)
+    notifications.exit_progressed(exit_case)
     return exit_case
 
 
@@ -420,6 +423,7 @@ def complete(exit_case: Exit, *, actor) -> Exit:
         undo_deadline=exit_case.undo_deadline.isoformat(),
     )
     audit.record_many(exit_case.enterprise_id, [event], actor=actor)
+    notifications.exit_progressed(exit_case)
     return exit_case
 
 
