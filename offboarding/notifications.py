@@ -565,7 +565,8 @@ def check_robot_url(url: str) -> tuple[str, str]:
     plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
         raise ValidationError(_("This robot address is incomplete or malformed."), code="invalid")
-    return ROBOT_SCHEMES[scheme], plugin.url(privacy=True)[:300]
+    # Apprise's masked form, without its options (`?format=text&…`): what the admin shows.
+    return ROBOT_SCHEMES[scheme], plugin.url(privacy=True).split("?", 1)[0][:300]
 
 
 def robot_url(robot: GroupRobot) -> str:

@@ -18,7 +18,8 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from directory.admin import EnterpriseConstraintsForm, EnterpriseScopedAdmin, ReadOnlyRecordAdmin
+from compliance.admin.base import WithoutHistoryAdmin
+from directory.admin import EnterpriseConstraintsForm, EnterpriseScopedAdmin
 
 from .. import notifications
 from ..exceptions import ExitRefused
@@ -27,7 +28,7 @@ from ..selectors import person_name
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyRecordAdmin):
+class NotificationAdmin(WithoutHistoryAdmin):
     list_display = (
         "created_at",
         "event",
@@ -139,6 +140,11 @@ class GroupRobotAdmin(EnterpriseScopedAdmin):
         if obj is not None:
             readonly += ("platform", "url_hint")
         return tuple(dict.fromkeys(readonly))
+
+    @admin.display(description=gettext_lazy("robot address"))
+    def url(self, robot):
+        # A past version (read-only history page) shows the address masked, as the list does.
+        return robot.url_hint
 
     def has_delete_permission(self, request, obj=None):
         # Turned off (active), never deleted: the log names the robots it posted to.
