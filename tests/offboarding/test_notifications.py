@@ -551,9 +551,18 @@ def test_a_notification_lost_on_the_way_to_the_worker_is_queued_again(
     assert sent_to_worker == [note.pk]
 
 
-def test_the_reminder_job_is_scheduled_like_the_others():
+def test_the_reminder_job_is_scheduled_every_quarter_hour_by_its_migration():
+    import importlib
+
+    from django.apps import apps
     from django_celery_beat.models import PeriodicTask
 
+    # the data migration's own function (a transactional test elsewhere in the run may have
+    # flushed the rows `migrate` wrote)
+    PeriodicTask.objects.filter(name=notifications.JOB).delete()
+    importlib.import_module("offboarding.migrations.0013_send_reminders_schedule").create_schedule(
+        apps, None
+    )
     task = PeriodicTask.objects.get(name=notifications.JOB)
     assert (task.task, task.interval.every, task.interval.period) == (
         "offboarding.send_reminders",
