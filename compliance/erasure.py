@@ -860,4 +860,5 @@ def _erase_account(member: Member, *, actor) -> None:
     _erase_free_texts(member)
     if old_name and old_name != placeholder:
         _erase_admin_log(member, old_name, placeholder)
+    notifications.erase_member(member, old_name=old_name or "", placeholder=placeholder)
     _erase_login(member)

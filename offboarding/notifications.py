@@ -46,7 +46,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q, Value
+from django.db.models.functions import Replace
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
@@ -605,6 +606,27 @@ def save_robot(robot: GroupRobot, *, actor, url: str | None = None) -> GroupRobo
         },
     )
     return robot
+
+
+# -- erasure (C-5) ---------------------------------------------------------------------------------
+
+
+def erase_member(member, *, old_name: str, placeholder: str) -> None:
+    """Called by `compliance.erasure` (mode `account`), in its transaction: the notifications to
+    the member say nothing of them any more (subject and body replaced by `placeholder`: a
+    rejection's reason among them), and their name in every other notification of the
+    enterprise is replaced by `placeholder`. Two UPDATEs."""
+    Notification.objects.filter(recipient_member_id=member.pk).update(
+        subject=placeholder, body=placeholder
+    )
+    if not old_name:
+        return
+    Notification.objects.filter(enterprise_id=member.enterprise_id).filter(
+        Q(subject__contains=old_name) | Q(body__contains=old_name)
+    ).update(
+        subject=Replace("subject", Value(old_name), Value(placeholder)),
+        body=Replace("body", Value(old_name), Value(placeholder)),
+    )
 
 
 # -- retrying from the admin ----------------------------------------------------------------------
