@@ -64,6 +64,7 @@ from directory import services as directory_services
 from directory.choices import ErasureMode, MemberStatus, StaffRole
 from directory.models import Enterprise, Member
 from directory.tenancy import grants_for
+from offboarding import notifications
 
 from . import audit, crypto, holds
 from .choices import ErasureLevel, ErasureState, RecordCategory
@@ -384,6 +385,7 @@ def receive(member: Member, *, actor, categories=None, level: str = "") -> Erasu
             "due_on": erasure_request.due_on.isoformat(),
         },
     )
+    notifications.erasure_waiting(erasure_request)
     return erasure_request
 
 
@@ -858,4 +860,5 @@ def _erase_account(member: Member, *, actor) -> None:
     _erase_free_texts(member)
     if old_name and old_name != placeholder:
         _erase_admin_log(member, old_name, placeholder)
+    notifications.erase_member(member, old_name=old_name or "", placeholder=placeholder)
     _erase_login(member)

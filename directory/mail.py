@@ -67,17 +67,24 @@ def send(
     """Send the mail `template` (…_subject.txt, …_body.txt) to the address `to`, written in
     `language`. `about`: the user it concerns, named by id in the log (never by address).
     `connection`: a mail connection to reuse (bulk sends). Raises MailNotSent."""
-    who = getattr(about, "pk", None)
-    if not to:
-        reason = _("there is no e-mail address to send it to.")
-        logger.warning("Mail %s to user %s not sent: no address", template, who)
-        raise MailNotSent(reason)
-    if settings.EMAIL_BACKEND == DUMMY_BACKEND:
-        logger.warning("Mail %s to user %s not sent: mail is turned off", template, who)
-        raise MailNotSent(_("mail is turned off on this server (EMAIL_URL=dummymail://)."))
     with translation.override(language):
         subject = "".join(render_to_string(f"{template}_subject.txt", context).splitlines())
         body = render_to_string(f"{template}_body.txt", context)
+    send_text(to=to, subject=subject, body=body, what=template, about=about, connection=connection)
+
+
+def send_text(
+    *, to: str, subject: str, body: str, what: str = "", about=None, connection=None
+) -> None:
+    """Send a mail already written (`subject`, `body`) to the address `to`; `what` names it in
+    the log. The same refusals as `send`: raises MailNotSent."""
+    who = getattr(about, "pk", None)
+    if not to:
+        logger.warning("Mail %s to user %s not sent: no address", what, who)
+        raise MailNotSent(_("there is no e-mail address to send it to."))
+    if settings.EMAIL_BACKEND == DUMMY_BACKEND:
+        logger.warning("Mail %s to user %s not sent: mail is turned off", what, who)
+        raise MailNotSent(_("mail is turned off on this server (EMAIL_URL=dummymail://)."))
     message = EmailMessage(
         subject, body, to=[to], connection=connection or get_connection(fail_silently=False)
     )
@@ -85,9 +92,9 @@ def send(
         accepted = message.send(fail_silently=False)
     except Exception as error:  # any backend, any failure: the person who asked must know
         reason = describe(error).replace(to, "…")
-        logger.warning("Mail %s to user %s not sent: %s", template, who, reason)
+        logger.warning("Mail %s to user %s not sent: %s", what, who, reason)
         raise MailNotSent(reason) from error
     if not accepted:
-        logger.warning("Mail %s to user %s not sent: the server accepted nothing", template, who)
+        logger.warning("Mail %s to user %s not sent: the server accepted nothing", what, who)
         raise MailNotSent(_("the mail server did not accept it."))
-    logger.info("Mail %s sent to user %s", template, who)
+    logger.info("Mail %s sent to user %s", what, who)

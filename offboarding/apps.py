@@ -35,6 +35,12 @@ class OffboardingConfig(AppConfig):
             "change_hrsynctoken",
             # The directory sync's received rows (read-only).
             "view_directorysyncrecord",
+            # Notifications: the log (and its retry action), the IM group robots.
+            "view_notification",
+            "change_notification",
+            "view_grouprobot",
+            "add_grouprobot",
+            "change_grouprobot",
         ],
         "it": [
             "view_exit",
@@ -51,6 +57,7 @@ class OffboardingConfig(AppConfig):
             "view_inheritanceitem",
             "view_accountfreeze",
             "view_superadminhandover",
+            "view_notification",
         ],
     }
 

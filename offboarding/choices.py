@@ -220,3 +220,46 @@ class WaitingStep(models.TextChoices):
     COMPLETION = "completion", _("Completion")
     # Completed: it can be undone until the deadline, then the nightly job closes it.
     UNDO_WINDOW = "undo_window", _("Undo window")
+
+
+class NotificationEvent(models.TextChoices):
+    """What a notification tells its recipient (offboarding/notifications.py)."""
+
+    STEP_WAITING = "step_waiting", _("An approval step waits for you")
+    EXIT_APPROVED = "exit_approved", _("Your exit was approved")
+    EXIT_REJECTED = "exit_rejected", _("Your exit was rejected")
+    EXIT_COMPLETED = "exit_completed", _("Your exit was completed")
+    RESOURCES_ARRIVED = "resources_arrived", _("Resources handed over to you")
+    INHERITANCE_REFUSED = "inheritance_refused", _("A customer declined the handover")
+    INHERITANCE_FULL = "inheritance_full", _("A successor could not take every contact")
+    HANDOVER_NAMED = "handover_named", _("You are named the new super admin")
+    GRACE_CLOSING = "grace_closing", _("Your emergency window closes soon")
+    ERASURE_RECEIVED = "erasure_received", _("An erasure request was received")
+    ERASURE_DUE = "erasure_due", _("An erasure request is due soon")
+
+
+class NotificationChannel(models.TextChoices):
+    """How a notification travels: a personal e-mail, or the enterprise's IM group robot."""
+
+    EMAIL = "email", _("E-mail")
+    GROUP = "group", _("Group robot")
+
+
+class NotificationStatus(models.TextChoices):
+    """Where a notification stands: queued (waiting for the worker), sending, sent, retrying
+    (a send failed; the worker tries again later), failed (every try failed: HR may retry it)."""
+
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    RETRYING = "retrying", _("Retrying")
+    FAILED = "failed", _("Failed")
+
+
+class RobotPlatform(models.TextChoices):
+    """The IM platform of a group robot, read from its Apprise URL's scheme."""
+
+    WECOM = "wecom", _("WeCom group robot")
+    DINGTALK = "dingtalk", _("DingTalk group robot")
+    FEISHU = "feishu", _("Feishu group robot")
+    WEBHOOK = "webhook", _("JSON webhook")

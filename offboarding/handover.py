@@ -64,6 +64,7 @@ from directory.models import Member
 from directory.sessions import end_sessions
 from directory.tenancy import grants_for
 
+from . import notifications
 from .choices import OPEN_HANDOVER_STATES, OPEN_STATES, ExitState, HandoverState
 from .exceptions import ExitRefused
 from .models import AccountFreeze, Exit, SuperAdminHandover
@@ -428,6 +429,7 @@ def _request_handover(member, *, actor, new_admin, custodian) -> SuperAdminHando
         [_handover_event(handover, "super_admin_handover_requested")],
         actor=actor,
     )
+    notifications.handover_named(handover)
     return handover
 
 

@@ -78,7 +78,7 @@ from directory.models import (
     ThirdPartyBinding,
 )
 
-from . import rules, services
+from . import notifications, rules, services
 from .choices import ExitState, InheritanceStatus, ResourceType
 from .exceptions import ExitRefused
 from .models import Exit, InheritanceBatch, InheritanceItem
@@ -329,6 +329,7 @@ def inherit(
         data={"successors": batch.successors, **_items_summary(items)},
     )
     audit.record_many(enterprise.pk, [event], actor=actor)
+    notifications.resources_handed_over(batch)
     return batch
 
 
@@ -399,6 +400,7 @@ def reassign_full_items(batch: InheritanceBatch, *, actor, successor: Member) ->
         },
     )
     audit.record_many(enterprise.pk, [event], actor=actor)
+    notifications.resources_handed_over(batch, successor_ids=[successor.pk])
     return len(item_ids)
 
 
@@ -454,6 +456,7 @@ def refuse_item(item: InheritanceItem, *, actor, reason: str = "") -> Inheritanc
         personal={"reason": reason} if reason else None,
     )
     audit.record_many(batch.enterprise_id, [event], actor=actor)
+    notifications.customer_refused(item)
     return item
 
 

@@ -31,7 +31,11 @@ from .choices import (
     ExitState,
     HandoverState,
     InheritanceStatus,
+    NotificationChannel,
+    NotificationEvent,
+    NotificationStatus,
     ResourceType,
+    RobotPlatform,
     Team,
     TerminationSource,
     TerminationState,
@@ -950,3 +954,116 @@ class DirectorySyncRecord(EnterpriseScoped):
 
     def __str__(self):
         return f"{self.external_id} ({self.get_kind_display()})"
+
+
+class GroupRobot(EnterpriseScoped):
+    """An IM group robot of the enterprise (企业微信/钉钉/飞书 群机器人) that team notifications are
+    posted to (offboarding/notifications.py). Its Apprise URL holds the robot's key or token: it
+    is stored only sealed with the master key (`sealed_url`), never shown back; `url_hint` is
+    Apprise's own masked form of it (`wecombot://a...c`). Written only by
+    `notifications.save_robot`, from the admin."""
+
+    enterprise = models.ForeignKey(
+        Enterprise,
+        on_delete=models.CASCADE,
+        related_name="group_robots",
+        verbose_name=_("enterprise"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    platform = models.CharField(
+        _("platform"), max_length=16, choices=RobotPlatform.choices, editable=False
+    )
+    sealed_url = models.BinaryField(_("sealed URL"), editable=False)
+    url_hint = models.CharField(_("URL (masked)"), max_length=300, editable=False)
+    active = models.BooleanField(
+        _("active"), default=True, help_text=_("Only active robots are sent notifications.")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["sealed_url"])
+
+    class Meta:
+        verbose_name = _("group robot")
+        verbose_name_plural = _("group robots")
+        ordering = ["enterprise", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Notification(EnterpriseScoped):
+    """One notification to one recipient through one channel, as it was rendered (in the
+    enterprise's language) and where its delivery stands (offboarding/notifications.py).
+
+    Written in the transaction of the door that caused it — a door rolled back leaves none — and
+    sent after commit by the Celery task `offboarding.send_notification`, which retries a failed
+    send with backoff; one that failed every try stays `failed`, with the error, until HR retries
+    it from the admin."""
+
+    enterprise = models.ForeignKey(
+        Enterprise,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("enterprise"),
+    )
+    event = models.CharField(_("event"), max_length=32, choices=NotificationEvent.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=NotificationChannel.choices)
+    # E-mail: the person (a member's login or a staff user); group: the robot.
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
+    recipient_member = models.ForeignKey(
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("recipient (member)"),
+    )
+    robot = models.ForeignKey(
+        GroupRobot,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("group robot"),
+    )
+    # What it is about: "exit", "inheritance_batch", "super_admin_handover", "erasure_request"…
+    object_type = models.CharField(_("about"), max_length=32, blank=True)
+    object_id = models.PositiveBigIntegerField(_("about (id)"), null=True, blank=True)
+    language = models.CharField(_("language"), max_length=10)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("body"))
+    link = models.URLField(_("link"), max_length=500, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=8,
+        choices=NotificationStatus.choices,
+        default=NotificationStatus.QUEUED,
+        db_index=True,
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    same_enterprise_fields = ("recipient_member", "robot")
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["enterprise", "-created_at"], name="notification_by_enterprise"),
+            models.Index(fields=["event", "object_type", "object_id"], name="notification_about"),
+        ]
+
+    def __str__(self):
+        return self.subject

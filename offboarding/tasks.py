@@ -5,7 +5,7 @@ them)."""
 
 from celery import shared_task
 
-from . import handover, hr_sync, inheritance, jobs
+from . import handover, hr_sync, inheritance, jobs, notifications
 
 
 @shared_task(name="offboarding.settle_inheritance")
@@ -34,3 +34,22 @@ def close_undo_windows() -> int | None:
 def sync_hr_terminations():
     """Every 10 minutes: the HR system's pending terminations become `hr_sync` exits (J-5)."""
     return hr_sync.sync_pending()
+
+
+@shared_task(bind=True, name="offboarding.send_notification", max_retries=None)
+def send_notification(self, notification_id: int) -> None:
+    """Queued on commit by the door that wrote the notification: send it. A failed send is tried
+    again after a growing wait (notifications.BACKOFF), up to MAX_ATTEMPTS tries; the last
+    failure leaves it `failed`, with its error, in the log (offboarding/notifications.py)."""
+    tries = self.request.retries
+    again = notifications.deliver(notification_id, final=tries + 1 >= notifications.MAX_ATTEMPTS)
+    if again:
+        wait = notifications.BACKOFF[min(tries, len(notifications.BACKOFF) - 1)]
+        raise self.retry(countdown=wait)
+
+
+@shared_task(name="offboarding.send_reminders")
+def send_reminders() -> int | None:
+    """Every 15 minutes: old super admins warned a day before their emergency window closes,
+    compliance reminded of erasure requests due soon, lost notifications queued again."""
+    return notifications.send_reminders()

@@ -23,7 +23,7 @@ from directory import services as directory_services
 from directory.choices import MemberStatus
 from directory.sessions import end_sessions
 
-from . import handover, inheritance, prereview, rules
+from . import handover, inheritance, notifications, prereview, rules
 from .choices import (
     DEFAULT_APPROVAL_CHAIN,
     REMOVABLE_KINDS,
@@ -217,6 +217,7 @@ def submit(exit_case: Exit, *, actor) -> Exit:
         [_transition_event(exit_case, Transition.SUBMIT, source, approval_steps=steps)],
         actor=actor,
     )
+    notifications.exit_progressed(exit_case)
     return exit_case
 
 
@@ -273,6 +274,7 @@ def approve(exit_case: Exit, *, actor, comment: str = "", step: int | None = Non
     trail = [_step_event(exit_case, approval)]
     _approve_if_no_step_waits(exit_case, actor=actor, trail=trail)
     audit.record_many(exit_case.enterprise_id, trail, actor=actor)
+    notifications.exit_progressed(exit_case)
     return exit_case
 
 
@@ -423,7 +425,7 @@ def reassign_step(exit_case: Exit, *, actor, step: int, assignee, reason: str) -
         personal={"reason": reason},
     )
     audit.record_many(exit_case.enterprise_id, [event], actor=actor)
-    # The new approver is told here, once notifications exist.
+    notifications.notify_step_waiting(approval)
     return approval
 
 
@@ -462,7 +464,8 @@ def skip_step(exit_case: Exit, *, actor, step: int, reason: str) -> Exit:
     ]
     _approve_if_no_step_waits(exit_case, actor=actor, trail=trail)
     audit.record_many(exit_case.enterprise_id, trail, actor=actor)
-    # The next step's approver is told here, once notifications exist.
+    # The next step's approver, or the member when that was the last step.
+    notifications.exit_progressed(exit_case)
     return exit_case
 
 
@@ -491,6 +494,7 @@ def reject(exit_case: Exit, *, actor, reason: str, step: int | None = None) -> E
     ]
     handover.exit_called_off(exit_case, actor=actor, trail=trail)
     audit.record_many(exit_case.enterprise_id, trail, actor=actor)
+    notifications.exit_progressed(exit_case)
     return exit_case
 
 
@@ -609,6 +613,7 @@ def complete(exit_case: Exit, *, actor) -> Exit:
         undo_deadline=exit_case.undo_deadline.isoformat(),
     )
     audit.record_many(exit_case.enterprise_id, [event], actor=actor)
+    notifications.exit_progressed(exit_case)
     return exit_case
 
 

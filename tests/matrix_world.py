@@ -47,6 +47,7 @@ from offboarding import (
     handover,
     hr_sync,
     inheritance,
+    notifications,
     services,
     workflow,
 )
@@ -55,8 +56,10 @@ from offboarding.models import (
     ApprovalChainStep,
     ChecklistTemplateItem,
     DirectorySyncRecord,
+    GroupRobot,
     HRTermination,
     InheritanceItem,
+    Notification,
 )
 from tests import factories
 
@@ -493,6 +496,14 @@ def build_world() -> World:
     )
     directory_sync_record = DirectorySyncRecord.objects.get(enterprise=enterprise)
 
+    # HR's IM group robot (its address sealed), and the notifications the doors above wrote.
+    robot = notifications.save_robot(
+        GroupRobot(enterprise=enterprise, name="HR 群"),
+        actor=users[HR],
+        url="json://127.0.0.1:9/robot",
+    )
+    notification = Notification.objects.filter(enterprise=enterprise).order_by("pk").first()
+
     interval = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
     rows = {
         type(row): row
@@ -518,6 +529,8 @@ def build_world() -> World:
             token,
             hr_termination,
             directory_sync_record,
+            robot,
+            notification,
             ChecklistTemplateItem.objects.filter(enterprise=enterprise).order_by("position")[0],
             interval,
             CrontabSchedule.objects.create(minute="0", hour="3"),

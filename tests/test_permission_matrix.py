@@ -329,6 +329,18 @@ NO_HISTORY_VERSION = admin_page(
     get={(COMPLIANCE, SUPERUSER, OTHER_COMPLIANCE): HIDDEN, (HR, IT, OTHER_HR, OTHER_IT): DENIED},
     post={STAFF: NOT_ALLOWED},
 )
+# The notifications' log: read by HR and Compliance of their enterprise, written only by the doors;
+# its "History" is Django's own log, with no past versions. The group robots: HR's.
+NOTIFICATION_HISTORY_LOG = admin_page(
+    {(COMPLIANCE, HR, SUPERUSER): OK, (OTHER_COMPLIANCE, OTHER_HR): HIDDEN, (IT, OTHER_IT): DENIED}
+)
+NOTIFICATION_HISTORY_VERSION = admin_page(
+    get={(COMPLIANCE, HR, SUPERUSER, OTHER_COMPLIANCE, OTHER_HR): HIDDEN, (IT, OTHER_IT): DENIED},
+    post={STAFF: NOT_ALLOWED},
+)
+GROUP_ROBOT_ROW = admin_page(
+    {(HR, SUPERUSER): OK, (IT, COMPLIANCE, OTHER_IT, OTHER_COMPLIANCE): DENIED, OTHER_HR: HIDDEN}
+)
 # A Compliance door on a home row (the sealed read, releasing a hold, deciding an erasure): GET
 # asks, POST does (and writes its audit event, at least).
 COMPLIANCE_DOOR = admin_page(
@@ -685,6 +697,21 @@ TABLE = {
     "admin/offboarding/directorysyncrecord/([^/]+)/history/([^/]+)/$": HR_SYNC_HISTORY_VERSION,
     "admin/offboarding/directorysyncrecord/<path:object_id>/": REDIRECT_TO_CHANGE,
     "api/hr/directory": HR_API,
+    # Notifications: the log, and the IM group robots
+    "admin/offboarding/notification/": COMPLIANCE_AND_HR_LIST,
+    "admin/offboarding/notification/add/": NOBODY,
+    "admin/offboarding/notification/<path:object_id>/change/": COMPLIANCE_AND_HR_RECORD,
+    "admin/offboarding/notification/<path:object_id>/delete/": NOBODY,
+    "admin/offboarding/notification/<path:object_id>/history/": NOTIFICATION_HISTORY_LOG,
+    "admin/offboarding/notification/([^/]+)/history/([^/]+)/$": NOTIFICATION_HISTORY_VERSION,
+    "admin/offboarding/notification/<path:object_id>/": REDIRECT_TO_CHANGE,
+    "admin/offboarding/grouprobot/": LIST_FOR_HR,
+    "admin/offboarding/grouprobot/add/": LIST_FOR_HR,
+    "admin/offboarding/grouprobot/<path:object_id>/change/": GROUP_ROBOT_ROW,
+    "admin/offboarding/grouprobot/<path:object_id>/delete/": NOBODY,
+    "admin/offboarding/grouprobot/<path:object_id>/history/": HR_SYNC_HISTORY,
+    "admin/offboarding/grouprobot/([^/]+)/history/([^/]+)/$": HR_SYNC_HISTORY_VERSION,
+    "admin/offboarding/grouprobot/<path:object_id>/": REDIRECT_TO_CHANGE,
     # Compliance (C-1 … C-7)
     "admin/compliance/workrecord/": COMPLIANCE_LIST,
     "admin/compliance/workrecord/add/": NOBODY,

@@ -471,6 +471,7 @@ def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
         "DJANGO_ALLOWED_HOSTS": "exitdesk.example.cn",
         "EMAIL_URL": "smtp+tls://exitdesk:secret@smtp.example.cn:587",
         "DEFAULT_FROM_EMAIL": "Exitdesk <exitdesk@example.cn>",
+        "EXITDESK_SITE_URL": "https://exitdesk.example.cn",
     }
 
     result = subprocess.run(

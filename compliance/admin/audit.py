@@ -99,6 +99,9 @@ ACTIONS = {
     "hr_termination_failed": gettext_lazy("HR termination failed"),
     "hr_sync_token_created": gettext_lazy("HR sync token issued"),
     "hr_sync_token_revoked": gettext_lazy("HR sync token revoked"),
+    # Notifications (offboarding/notifications.py)
+    "group_robot_saved": gettext_lazy("Group robot saved"),
+    "notifications_retried": gettext_lazy("Notifications retried"),
 }
 
 _ID = re.compile(r"[0-9]{1,18}")  # an id the database takes (bigint)

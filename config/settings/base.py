@@ -35,6 +35,8 @@ SERVER_EMAIL           the sender of error reports to ADMINS (default: DEFAULT_F
 ADMINS                 who receives error reports, comma-separated "Name <address>" or addresses
 INVITATION_TIMEOUT_DAYS  days an invitation's set-password link works (default 7)
 PASSWORD_RESET_TIMEOUT_HOURS  hours a password reset link works (default 24)
+EXITDESK_SITE_URL      the address people open Exitdesk at, e.g. https://exitdesk.example.cn: the
+                       links in notifications start with it (default http://127.0.0.1:8000)
 OIDC_PROVIDERS, OIDC_<ID>_*, DINGTALK_*, FEISHU_*  sign-in through an OpenID Connect provider,
                        DingTalk or Feishu, each off unless set: see config/social_login.py
 """
@@ -121,6 +123,10 @@ AUTHENTICATION_BACKENDS = [
     # only (offboarding.middleware.EmergencyWindowMiddleware).
     "offboarding.backends.EmergencyWindowBackend",
 ]
+
+# The links in notifications (offboarding/notifications.py) are absolute: a mail is read away
+# from any request, so the site's own address is configured, not guessed.
+EXITDESK_SITE_URL = env("EXITDESK_SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # The master keys that wrap each member's data key (compliance.crypto): Fernet keys, the first
 # encrypts, every one decrypts (MultiFernet). `manage.py rotate_master_key` re-wraps with the first.

@@ -27,6 +27,8 @@ if not EMAIL_CONFIGURED:
         "the other EMAIL_* variables: members' invitations and password links are sent by mail."
     )
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
+# The links in notifications lead here: the address people open Exitdesk at, never guessed.
+EXITDESK_SITE_URL = env("EXITDESK_SITE_URL").rstrip("/")
 SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -9,6 +9,7 @@ door of offboarding/workflow.py or to offboarding/services.py, which lock, check
   super-admin handovers (超级管理员移交), read-only.
 - `hr_sync.py`: HR sync (J-5): the terminations received, their CSV import; the directory
   sync's received rows; the API tokens.
+- `notifications.py`: the notifications' log (retry the failed ones) and the IM group robots.
 - `forms.py`: the forms those pages post.
 - `pickers.py`: the admin site's autocomplete (members by department and title, successors with
   their load of external contacts) and the successor pickers of the handover pages.
@@ -21,6 +22,7 @@ from .exits import ExitAdmin
 from .handover import AccountFreezeAdmin, SuperAdminHandoverAdmin
 from .hr_sync import DirectorySyncRecordAdmin, HRSyncTokenAdmin, HRTerminationAdmin
 from .inheritance import InheritanceBatchAdmin, InheritanceItemAdmin
+from .notifications import GroupRobotAdmin, NotificationAdmin
 
 __all__ = [
     "AccountFreezeAdmin",
@@ -28,9 +30,11 @@ __all__ = [
     "ChecklistTemplateItemAdmin",
     "DirectorySyncRecordAdmin",
     "ExitAdmin",
+    "GroupRobotAdmin",
     "HRSyncTokenAdmin",
     "HRTerminationAdmin",
     "InheritanceBatchAdmin",
     "InheritanceItemAdmin",
+    "NotificationAdmin",
     "SuperAdminHandoverAdmin",
 ]

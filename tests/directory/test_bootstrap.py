@@ -423,6 +423,7 @@ def test_seed_demo_refuses_under_the_production_settings(tmp_path):
         "EXITDESK_AUDIT_KEYS": f"k1:{secrets.token_urlsafe(32)}",
         "EMAIL_URL": "smtp://mail.example.cn:587",
         "DEFAULT_FROM_EMAIL": "Exitdesk <exitdesk@example.cn>",
+        "EXITDESK_SITE_URL": "https://exitdesk.example.cn",
     }
 
     result = subprocess.run(

@@ -10,9 +10,9 @@ from compliance.models import AuditEvent
 from directory.choices import MemberStatus
 from directory.models import Member
 from offboarding import workflow
-from offboarding.choices import ApproverKind, Decision, ExitState
+from offboarding.choices import ApproverKind, Decision, ExitState, NotificationEvent
 from offboarding.exceptions import ExitRefused
-from offboarding.models import ApprovalChainStep, Exit
+from offboarding.models import ApprovalChainStep, Exit, Notification
 from tests import factories
 from tests.offboarding.conftest import history_reasons, refreshed
 
@@ -89,6 +89,11 @@ def test_reassign_gives_the_step_of_a_frozen_manager_to_another_approver(
     assert event.data["cannot_act"] == "frozen"
     assert personal_data(event) == {"reason": REASON}
     assert event.exit_id == pending_exit.pk
+    # the new approver is told, with the link to their approval page
+    told = Notification.objects.get(
+        event=NotificationEvent.STEP_WAITING, recipient_member=new_manager
+    )
+    assert told.link.endswith(reverse("offboarding:approval_detail", args=[pending_exit.pk]))
 
 
 def test_after_reassignment_the_new_approver_decides_and_the_old_one_no_longer_sees_it(
@@ -203,6 +208,10 @@ def test_skipping_the_last_step_approves_the_exit_as_an_approval_would(
         .values_list("action", flat=True)
     )
     assert actions[-2:] == ["approval_step_skipped", "exit_approved"]
+    # the member is told their exit was approved
+    assert Notification.objects.filter(
+        event=NotificationEvent.EXIT_APPROVED, recipient_member=member
+    ).exists()
 
 
 @pytest.mark.parametrize(
