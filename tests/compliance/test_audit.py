@@ -804,7 +804,10 @@ def test_the_change_page_shows_the_facts_and_the_decrypted_personal_data(
     response = compliance_client.get(change_page(event))
     assert response.status_code == 200
     content = response.content.decode()
-    assert "voluntary" in content  # data
+    # the facts as labelled fields, codes by their labels, not raw JSON
+    assert "<dt>Kind</dt><dd>Voluntary (member leaves)</dd>" in content
+    assert "<dt>Ok</dt><dd>Yes</dd>" in content
+    assert '"kind"' not in content
     assert REASON in content  # personal data, decrypted for the reader
     assert event.hash in content and event.prev_hash in content
     # once the member's key is destroyed, the page says so
