@@ -48,7 +48,6 @@ def _split(value: timedelta) -> tuple[int | float, str]:
 
 
 class DurationInput(forms.MultiWidget):
-
     def __init__(self, attrs=None):
         widgets = (
             forms.NumberInput(attrs={"min": "0", "step": "any", "class": "duration-number"}),

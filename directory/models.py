@@ -102,10 +102,7 @@ class Enterprise(models.Model):
             MaxValueValidator(MAX_UNDO_WINDOW, message=at_most_days(MAX_UNDO_WINDOW)),
         ],
         help_text=format_lazy(
-            _(
-                "How long after completion an exit can still be undone; at most "
-                "{days} days."
-            ),
+            _("How long after completion an exit can still be undone; at most {days} days."),
             days=MAX_UNDO_WINDOW.days,
         ),
     )
@@ -139,9 +136,7 @@ class Enterprise(models.Model):
         max_length=16,
         choices=HandoverPolicy.choices,
         default=HandoverPolicy.GRACE,
-        help_text=_(
-            "How the super admin role passes on when the super admin leaves."
-        ),
+        help_text=_("How the super admin role passes on when the super admin leaves."),
     )
     handover_grace_period = models.DurationField(
         _("emergency window"),

@@ -326,6 +326,7 @@ CHINESE_NAMES = {
     "manager": "李经理",
     "employee": "张三",
     "other_member": "别家员工",
+    "other_department": "别家部门",
     "family_reason": "家庭原因",
     "leaver": "王五",
     "contract_ended": "合同到期",
@@ -341,6 +342,8 @@ CHINESE_NAMES = {
     "contact": "客户甲",
     "company": "甲公司",
     "resource": "资源",
+    "periodic_task": "矩阵任务",
+    "job_error": "出错了",
 }
 LATIN_NAMES = {
     "enterprise": "Acme Tech",
@@ -349,6 +352,7 @@ LATIN_NAMES = {
     "manager": "Lee Manager",
     "employee": "Zhang San",
     "other_member": "Other Member",
+    "other_department": "Other Department",
     "family_reason": "Family reasons",
     "leaver": "Wang Wu",
     "contract_ended": "Contract ended",
@@ -364,6 +368,8 @@ LATIN_NAMES = {
     "contact": "Customer Alpha",
     "company": "Alpha Ltd",
     "resource": "Resource",
+    "periodic_task": "Matrix job",
+    "job_error": "Something broke",
 }
 
 
@@ -389,7 +395,11 @@ def build_world(names: dict[str, str] = CHINESE_NAMES) -> World:
         name=names["employee"],
         user__username="employee",
     )
-    other_member = factories.MemberFactory(enterprise=other_enterprise, name=names["other_member"])
+    other_member = factories.MemberFactory(
+        enterprise=other_enterprise,
+        name=names["other_member"],
+        department__name=names["other_department"],
+    )
 
     # The six resources, owned by the manager: the employee owns nothing, so their exit submits.
     resources = [
@@ -529,11 +539,11 @@ def build_world(names: dict[str, str] = CHINESE_NAMES) -> World:
     # A nightly job's run that failed in the home enterprise; an HR termination received from the
     # HR system, and the token it came with.
     job_run = JobRun.objects.create(
-        job="matrix.job",
+        job="offboarding.close_undo_windows",
         status=JobStatus.FAILED,
         finished_at=timezone.now(),
         counts={str(enterprise.pk): {"closed": 1}},
-        errors=[{"enterprise": enterprise.pk, "error": "matrix"}],
+        errors=[{"enterprise": enterprise.pk, "error": names["job_error"]}],
     )
     token, _secret = hr_sync.create_token(enterprise, name=names["token_name"], actor=users[HR])
     hr_sync.receive(
@@ -593,7 +603,7 @@ def build_world(names: dict[str, str] = CHINESE_NAMES) -> World:
             SolarSchedule.objects.create(event="sunrise", latitude=31.23, longitude=121.47),
             ClockedSchedule.objects.create(clocked_time=timezone.now() + timedelta(days=1)),
             PeriodicTask.objects.create(
-                name="matrix: nightly", task="offboarding.tasks.noop", interval=interval
+                name=names["periodic_task"], task="offboarding.tasks.noop", interval=interval
             ),
             Group.objects.get(name=GROUP_NAMES[StaffRole.HR]),
             employee.user,

@@ -506,7 +506,7 @@ def _value_shown(key: str, value):
             return ", ".join(str(_value_shown(key, item)) for item in value) or "—"
         return format_html_join(mark_safe(""), "{}", ((_pretty(item),) for item in value))
     if isinstance(value, str):
-        return _code_labels().get(value, value)
+        return code_labels().get(value, value)
     return str(value)
 
 
@@ -527,7 +527,7 @@ def _code_labels_by_language(language: str) -> dict[str, str]:
     return labels
 
 
-def _code_labels() -> dict[str, str]:
+def code_labels() -> dict[str, str]:
     """Every choice of the three apps (states, kinds, roles, categories…), value → label, in the
     active language."""
     return _code_labels_by_language(get_language() or "")
