@@ -737,7 +737,7 @@ def test_a_super_admin_cannot_complete_before_the_handover(
     # then
     assert str(refused.value) == (
         "王总 is the super admin: a new super admin must be named and confirmed "
-        "(超级管理员移交) before this exit can complete or 王总 can be removed. 王总 names them "
+        "before this exit can complete or 王总 can be removed. 王总 names them "
         "on their “Super admin handover” page."
     )
     super_admin.refresh_from_db()
