@@ -427,4 +427,7 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"#{self.seq} {self.action}"
+        # The action in words (the trail's admin keeps the list of them).
+        from .admin.audit import action_label
+
+        return f"#{self.seq} {action_label(self.action)}"

@@ -148,7 +148,7 @@ FLOORS = (
         days=180,
         law=_(
             "Cybersecurity Law Art. 21: chat messages are kept at least 6 calendar months and "
-            "never fewer than 180 days (工作聊天记录保存≥180天)."
+            "never fewer than 180 days."
         ),
     ),
     Floor(

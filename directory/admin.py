@@ -18,6 +18,7 @@ from django.contrib.auth import get_permission_codename
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
+from django.db import models
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -26,7 +27,7 @@ from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
@@ -37,13 +38,16 @@ from .admin_import import DirectoryImportMixin
 from .autocomplete import LabelledAutocompleteSelect
 from .changelist import DateDrillDownMixin
 from .choices import (
+    JOB_LABELS,
     DepartmentStatus,
     InvitationKind,
     InvitationOutcome,
     JobStatus,
     MemberRole,
     MemberStatus,
+    job_count_label,
 )
+from .durations import DurationFormField, human_duration
 from .models import (
     AppAuthorization,
     ApprovalTemplate,
@@ -304,9 +308,15 @@ class ReadOnlyRecordAdmin(RecordAdmin):
 @admin.register(Enterprise)
 class EnterpriseAdmin(EnterpriseScopedAdmin):
     enterprise_lookup = "pk"
-    list_display = ("name", "code", "data_region", "time_zone", "undo_window", "backup_admin")
+    list_display = ("name", "code", "data_region", "time_zone", "undo_window_shown", "backup_admin")
     list_filter = ("data_region",)
     search_fields = ("name", "code")
+    # Durations in hours or days, entered and shown (never "1 day, 0:00:00").
+    formfield_overrides = {models.DurationField: {"form_class": DurationFormField}}
+
+    @admin.display(description=_("undo window"), ordering="undo_window")
+    def undo_window_shown(self, obj):
+        return human_duration(obj.undo_window)
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_backup_admin_flag()
@@ -1010,15 +1020,36 @@ def latest_failed_runs(user) -> list[JobRun]:
     return [run for run in failed if visible_errors(run, user)]
 
 
+def labelled_counts(counts: dict) -> list[tuple[str, int]]:
+    """A run's counts of one enterprise as (what, how many), what in words."""
+    return sorted((job_count_label(what), how_many) for what, how_many in counts.items())
+
+
+class JobFilter(admin.SimpleListFilter):
+    """By job: every job the project schedules, by its name, whether or not it has run yet."""
+
+    title = gettext_lazy("job")
+    parameter_name = "job"
+
+    def lookups(self, request, model_admin):
+        choices = [(job, label) for job, label in JOB_LABELS.items()]
+        if self.value() and self.value() not in JOB_LABELS:
+            choices.append((self.value(), self.value()))
+        return choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(job=self.value()) if self.value() else queryset
+
+
 @admin.register(JobRun)
 class JobRunAdmin(DateDrillDownMixin, admin.ModelAdmin):
     """Read-only: runs are written by the jobs alone (directory/jobs.py)."""
 
-    list_filter = ("status", "job")
+    list_filter = ("status", JobFilter)
     search_fields = ("job",)
     date_hierarchy = "started_at"
     actions = None
-    fields = ("job", "status_shown", "started_at", "finished_at", "worker")
+    fields = ("job_shown", "status_shown", "started_at", "finished_at", "worker")
     readonly_fields = fields
     change_form_template = "admin/directory/jobrun/change_form.html"
     list_per_page = 50
@@ -1056,7 +1087,7 @@ class JobRunAdmin(DateDrillDownMixin, admin.ModelAdmin):
                 mark_safe("<br>"),
                 "{}: {}",
                 (
-                    (names[key], ", ".join(f"{what} {n}" for what, n in sorted(value.items())))
+                    (names[key], ", ".join(f"{label} {n}" for label, n in labelled_counts(value)))
                     for key, value in sorted(shown.items())
                 ),
             )
@@ -1072,7 +1103,11 @@ class JobRunAdmin(DateDrillDownMixin, admin.ModelAdmin):
                 ((names[error.get("enterprise")], error.get("error", "")) for error in shown),
             )
 
-        return ("job", "status_shown", "started_at", "finished_at", counts, errors)
+        return ("job_shown", "status_shown", "started_at", "finished_at", counts, errors)
+
+    @admin.display(description=_("job"), ordering="job")
+    def job_shown(self, run):
+        return run.job_label
 
     @admin.display(description=_("status"), ordering="status")
     def status_shown(self, run):
@@ -1086,7 +1121,7 @@ class JobRunAdmin(DateDrillDownMixin, admin.ModelAdmin):
         if obj is not None:
             names = _EnterpriseNames(request.user)
             context["run_counts"] = [
-                (names[key], sorted(value.items()))
+                (names[key], labelled_counts(value))
                 for key, value in sorted(visible_counts(obj, request.user).items())
             ]
             context["run_errors"] = [

@@ -15,7 +15,6 @@ members, through django-import-export's two steps, the rules in directory/import
   in the cache (IMPORT_EXPORT_TMP_STORAGE_CLASS), never in the system's temporary folder.
 """
 
-
 from django import forms
 from django.conf import settings
 from django.contrib import messages

@@ -89,3 +89,43 @@ class InvitationKind(models.TextChoices):
 class InvitationOutcome(models.TextChoices):
     SENT = "sent", _("Sent")
     NOT_SENT = "not_sent", _("Not sent")
+
+
+# The periodic jobs (config/schedule.py) by their task names, as people call them, in the order
+# the job list shows them. A job not named here still shows, by its task name.
+JOB_LABELS = {
+    "offboarding.expire_grace_windows": _("Close ended emergency windows"),
+    "offboarding.settle_inheritance": _("Settle handed-over customers"),
+    "offboarding.sync_hr_terminations": _("Sync terminations from the HR system"),
+    "offboarding.close_undo_windows": _("Close exits past their undo window"),
+    "compliance.enforce_retention": _("Apply retention policies"),
+    "compliance.enforce_retention_chunk": _("Apply retention policies (a chunk)"),
+    "directory.mark_pending_dissolution": _("Mark departments pending dissolution"),
+}
+
+# What a job's counts count (directory.jobs.Run.count), by the key the job writes.
+JOB_COUNT_LABELS = {
+    "closed": _("exits closed"),
+    "skipped": _("exits left for later"),
+    "settled": _("handed-over customers settled"),
+    "windows_closed": _("emergency windows closed"),
+    "synced": _("terminations that became exits"),
+    "failed": _("terminations that could not become exits"),
+    "marked": _("departments marked pending dissolution"),
+    "unmarked": _("departments active again"),
+    "chunks_sent": _("chunks sent to workers"),
+    "chunks": _("chunks done"),
+    "purged": _("records purged"),
+    "anonymized": _("records anonymized"),
+    "chats_within_floor_touched": _("chats within the statutory floor touched"),
+    "erasures_finished": _("erasure requests finished"),
+    "chats_within_floor": _("chats kept by the statutory floor"),
+}
+
+
+def job_label(job: str) -> str:
+    return str(JOB_LABELS.get(job, job))
+
+
+def job_count_label(what: str) -> str:
+    return str(JOB_COUNT_LABELS.get(what, what))

@@ -3,10 +3,11 @@
 Every time a user reads is in their enterprise's time zone (D-1), and labelled with it.
 
 Times are stored in UTC. For each request this activates the time zone of the enterprise the user
-works in: a member's own enterprise; for staff, the zone their granted enterprises share. Someone
-whose enterprises lie in different zones (or a superuser) reads UTC; pages that list several
-enterprises' rows show each row's time in its own enterprise's zone where it matters (the exit
-list), and every page says which zone its times are in (`{% get_current_timezone %}`).
+works in: a member's own enterprise; for staff, the zone their granted enterprises share (for a
+superuser, every enterprise). Someone whose enterprises lie in different zones reads UTC; pages
+that list several enterprises' rows show each row's time in its own enterprise's zone where it
+matters (the exit list), and every page says which zone its times are in
+(`{% get_current_timezone %}`).
 """
 
 import zoneinfo
@@ -25,11 +26,23 @@ def time_zone_for(user) -> str | None:
         return None
     grants = grants_for(user)
     if grants.all_enterprises:
-        return None
+        # A superuser reads the zone every enterprise shares (one deployment, one country: the
+        # usual case), UTC only when the enterprises lie in different zones.
+        zones = list(
+            Enterprise.objects.order_by().values_list("time_zone", flat=True).distinct()[:2]
+        )
+        return str(zones[0]) if len(zones) == 1 else None
     if grants.has_any():
         return grants.single_time_zone()
     zone = Enterprise.objects.filter(members__user=user).values_list("time_zone", flat=True).first()
     return str(zone) if zone else None
+
+
+def shared_time_zone() -> str | None:
+    """The time zone every enterprise is in, if they share one."""
+    zones = Enterprise.objects.order_by().values_list("time_zone", flat=True).distinct()[:2]
+    zones = [str(zone) for zone in zones]
+    return zones[0] if len(zones) == 1 else None
 
 
 class EnterpriseTimeZoneMiddleware:

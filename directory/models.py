@@ -32,6 +32,7 @@ from .choices import (
     MemberRole,
     MemberStatus,
     StaffRole,
+    job_label,
 )
 from .querysets import (
     DepartmentQuerySet,
@@ -101,10 +102,7 @@ class Enterprise(models.Model):
             MaxValueValidator(MAX_UNDO_WINDOW, message=at_most_days(MAX_UNDO_WINDOW)),
         ],
         help_text=format_lazy(
-            _(
-                "How long after completion an exit can still be undone (误操作退出); at most "
-                "{days} days."
-            ),
+            _("How long after completion an exit can still be undone; at most {days} days."),
             days=MAX_UNDO_WINDOW.days,
         ),
     )
@@ -138,9 +136,7 @@ class Enterprise(models.Model):
         max_length=16,
         choices=HandoverPolicy.choices,
         default=HandoverPolicy.GRACE,
-        help_text=_(
-            "How the super admin role passes on when the super admin leaves (超级管理员移交)."
-        ),
+        help_text=_("How the super admin role passes on when the super admin leaves."),
     )
     handover_grace_period = models.DurationField(
         _("emergency window"),
@@ -697,7 +693,14 @@ class JobRun(models.Model):
         indexes = [models.Index(fields=["job", "-started_at"], name="job_run_latest")]
 
     def __str__(self):
-        return f"{self.job} {self.started_at:%Y-%m-%d %H:%M}"
+        # In the reader's time zone, like every other time they read.
+        started = timezone.localtime(self.started_at)
+        return f"{self.job_label} {started:%Y-%m-%d %H:%M}"
+
+    @property
+    def job_label(self) -> str:
+        """The job as people call it, in the active language."""
+        return job_label(self.job)
 
 
 class JobLease(models.Model):

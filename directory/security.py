@@ -14,13 +14,14 @@ address behind a proxy, and the idle timeout of staff sessions. Settings in conf
 
 import ipaddress
 import math
+import zoneinfo
 from datetime import datetime, timedelta
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off, get_failure_limit
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, logout
+from django.contrib.auth import authenticate, get_user_model, logout
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.views import redirect_to_login
 from django.dispatch import receiver
@@ -116,17 +117,33 @@ def lockout_response(request, original_response=None, credentials=None):
     """
     if getattr(request, "password_reentry", False) and original_response is not None:
         return original_response
-    return render(
-        request,
-        "registration/locked_out.html",
-        {
-            "message": lockout_message(lockout_ends_at(request)),
-            "failure_limit": get_failure_limit(request, credentials),
-            "time_zone": timezone.get_current_timezone_name(),
-            "login_url": request.get_full_path(),
-        },
-        status=settings.AXES_HTTP_RESPONSE_CODE,
-    )
+    # Nobody is logged in here: the times are in the zone of the enterprise whose login was tried.
+    with timezone.override(_lockout_zone(request, credentials)):
+        return render(
+            request,
+            "registration/locked_out.html",
+            {
+                "message": lockout_message(lockout_ends_at(request)),
+                "failure_limit": get_failure_limit(request, credentials),
+                "time_zone": timezone.get_current_timezone_name(),
+                "login_url": request.get_full_path(),
+            },
+            status=settings.AXES_HTTP_RESPONSE_CODE,
+        )
+
+
+def _lockout_zone(request, credentials) -> zoneinfo.ZoneInfo | None:
+    """The time zone of the login tried: its member's enterprise, a staff user's enterprises, or
+    the zone every enterprise shares; None (UTC) when none of these says."""
+    from .logins import axes_username
+    from .middleware import shared_time_zone, time_zone_for
+
+    username = axes_username(request, credentials)
+    user = get_user_model().objects.filter(username=username).first() if username else None
+    zone = time_zone_for(user) if user is not None else None
+    if zone is None:
+        zone = shared_time_zone()
+    return zoneinfo.ZoneInfo(zone) if zone else None
 
 
 def client_ip_address(request) -> str | None:

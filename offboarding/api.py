@@ -164,7 +164,11 @@ def hr_terminations(request):
         return _error(
             400,
             result.error
-            or _("Nothing was received: %(count)d of the terminations have errors.")
+            or ngettext(
+                "Nothing was received: %(count)d of the terminations has errors.",
+                "Nothing was received: %(count)d of the terminations have errors.",
+                len(result.invalid),
+            )
             % {"count": len(result.invalid)},
             rows=[
                 {
@@ -225,7 +229,11 @@ def hr_directory(request):
         return _error(
             400,
             result.error
-            or _("Nothing was applied: %(count)d of the rows have errors.")
+            or ngettext(
+                "Nothing was applied: %(count)d of the rows has errors.",
+                "Nothing was applied: %(count)d of the rows have errors.",
+                len(result.invalid),
+            )
             % {"count": len(result.invalid)},
             rows=[
                 {

@@ -1,5 +1,7 @@
 """The only place where the exit workflow's states, kinds and step names are spelled."""
 
+import functools
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -112,12 +114,45 @@ DEFAULT_CHECKLIST = (
         AutoCheck.SHARED_CALENDARS,
     ),
     ("work_files", _("Work files handed over"), Team.HR, ""),
-    ("attendance", _("Attendance (打卡) records archived"), Team.HR, ""),
-    ("reimbursements", _("Reimbursements (报销) closed"), Team.HR, ""),
+    ("attendance", _("Attendance (clock-in) records archived"), Team.HR, ""),
+    ("reimbursements", _("Expense claims closed"), Team.HR, ""),
     ("admin_rights", _("Admin rights handed over"), Team.IT, AutoCheck.ADMIN_RIGHTS),
     ("chat_retention", _("Chat records put under retention"), Team.IT, ""),
     ("account_access", _("Account access revoked"), Team.IT, ""),
 )
+
+
+def checklist_title(code: str, title: str) -> str:
+    """A checklist item's title as shown: a default item whose title nobody changed reads in the
+    reader's language (it was stored in the language of whoever copied it); any other as stored."""
+    default = _DEFAULT_TITLES.get(code)
+    if default is not None and title in _default_spellings(code):
+        return str(default)
+    return title
+
+
+_DEFAULT_TITLES = {code: title for code, title, _team, _check in DEFAULT_CHECKLIST}
+
+
+@functools.cache
+def _default_spellings(code: str) -> frozenset[str]:
+    """The default title of `code` in every language (English is the source), and as earlier
+    versions spelled it: whichever it was stored in."""
+    from django.conf import settings
+    from django.utils import translation
+
+    spellings = set(_EARLIER_SPELLINGS.get(code, ()))
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            spellings.add(str(_DEFAULT_TITLES[code]))
+    return frozenset(spellings)
+
+
+# Default titles as earlier versions wrote them (items copied then still read in both languages).
+_EARLIER_SPELLINGS = {
+    "attendance": ("Attendance (打卡) records archived", "考勤（打卡）记录已归档"),
+    "reimbursements": ("Reimbursements (报销) closed", "报销已结清"),
+}
 
 
 class ResourceType(models.TextChoices):

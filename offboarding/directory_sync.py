@@ -295,7 +295,7 @@ def _clean_department(outcome: SyncRow, value):
         "department",
         _(
             "Name the department by its id (a number) or by its path of names from the top, "
-            "separated by “/” (for example 总部/销售部)."
+            "separated by “/” (for example Head office/Sales)."
         ),
     )
     return None

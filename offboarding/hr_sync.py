@@ -412,6 +412,11 @@ def sync_pending(now: datetime | None = None, *, batch_size: int = SYNC_BATCH) -
                 if outcome is not None:
                     totals[outcome] += 1
                     run.count(enterprise_id, **{outcome: 1})
+                if outcome == "failed":  # the reason, where HR reads the run
+                    external_id, reason = HRTermination.objects.values_list(
+                        "external_id", "error"
+                    ).get(pk=pk)
+                    run.error(enterprise_id, f"{external_id}: {reason}")
             after = batch[-1][0]
             run.renew()
         return totals

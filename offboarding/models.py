@@ -39,6 +39,7 @@ from .choices import (
     Team,
     TerminationSource,
     TerminationState,
+    checklist_title,
 )
 from .querysets import ExitQuerySet
 
@@ -109,7 +110,12 @@ class ChecklistTemplateItem(EnterpriseScoped):
         ]
 
     def __str__(self):
-        return self.title
+        return self.title_shown
+
+    @property
+    def title_shown(self) -> str:
+        """The title in the reader's language for a default item (offboarding.choices)."""
+        return checklist_title(self.code, self.title)
 
 
 class Exit(FSMModelMixin, EnterpriseScoped):
@@ -388,7 +394,12 @@ class ChecklistItem(models.Model):
         ]
 
     def __str__(self):
-        return self.title
+        return self.title_shown
+
+    @property
+    def title_shown(self) -> str:
+        """The title in the reader's language for a default item (offboarding.choices)."""
+        return checklist_title(self.code, self.title)
 
     @property
     def enterprise_id(self):

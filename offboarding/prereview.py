@@ -46,8 +46,8 @@ _OWNED = (
         ExternalContact,
         AutoCheck.EXTERNAL_CONTACTS,
         lambda n: ngettext(
-            "Still owns %(n)d external contact: hand it over to a successor (离职继承).",
-            "Still owns %(n)d external contacts: hand them over to a successor (离职继承).",
+            "Still owns %(n)d external contact: hand it over to a successor.",
+            "Still owns %(n)d external contacts: hand them over to a successor.",
             n,
         ),
     ),
@@ -182,7 +182,7 @@ def prereview(exit_case, counts=None) -> list[Blocker]:
                 Blocker(
                     f"checklist_{item.code}",
                     _("Checklist: “%(title)s” is not signed off by %(team)s yet.")
-                    % {"title": item.title, "team": item.get_team_display()},
+                    % {"title": item.title_shown, "team": item.get_team_display()},
                     complete,
                 )
             )
@@ -211,12 +211,11 @@ def _super_admin_message(exit_case) -> str:
     if waiting is not None:
         return _(
             "%(name)s named %(new)s as the new super admin: the exit can complete, or %(name)s "
-            "be removed, once %(new)s confirms with the code of their authenticator app "
-            "(超级管理员移交)."
+            "be removed, once %(new)s confirms with the code of their authenticator app."
         ) % {"name": member.name, "new": waiting.to_member.name}
     return _(
         "%(name)s is the super admin: a new super admin must be named and confirmed "
-        "(超级管理员移交) before this exit can complete or %(name)s can be removed. %(name)s "
+        "before this exit can complete or %(name)s can be removed. %(name)s "
         "names them on their “Super admin handover” page."
     ) % {"name": member.name}
 

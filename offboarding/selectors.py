@@ -8,7 +8,7 @@ from directory.choices import StaffRole
 from directory.models import Member
 from directory.tenancy import grants_for
 
-from .choices import Decision, Transition
+from .choices import Decision, Transition, checklist_title
 from .models import ChecklistItem, ExitApproval
 
 TIMELINE_LENGTH = 20
@@ -104,7 +104,8 @@ def exit_timeline(exit_case) -> list[dict]:
             {
                 "when": record.history_date,
                 "who": record.history_user,
-                "what": _("Checklist: “%(title)s” signed off") % {"title": record.title},
+                "what": _("Checklist: “%(title)s” signed off")
+                % {"title": checklist_title(record.code, record.title)},
                 "state": "",
             }
         )

@@ -247,17 +247,17 @@ def sign_off_item(item: ChecklistItem, *, actor, note: str = "") -> ChecklistIte
     if item.auto_check:
         raise ExitRefused(
             _("“%(title)s” is checked automatically from the data; nobody signs it off.")
-            % {"title": item.title}
+            % {"title": item.title_shown}
         )
     if not rules.signs_for(actor, exit_case, item.team):
         raise ExitRefused(
             _("Only %(team)s staff of this enterprise can sign off “%(title)s”.")
-            % {"team": item.get_team_display(), "title": item.title}
+            % {"team": item.get_team_display(), "title": item.title_shown}
         )
     if item.is_signed_off:
         raise ExitRefused(
             _("“%(title)s” was already signed off by %(user)s.")
-            % {"title": item.title, "user": item.signed_off_by}
+            % {"title": item.title_shown, "user": item.signed_off_by}
         )
     item.signed_off_by = actor
     item.signed_off_at = timezone.now()

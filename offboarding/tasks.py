@@ -5,21 +5,38 @@ them)."""
 
 from celery import shared_task
 
+from directory.jobs import job_run
+
 from . import handover, hr_sync, inheritance, jobs, notifications
+
+SETTLE_JOB = "offboarding.settle_inheritance"
+GRACE_JOB = "offboarding.expire_grace_windows"
 
 
 @shared_task(name="offboarding.settle_inheritance")
 def settle_inheritance() -> int:
     """Every 10 minutes: handed-over customers whose acceptance period has ended are final
-    (`waiting` → `done`). Returns how many items settled."""
-    return inheritance.settle_waiting()
+    (`waiting` → `done`). Returns how many items settled, or None when another run was going on.
+    Each run is recorded (a JobRun), so that staff see the job run like the nightly ones."""
+    with job_run(SETTLE_JOB) as run:
+        if run is None:
+            return None
+        settled = inheritance.settle_waiting()
+        run.count(None, settled=settled)
+        return settled
 
 
 @shared_task(name="offboarding.expire_grace_windows")
 def expire_grace_windows() -> int:
     """Every 5 minutes: old super admins' emergency windows whose deadline has passed are closed
-    and the sessions they allowed ended. Returns how many windows closed."""
-    return handover.close_grace_windows()
+    and the sessions they allowed ended. Returns how many windows closed, or None when another
+    run was going on. Each run is recorded (a JobRun)."""
+    with job_run(GRACE_JOB) as run:
+        if run is None:
+            return None
+        closed = handover.close_grace_windows()
+        run.count(None, windows_closed=closed)
+        return closed
 
 
 @shared_task(name="offboarding.close_undo_windows")

@@ -321,32 +321,99 @@ class World:
         )
 
 
-def build_world() -> World:
-    """One row of every model of every app in the home enterprise, and the people around it."""
-    enterprise = factories.EnterpriseFactory(name="示例科技")
-    other_enterprise = factories.EnterpriseFactory(name="别家公司")
+# The world's data, in Chinese (the matrix's, and the Chinese language walk's) or in Latin letters
+# (the English walk's, tests/test_languages.py): data never reads as interface text of the other
+# language.
+CHINESE_NAMES = {
+    "enterprise": "示例科技",
+    "other_enterprise": "别家公司",
+    "department": "销售部",
+    "manager": "李经理",
+    "employee": "张三",
+    "other_member": "别家员工",
+    "other_department": "别家部门",
+    "family_reason": "家庭原因",
+    "leaver": "王五",
+    "contract_ended": "合同到期",
+    "stolen": "赵管理",
+    "stolen_reason": "账号被盗",
+    "super_admin": "孙总",
+    "backup_admin": "周备用",
+    "departed": "钱离职",
+    "record_content": "报价单",
+    "hold_reason": "诉讼保全",
+    "leaver_asking": "孙删除",
+    "token_name": "HR 系统",
+    "contact": "客户甲",
+    "company": "甲公司",
+    "resource": "资源",
+    "periodic_task": "矩阵任务",
+    "job_error": "出错了",
+}
+LATIN_NAMES = {
+    "enterprise": "Acme Tech",
+    "other_enterprise": "Other Corp",
+    "department": "Sales",
+    "manager": "Lee Manager",
+    "employee": "Zhang San",
+    "other_member": "Other Member",
+    "other_department": "Other Department",
+    "family_reason": "Family reasons",
+    "leaver": "Wang Wu",
+    "contract_ended": "Contract ended",
+    "stolen": "Zhao Admin",
+    "stolen_reason": "Account stolen",
+    "super_admin": "Sun Chief",
+    "backup_admin": "Zhou Backup",
+    "departed": "Qian Departed",
+    "record_content": "Quotation",
+    "hold_reason": "Litigation",
+    "leaver_asking": "Sun Erase",
+    "token_name": "HR system",
+    "contact": "Customer Alpha",
+    "company": "Alpha Ltd",
+    "resource": "Resource",
+    "periodic_task": "Matrix job",
+    "job_error": "Something broke",
+}
 
-    department = factories.DepartmentFactory(enterprise=enterprise, name="销售部")
+
+def build_world(names: dict[str, str] = CHINESE_NAMES) -> World:
+    """One row of every model of every app in the home enterprise, and the people around it,
+    its data spelled from `names`."""
+    owned = {"name": names["resource"]}
+    contact = {"name": names["contact"], "company": names["company"]}
+    enterprise = factories.EnterpriseFactory(name=names["enterprise"])
+    other_enterprise = factories.EnterpriseFactory(name=names["other_enterprise"])
+
+    department = factories.DepartmentFactory(enterprise=enterprise, name=names["department"])
     manager = factories.MemberFactory(
-        enterprise=enterprise, department=department, name="李经理", user__username="manager"
+        enterprise=enterprise,
+        department=department,
+        name=names["manager"],
+        user__username="manager",
     )
     employee = factories.MemberFactory(
         enterprise=enterprise,
         department=department,
         manager=manager,
-        name="张三",
+        name=names["employee"],
         user__username="employee",
     )
-    other_member = factories.MemberFactory(enterprise=other_enterprise, name="别家员工")
+    other_member = factories.MemberFactory(
+        enterprise=other_enterprise,
+        name=names["other_member"],
+        department__name=names["other_department"],
+    )
 
     # The six resources, owned by the manager: the employee owns nothing, so their exit submits.
     resources = [
-        factories.ExternalContactFactory(enterprise=enterprise, owner=manager),
-        factories.CustomerGroupFactory(enterprise=enterprise, owner=manager),
-        factories.AppAuthorizationFactory(enterprise=enterprise, owner=manager),
-        factories.ThirdPartyBindingFactory(enterprise=enterprise, owner=manager),
-        factories.ApprovalTemplateFactory(enterprise=enterprise, owner=manager),
-        factories.SharedCalendarFactory(enterprise=enterprise, owner=manager),
+        factories.ExternalContactFactory(enterprise=enterprise, owner=manager, **contact),
+        factories.CustomerGroupFactory(enterprise=enterprise, owner=manager, **owned),
+        factories.AppAuthorizationFactory(enterprise=enterprise, owner=manager, **owned),
+        factories.ThirdPartyBindingFactory(enterprise=enterprise, owner=manager, **owned),
+        factories.ApprovalTemplateFactory(enterprise=enterprise, owner=manager, **owned),
+        factories.SharedCalendarFactory(enterprise=enterprise, owner=manager, **owned),
     ]
 
     users = {ANONYMOUS: None, EMPLOYEE: employee.user, MANAGER: manager.user}
@@ -369,7 +436,7 @@ def build_world() -> World:
         member=employee,
         kind=services.voluntary_kind_for(employee),
         last_working_day=services.local_today(enterprise) + timedelta(days=14),
-        reason="家庭原因",
+        reason=names["family_reason"],
         actor=employee.user,
     )
     exit_case = workflow.submit(exit_case, actor=employee.user)
@@ -378,18 +445,18 @@ def build_world() -> World:
     # The removal in handover: its member owns two contacts and a customer group; the manager,
     # who already looks after one contact, may look after two.
     leaver = factories.MemberFactory(
-        enterprise=enterprise, department=department, manager=manager, name="王五"
+        enterprise=enterprise, department=department, manager=manager, name=names["leaver"]
     )
     for _n in range(2):
-        factories.ExternalContactFactory(enterprise=enterprise, owner=leaver)
-    factories.CustomerGroupFactory(enterprise=enterprise, owner=leaver)
+        factories.ExternalContactFactory(enterprise=enterprise, owner=leaver, **contact)
+    factories.CustomerGroupFactory(enterprise=enterprise, owner=leaver, **owned)
     enterprise.customer_limit_per_member = 2
     enterprise.save(update_fields=["customer_limit_per_member"])
     handover_exit = services.open_exit(
         member=leaver,
         kind=ExitKind.PASSIVE,
         last_working_day=services.local_today(enterprise) + timedelta(days=14),
-        reason="合同到期",
+        reason=names["contract_ended"],
         actor=users[HR],
     )
     handover_exit = workflow.remove(handover_exit, actor=users[HR])
@@ -398,14 +465,17 @@ def build_world() -> World:
 
     # A stolen admin account, frozen by HR (the super admin is untouched: an admin's account).
     stolen = factories.MemberFactory(
-        enterprise=enterprise, department=department, name="赵管理", role=MemberRole.ADMIN
+        enterprise=enterprise, department=department, name=names["stolen"], role=MemberRole.ADMIN
     )
-    freeze = handover.freeze_account(stolen, actor=users[HR], reason="账号被盗")
+    freeze = handover.freeze_account(stolen, actor=users[HR], reason=names["stolen_reason"])
 
     # The super admin is leaving and has named the manager as the new super admin, who has not
     # confirmed yet (超级管理员移交): the manager's confirmation page is open to them alone.
     super_admin = factories.MemberFactory(
-        enterprise=enterprise, department=department, name="孙总", role=MemberRole.SUPER_ADMIN
+        enterprise=enterprise,
+        department=department,
+        name=names["super_admin"],
+        role=MemberRole.SUPER_ADMIN,
     )
     super_admin.user.set_password("matrix-password")
     super_admin.user.save()
@@ -423,7 +493,7 @@ def build_world() -> World:
     backup_admin = factories.MemberFactory(
         enterprise=enterprise,
         department=department,
-        name="周备用",
+        name=names["backup_admin"],
         role=MemberRole.ADMIN,
         is_backup_admin=True,
     )
@@ -435,10 +505,16 @@ def build_world() -> World:
     # policy; a legal hold on them; another departed member's erasure request, received. Every
     # door above wrote the enterprise's audit trail.
     departed = factories.MemberFactory(
-        enterprise=enterprise, department=department, name="钱离职", status=MemberStatus.DEPARTED
+        enterprise=enterprise,
+        department=department,
+        name=names["departed"],
+        status=MemberStatus.DEPARTED,
     )
     record = WorkRecord.objects.create(
-        enterprise=enterprise, owner=departed, category=RecordCategory.CHAT, content="报价单"
+        enterprise=enterprise,
+        owner=departed,
+        category=RecordCategory.CHAT,
+        content=names["record_content"],
     )
     sealing.seal_member_records(departed, actor=None)
     record_export, _content, _filename = exports.export_records(
@@ -453,9 +529,14 @@ def build_world() -> World:
         ),
         actor=users[COMPLIANCE],
     )
-    hold = holds.place_hold(enterprise, member=departed, reason="诉讼保全", actor=users[COMPLIANCE])
+    hold = holds.place_hold(
+        enterprise, member=departed, reason=names["hold_reason"], actor=users[COMPLIANCE]
+    )
     leaver_asking = factories.MemberFactory(
-        enterprise=enterprise, department=department, name="孙删除", status=MemberStatus.DEPARTED
+        enterprise=enterprise,
+        department=department,
+        name=names["leaver_asking"],
+        status=MemberStatus.DEPARTED,
     )
     erasure_request = erasure.receive(leaver_asking, actor=users[COMPLIANCE])
     audit_event = AuditEvent.objects.filter(enterprise=enterprise).order_by("seq").first()
@@ -463,20 +544,20 @@ def build_world() -> World:
     # A nightly job's run that failed in the home enterprise; an HR termination received from the
     # HR system, and the token it came with.
     job_run = JobRun.objects.create(
-        job="matrix.job",
+        job="offboarding.close_undo_windows",
         status=JobStatus.FAILED,
         finished_at=timezone.now(),
         counts={str(enterprise.pk): {"closed": 1}},
-        errors=[{"enterprise": enterprise.pk, "error": "matrix"}],
+        errors=[{"enterprise": enterprise.pk, "error": names["job_error"]}],
     )
-    token, _secret = hr_sync.create_token(enterprise, name="HR 系统", actor=users[HR])
+    token, _secret = hr_sync.create_token(enterprise, name=names["token_name"], actor=users[HR])
     hr_sync.receive(
         enterprise,
         [
             {
                 "employee_number": manager.employee_number,
                 "last_working_day": (services.local_today(enterprise) + timedelta(30)).isoformat(),
-                "reason": "合同到期",
+                "reason": names["contract_ended"],
                 "external_id": "HR-1",
             }
         ],
@@ -537,7 +618,7 @@ def build_world() -> World:
             SolarSchedule.objects.create(event="sunrise", latitude=31.23, longitude=121.47),
             ClockedSchedule.objects.create(clocked_time=timezone.now() + timedelta(days=1)),
             PeriodicTask.objects.create(
-                name="matrix: nightly", task="offboarding.tasks.noop", interval=interval
+                name=names["periodic_task"], task="offboarding.tasks.noop", interval=interval
             ),
             Group.objects.get(name=GROUP_NAMES[StaffRole.HR]),
             employee.user,

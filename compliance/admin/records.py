@@ -102,7 +102,7 @@ class ExportForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=gettext_lazy(
-            "Required when the records leave the enterprise's home region (跨境数据传输): "
+            "Required when the records leave the enterprise's home region: "
             "the consent, contract or assessment the transfer rests on. Kept with the export."
         ),
     )

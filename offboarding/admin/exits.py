@@ -200,9 +200,22 @@ class ApprovalInline(ReadOnlyExitInline):
 
 class ChecklistInline(ReadOnlyExitInline):
     model = ChecklistItem
-    fields = ("position", "title", "team", "checked_how", "done", "signed_off", "note", "sign_off")
+    fields = (
+        "position",
+        "title_shown",
+        "team",
+        "checked_how",
+        "done",
+        "signed_off",
+        "note",
+        "sign_off",
+    )
     readonly_fields = fields
     related_select = ("signed_off_by",)
+
+    @admin.display(description=gettext_lazy("title"))
+    def title_shown(self, item):
+        return item.title_shown
 
     def get_formset(self, request, obj=None, **kwargs):
         # Evaluated once per page, not once per item: the automatic checks (a few counts) and
@@ -829,7 +842,7 @@ class ExitAdmin(EnterpriseScopedAdmin):
                     messages.error(request, str(error))
                 else:
                     messages.success(
-                        request, _("“%(title)s” is signed off.") % {"title": item.title}
+                        request, _("“%(title)s” is signed off.") % {"title": item.title_shown}
                     )
                 return HttpResponseRedirect(self._change_url(exit_case))
         else:
@@ -838,11 +851,11 @@ class ExitAdmin(EnterpriseScopedAdmin):
             request,
             exit_case,
             "sign_off.html",
-            title=_("Sign off “%(title)s”") % {"title": item.title},
+            title=_("Sign off “%(title)s”") % {"title": item.title_shown},
             action=_("Sign off"),
             question=_("Sign off “%(title)s” for the exit of %(member)s, as %(team)s?")
             % {
-                "title": item.title,
+                "title": item.title_shown,
                 "member": exit_case.member.name,
                 "team": item.get_team_display(),
             },
@@ -871,10 +884,10 @@ class ExitAdmin(EnterpriseScopedAdmin):
             title=_("Sign off the %(team)s review") % {"team": team.label},
             action=_("Sign off"),
             question=_(
-                "Sign off the %(team)s exit review of %(member)s (HR与IT联合执行退出审核)? "
-                "Your name and the time are recorded on the exit and in the audit trail, and a "
-                "sign-off cannot be withdrawn. The exit can be completed once HR and IT have both "
-                "signed off and every checklist item is done."
+                "Sign off the %(team)s exit review of %(member)s? Your name and the time are "
+                "recorded on the exit and in the audit trail, and a sign-off cannot be withdrawn. "
+                "The exit can be completed once HR and IT have both signed off and every "
+                "checklist item is done."
             )
             % {"team": team.label, "member": exit_case.member.name},
             form=None,
@@ -1056,8 +1069,8 @@ class ExitAdmin(EnterpriseScopedAdmin):
             request,
             exit_case,
             "inheritance.html",
-            title=_("Hand over resources (离职继承): %(exit)s") % {"exit": exit_case},
-            action=_("Hand over resources (离职继承)"),
+            title=_("Hand over resources: %(exit)s") % {"exit": exit_case},
+            action=_("Hand over resources"),
             question=_(
                 "Hand everything %(member)s owns over to their successors? Ownership moves at "
                 "once; external contacts wait for the customers' acceptance period."

@@ -14,6 +14,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -61,16 +63,47 @@ class AccountFreezeAdmin(RecordAdmin):
     list_filter = (("unfrozen_at", admin.EmptyFieldListFilter),)
     search_fields = ("member__name", "member__employee_number")
     autocomplete_fields = ("member",)
+    # Each fact once: the people by name, the state before the freeze as labelled fields.
     readonly_fields = (
         "enterprise",
         "member",
-        "reason",
+        "reason_shown",
         "frozen_by_name",
         "frozen_at",
         "promoted",
+        "before_shown",
         "unfrozen_by_name",
         "unfrozen_at",
     )
+
+    def get_fields(self, request, obj=None):
+        return ("member", "reason") if obj is None else self.readonly_fields
+
+    @admin.display(description=gettext_lazy("reason for the freeze"))
+    def reason_shown(self, freeze):
+        return freeze.reason
+
+    @admin.display(description=gettext_lazy("before the freeze"))
+    def before_shown(self, freeze):
+        before = freeze.before or {}
+        labels = {
+            "role": _("Role"),
+            "login_active": _("Could log in"),
+            "is_backup_admin": _("Backup admin"),
+        }
+        shown = []
+        for key, value in before.items():
+            if key == "role":
+                value = MemberRole(value).label if value in MemberRole.values else value
+            elif isinstance(value, bool):
+                value = _("Yes") if value else _("No")
+            shown.append((labels.get(key, key.replace("_", " ")), value))
+        if not shown:
+            return "—"
+        return format_html(
+            '<dl class="freeze-before">{}</dl>',
+            format_html_join("", "<dt>{}</dt><dd>{}</dd>", shown),
+        )
 
     @admin.display(description=gettext_lazy("frozen by"))
     def frozen_by_name(self, freeze):
@@ -115,7 +148,10 @@ class AccountFreezeAdmin(RecordAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = type("FreezeForm", (FreezeForm,), {"actor": request.user})
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "reason" in form.base_fields:
+            form.base_fields["reason"].label = capfirst(_("reason for the freeze"))
+        return form
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -23,7 +23,6 @@
 Both stand behind `EnterpriseScopedAdmin`, the tenant wall.
 """
 
-
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages

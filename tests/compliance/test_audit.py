@@ -24,7 +24,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance import audit, crypto
+from compliance import audit, crypto, holds
 from compliance.models import AuditChainHead, AuditEvent
 from directory.choices import StaffRole
 from directory.permissions import grant_access
@@ -833,7 +833,10 @@ def test_the_change_page_shows_the_facts_and_the_decrypted_personal_data(
     response = compliance_client.get(change_page(event))
     assert response.status_code == 200
     content = response.content.decode()
-    assert "voluntary" in content  # data
+    # the facts as labelled fields, codes by their labels, not raw JSON
+    assert "<dt>Kind</dt><dd>Voluntary (member leaves)</dd>" in content
+    assert "<dt>Ok</dt><dd>Yes</dd>" in content
+    assert '"kind"' not in content
     assert REASON in content  # personal data, decrypted for the reader
     assert event.hash in content and event.prev_hash in content
     # once the member's key is destroyed, the page says so
@@ -922,3 +925,36 @@ def test_a_chain_of_events_a_day_apart_verifies(enterprise, member, hr_user):
         with time_machine.travel(start + timedelta(days=day), tick=False):
             a_chain(enterprise, member, hr_user, length=1)
     assert verify_audit()[0] == 0
+
+
+def test_the_list_reads_as_sentences_with_names_and_links(
+    compliance_client, enterprise, member, compliance_user
+):
+    # given: a compliance officer, a member with a login, placed a legal hold on the member
+    actor = factories.MemberFactory(
+        enterprise=enterprise, name="李人事", employee_number="E100002", user=compliance_user
+    )
+    hold = holds.place_hold(enterprise, member=member, reason="诉讼", actor=actor.user)
+    # when
+    page = compliance_client.get(changelist()).content.decode()
+    # then: people by name and number, the action and the object in words, the object linked
+    assert f"{member.name} ({member.employee_number})" in page
+    assert "李人事 (E100002)" in page
+    assert "Legal hold placed" in page
+    assert "hold_placed" not in page.split("<tbody>")[1].split("</tbody>")[0]
+    hold_url = reverse("admin:compliance_legalhold_change", args=[hold.pk])
+    assert f'<a href="{hold_url}">Legal hold #{hold.pk}</a>' in page
+    # one enterprise read: no enterprise column
+    assert "column-enterprise" not in page
+
+
+def test_the_list_costs_the_same_queries_however_many_rows(
+    compliance_client, enterprise, member, hr_user
+):
+    a_chain(enterprise, member, hr_user, length=2)
+    with CaptureQueriesContext(connection) as few:
+        compliance_client.get(changelist())
+    a_chain(enterprise, factories.MemberFactory(enterprise=enterprise), hr_user, length=20)
+    with CaptureQueriesContext(connection) as many:
+        compliance_client.get(changelist())
+    assert len(many) == len(few)

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils.duration import duration_string
 
 from compliance.models import MAX_KEEP_DAYS, RetentionPolicy
 from directory.models import (
@@ -38,11 +37,44 @@ def form_data(client, enterprise, **changes) -> dict:
     form = client.get(change_url(enterprise)).context["adminform"].form
     data = {}
     for bound in form:
-        value = bound.value()
+        value = changes.pop(bound.name, bound.value())
         if value is None:
             continue
-        data[bound.html_name] = duration_string(value) if isinstance(value, timedelta) else value
+        if isinstance(value, timedelta):  # entered as a number of hours or days
+            number, unit = bound.field.widget.decompress(value)
+            data[f"{bound.html_name}_0"], data[f"{bound.html_name}_1"] = str(number), unit
+        else:
+            data[bound.html_name] = value
     return {**data, **changes}
+
+
+def test_periods_are_entered_and_shown_in_hours_or_days(hr_client, enterprise):
+    # given: the defaults, 24 hours and 7 days
+    page = hr_client.get(change_url(enterprise)).content.decode()
+    # then: a number and a unit, never "1 day, 0:00:00"
+    assert 'name="undo_window_0" value="1"' in page
+    assert '<option value="days" selected>' in page
+    assert "0:00:00" not in page
+    # when: HR enters 36 hours
+    response = hr_client.post(
+        change_url(enterprise),
+        {**form_data(hr_client, enterprise), "undo_window_0": "36", "undo_window_1": "hours"},
+    )
+    # then
+    assert response.status_code == 302
+    assert Enterprise.objects.get(pk=enterprise.pk).undo_window == timedelta(hours=36)
+    listed = hr_client.get(reverse("admin:directory_enterprise_changelist")).content.decode()
+    assert "1 day 12 hours" in listed
+
+
+def test_durations_read_in_chinese_in_the_chinese_ui():
+    from django.utils import translation
+
+    from directory.durations import human_duration
+
+    with translation.override("zh-hans"):
+        assert human_duration(timedelta(days=1)) == "1 天"
+        assert human_duration(timedelta(hours=36)) == "1 天 12 小时"
 
 
 def test_each_period_says_its_maximum_in_its_help_text(hr_client, enterprise):
@@ -57,7 +89,8 @@ def test_a_period_past_its_maximum_is_a_form_error(hr_client, enterprise, field,
     before = Enterprise.objects.get(pk=enterprise.pk)
 
     response = hr_client.post(
-        change_url(enterprise), form_data(hr_client, enterprise, **{field: f"{days} 00:00:00"})
+        change_url(enterprise),
+        form_data(hr_client, enterprise, **{field: timedelta(days=int(days))}),
     )
 
     assert response.status_code == 200
@@ -72,7 +105,7 @@ def test_the_maximum_itself_is_saved(hr_client, enterprise, field):
 
     response = hr_client.post(
         change_url(enterprise),
-        form_data(hr_client, enterprise, **{field: duration_string(maximum)}),
+        form_data(hr_client, enterprise, **{field: maximum}),
     )
 
     assert response.status_code == 302

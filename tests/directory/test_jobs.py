@@ -156,12 +156,45 @@ def test_hr_reads_the_job_runs_with_a_failed_run_highlighted(hr_client, failed_r
     response = hr_client.get(reverse("admin:directory_jobrun_changelist"))
     assert response.status_code == 200
     page = response.content.decode()
-    assert "offboarding.close_undo_windows" in page
-    assert "directory.mark_pending_dissolution" in page
+    # jobs by their names, counts in words, not task names and keys
+    assert "Close exits past their undo window" in page
+    assert "Mark departments pending dissolution" in page
+    assert "offboarding.close_undo_windows</" not in page
     assert 'class="job-run-status job-run-failed"' in page
     assert "directory/jobs.css" in page
-    assert "示例科技: closed 3, skipped 0" in page
+    assert "示例科技: exits closed 3, exits left for later 0" in page
     assert "本企业的错误" in page
+
+
+def test_every_scheduled_job_is_listed_by_name_even_before_its_first_run(hr_client):
+    page = hr_client.get(reverse("admin:directory_jobrun_changelist")).content.decode()
+    for name in (
+        "Close ended emergency windows",
+        "Settle handed-over customers",
+        "Sync terminations from the HR system",
+        "Apply retention policies",
+    ):
+        assert name in page
+
+
+def test_the_two_frequent_jobs_record_their_runs(enterprise):
+    from offboarding import tasks
+
+    assert tasks.settle_inheritance() == 0
+    assert tasks.expire_grace_windows() == 0
+    runs = {run.job: run for run in JobRun.objects.all()}
+    assert runs["offboarding.settle_inheritance"].status == JobStatus.SUCCEEDED
+    assert runs["offboarding.settle_inheritance"].counts == {"all": {"settled": 0}}
+    assert runs["offboarding.expire_grace_windows"].counts == {"all": {"windows_closed": 0}}
+
+
+def test_a_run_reads_in_the_enterprise_time_zone(hr_client, failed_run):
+    # started at 00:30 UTC: HR of a Shanghai enterprise reads 08:30, in the title too
+    JobRun.objects.filter(pk=failed_run.pk).update(
+        started_at=failed_run.started_at.replace(hour=0, minute=30)
+    )
+    page = hr_client.get(reverse("admin:directory_jobrun_change", args=[failed_run.pk]))
+    assert " 08:30 | " in page.content.decode()
 
 
 def test_hr_sees_no_counts_nor_errors_of_another_enterprise(
@@ -205,7 +238,7 @@ def test_nobody_adds_changes_or_deletes_a_run(hr_client, failed_run):
 def test_the_admin_home_warns_when_the_latest_run_of_a_job_failed(hr_client, failed_run):
     page = hr_client.get(reverse("admin:index")).content.decode()
     assert 'id="failed-job-runs"' in page
-    assert "offboarding.close_undo_windows" in page
+    assert "Close exits past their undo window" in page
     assert reverse("admin:directory_jobrun_change", args=[failed_run.pk]) in page
 
 

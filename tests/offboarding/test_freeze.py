@@ -174,3 +174,19 @@ def test_a_superuser_unfreezes_from_the_record_and_hr_may_not(
     assert client.post(url).status_code == 302
     backup_admin.refresh_from_db()
     assert backup_admin.status == MemberStatus.ACTIVE and backup_admin.user.is_active
+
+
+def test_the_freeze_page_shows_each_fact_once_in_words(client, enterprise, hr_user):
+    stolen = factories.MemberFactory(enterprise=enterprise, role=MemberRole.ADMIN, name="赵管理")
+    freeze = handover.freeze_account(stolen, actor=hr_user, reason="账号被盗")
+    client.force_login(hr_user)
+    page = client.get(reverse("admin:offboarding_accountfreeze_change", args=[freeze.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    # the actor once (no editable "frozen by" beside the name), the prior state as fields
+    assert html.count("Frozen by:") == 1
+    assert 'name="frozen_by"' not in html
+    assert "<dt>Role</dt><dd>Admin</dd>" in html
+    assert "<dt>Could log in</dt><dd>Yes</dd>" in html
+    assert "login_active" not in html
+    assert "Reason for the freeze:" in html

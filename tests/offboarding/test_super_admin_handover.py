@@ -425,7 +425,7 @@ def test_the_super_admins_exit_completes_only_after_the_handover(
     # then it is refused, naming who must confirm
     assert str(refused.value) == (
         "王总 named 李四 as the new super admin: the exit can complete, or 王总 be removed, once "
-        "李四 confirms with the code of their authenticator app (超级管理员移交)."
+        "李四 confirms with the code of their authenticator app."
     )
     assert refreshed(exit_case).state == ExitState.HANDOVER
     # when 李四 confirms, the exit completes

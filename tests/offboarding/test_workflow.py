@@ -612,7 +612,7 @@ def test_refusing_to_remove_a_member_says_so_in_a_proper_sentence(
 OWNED = [
     pytest.param(
         factories.ExternalContactFactory,
-        "Still owns 1 external contact: hand it over to a successor (离职继承).",
+        "Still owns 1 external contact: hand it over to a successor.",
         id="external-contact",
     ),
     pytest.param(
@@ -677,7 +677,7 @@ def test_the_blocker_counts_every_resource_of_a_type(
     with pytest.raises(ExitRefused) as refused:
         workflow.complete(exit_case, actor=hr_user)
     assert str(refused.value) == (
-        "Still owns 2 external contacts: hand them over to a successor (离职继承)."
+        "Still owns 2 external contacts: hand them over to a successor."
     )
 
 
@@ -737,7 +737,7 @@ def test_a_super_admin_cannot_complete_before_the_handover(
     # then
     assert str(refused.value) == (
         "王总 is the super admin: a new super admin must be named and confirmed "
-        "(超级管理员移交) before this exit can complete or 王总 can be removed. 王总 names them "
+        "before this exit can complete or 王总 can be removed. 王总 names them "
         "on their “Super admin handover” page."
     )
     super_admin.refresh_from_db()
@@ -758,8 +758,8 @@ def test_unsigned_checklist_items_block_completion_and_are_each_named(
     assert str(refused.value) == " ".join(
         [
             "Checklist: “Work files handed over” is not signed off by HR yet.",
-            "Checklist: “Attendance (打卡) records archived” is not signed off by HR yet.",
-            "Checklist: “Reimbursements (报销) closed” is not signed off by HR yet.",
+            "Checklist: “Attendance (clock-in) records archived” is not signed off by HR yet.",
+            "Checklist: “Expense claims closed” is not signed off by HR yet.",
             "Checklist: “Chat records put under retention” is not signed off by IT yet.",
             "Checklist: “Account access revoked” is not signed off by IT yet.",
         ]
@@ -801,7 +801,7 @@ def test_the_refusal_of_complete_lists_every_blocker_the_pre_review_shows(
     # then the refusal says exactly what the page said, in the order a person fixes them
     assert str(refused.value) == " ".join(shown)
     assert shown[:3] == [
-        "Still owns 1 external contact: hand it over to a successor (离职继承).",
+        "Still owns 1 external contact: hand it over to a successor.",
         "Still owns 1 shared calendar: transfer or clean it up.",
         "张三 is the backup admin: the super admin names another backup admin, or withdraws the "
         "designation, on their “Backup admin” page first.",

@@ -150,10 +150,7 @@ class Command(BaseCommand):
         )
         if not any(a.person is bootstrap.BACKUP_ADMIN for a in plan.admins) and plan.creating:
             steps.append(
-                _(
-                    "%(enterprise)s has no backup admin (AB角): its super admin designates one at "
-                    "%(url)s."
-                )
+                _("%(enterprise)s has no backup admin: its super admin designates one at %(url)s.")
                 % {
                     "enterprise": enterprise.name,
                     "url": self.link(_url("offboarding:backup_admin")),
