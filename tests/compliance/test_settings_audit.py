@@ -14,6 +14,7 @@ from compliance import audit
 from compliance.models import AuditChainHead, AuditEvent
 from directory import services
 from directory.choices import DataRegion, ErasureMode, HandoverPolicy, StaffRole
+from directory.durations import DurationFormField, DurationInput
 from directory.models import Enterprise, Member
 from tests import factories
 from tests.compliance.conftest import audit_triggers_lifted
@@ -26,6 +27,9 @@ def form_data(page) -> dict:
     form = page.context["adminform"].form
     data = {}
     for name, field in form.fields.items():
+        if isinstance(field, DurationFormField):  # a number of hours or days
+            data.update(duration_data(name, form[name].value()))
+            continue
         value = field.prepare_value(form[name].value())
         if isinstance(field, forms.BooleanField):
             if value:
@@ -35,13 +39,20 @@ def form_data(page) -> dict:
     return data
 
 
+def duration_data(name: str, value: timedelta) -> dict:
+    number, unit = DurationInput().decompress(value)
+    return {f"{name}_0": str(number), f"{name}_1": unit}
+
+
 def events(enterprise, action: str) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(enterprise=enterprise, action=action).order_by("seq"))
 
 
 def change_enterprise_in_the_admin(client, enterprise, **changes):
     url = reverse("admin:directory_enterprise_change", args=[enterprise.pk])
-    data = {**form_data(client.get(url)), **changes}
+    data = form_data(client.get(url))
+    for name, value in changes.items():
+        data.update(duration_data(name, value) if isinstance(value, timedelta) else {name: value})
     response = client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     return response
@@ -54,11 +65,11 @@ SETTINGS = [
     # (field, value posted, value before in the event, value after in the event)
     ("data_region", DataRegion.SG, "CN", "SG"),
     ("time_zone", "Asia/Singapore", "Asia/Shanghai", "Asia/Singapore"),
-    ("undo_window", "30 00:00:00", "1 00:00:00", "30 00:00:00"),
-    ("customer_acceptance_period", "00:00:00", "1 00:00:00", "00:00:00"),
+    ("undo_window", timedelta(days=30), "1 00:00:00", "30 00:00:00"),
+    ("customer_acceptance_period", timedelta(0), "1 00:00:00", "00:00:00"),
     ("customer_limit_per_member", "50000", 20000, 50000),
     ("handover_policy", HandoverPolicy.IMMEDIATE, "grace", "immediate"),
-    ("handover_grace_period", "30 00:00:00", "7 00:00:00", "30 00:00:00"),
+    ("handover_grace_period", timedelta(days=30), "7 00:00:00", "30 00:00:00"),
     ("erasure_mode", ErasureMode.LEVELS, "account", "levels"),
 ]
 
@@ -95,7 +106,7 @@ def test_renaming_the_enterprise_alone_is_no_settings_event(hr_client, enterpris
 
 def test_several_settings_changed_at_once_are_one_event(hr_client, enterprise):
     change_enterprise_in_the_admin(
-        hr_client, enterprise, undo_window="2 00:00:00", erasure_mode=ErasureMode.MODULES
+        hr_client, enterprise, undo_window=timedelta(days=2), erasure_mode=ErasureMode.MODULES
     )
     (event,) = events(enterprise, "enterprise_settings_changed")
     assert event.data == {
@@ -142,7 +153,9 @@ def member(enterprise):
 
 def change_member_in_the_admin(client, member, **changes):
     url = reverse("admin:directory_member_change", args=[member.pk])
-    data = {**form_data(client.get(url)), **changes}
+    data = form_data(client.get(url))
+    for name, value in changes.items():
+        data.update(duration_data(name, value) if isinstance(value, timedelta) else {name: value})
     response = client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     return response
