@@ -38,7 +38,7 @@ that enterprise is tried again at the next hourly run of its night.
 - `offboarding.sync_hr_terminations`, every 10 minutes (offboarding/migrations/0008;
   offboarding/hr_sync.py): terminations the HR system sent (CSV import, POST /api/hr/terminations)
   become `hr_sync` exits, once per external id (支持HR系统自动同步, J-5).
-- `offboarding.send_reminders`, every 15 minutes (offboarding/migrations/0013;
+- `offboarding.send_reminders`, every 15 minutes (offboarding/migrations/0015;
   offboarding/notifications.py): the old super admin is warned a day before their emergency window
   closes (H-2), compliance is reminded of erasure requests due within 3 days (C-5), each once; and
   notifications queued but never picked up (a broker down at commit, a worker killed while

@@ -101,6 +101,7 @@ JOB_LABELS = {
     "compliance.enforce_retention": _("Apply retention policies"),
     "compliance.enforce_retention_chunk": _("Apply retention policies (a chunk)"),
     "directory.mark_pending_dissolution": _("Mark departments pending dissolution"),
+    "offboarding.send_reminders": _("Send reminders and lost notifications"),
 }
 
 # What a job's counts count (directory.jobs.Run.count), by the key the job writes.
@@ -120,6 +121,9 @@ JOB_COUNT_LABELS = {
     "chats_within_floor_touched": _("chats within the statutory floor touched"),
     "erasures_finished": _("erasure requests finished"),
     "chats_within_floor": _("chats kept by the statutory floor"),
+    "grace_warnings": _("emergency windows about to close, warned"),
+    "erasure_reminders": _("erasure requests due, reminded"),
+    "queued_again": _("notifications queued again"),
 }
 
 
