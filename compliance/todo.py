@@ -136,7 +136,7 @@ def records_by_status(user) -> list[tuple[str, str, int]] | None:
     )
     labels = {
         "live": _("Kept as written"),
-        "sealed": _("Sealed (离职封存)"),
+        "sealed": _("Sealed"),
         "anonymized": _("Anonymized"),
         "restricted": _("Restricted (erasure blocked)"),
     }

@@ -88,7 +88,7 @@ class CancelExitForm(forms.Form):
 
 
 # ---------------------------------------------------------------------------------------------
-# Super-admin handover (超级管理员移交) and the emergency window
+# Super-admin handover and the emergency window
 
 
 class HandoverRequestForm(forms.Form):
@@ -109,7 +109,7 @@ class HandoverRequestForm(forms.Form):
             "accepts."
         ),
     )
-    # Shown only when the member named is the backup admin (AB角): the role takes them away from
+    # Shown only when the member named is the backup admin: the role takes them away from
     # that post, and the enterprise is without a backup admin until the new super admin names one.
     backup_understood = forms.BooleanField(
         label=_(
@@ -137,7 +137,7 @@ class HandoverRequestForm(forms.Form):
         )
         if self.names_backup_admin:
             self.fields["backup_understood"].error_messages["required"] = _(
-                "This member is the backup admin (AB角). Once they are the super admin the "
+                "This member is the backup admin. Once they are the super admin the "
                 "enterprise has no backup admin: freezing the super admin's account would be "
                 "refused until the new super admin designates a new backup admin. Tick the box "
                 "to name them anyway."

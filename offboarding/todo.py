@@ -221,7 +221,7 @@ def waiting_on(exit_case, *, time_zone=None) -> str:
     if step == WaitingStep.ADMIN_RIGHTS:
         return _("Admin rights to hand over: HR and the super admin")
     if step == WaitingStep.RESOURCES:
-        return _("Resources to hand over (离职继承): HR")
+        return _("Resources to hand over: HR")
     if step == WaitingStep.HR_AND_IT_SIGN_OFF:
         return _("Checklist and reviews: HR and IT")
     if step == WaitingStep.HR_SIGN_OFF:
@@ -456,9 +456,9 @@ def staff_waiting(user, *, summary=None, enterprises=None) -> list[Item]:
                 oldest,
                 ngettext(
                     "%(count)d exit in handover waits for HR to hand its member's resources "
-                    "over (离职继承).",
+                    "over.",
                     "%(count)d exits in handover wait for HR to hand their members' resources "
-                    "over (离职继承).",
+                    "over.",
                     count,
                 )
                 % {"count": count},
@@ -570,7 +570,7 @@ def undo_windows(user) -> tuple[int, list]:
 
 
 def pending_dissolution(user) -> tuple[int, list]:
-    """Departments pending dissolution (待解散), the longest pending first."""
+    """Departments pending dissolution, the longest pending first."""
     queryset = Department.objects.visible_to(user).filter(
         status=DepartmentStatus.PENDING_DISSOLUTION
     )
@@ -748,7 +748,7 @@ def member_waiting(user, member) -> dict:
             items.append(
                 Item(
                     kind="backup_designation",
-                    sentence=_("%(name)s designated you as the backup admin (AB角): accept it.")
+                    sentence=_("%(name)s designated you as the backup admin: accept it.")
                     % {"name": designation.super_admin.name},
                     url=reverse("offboarding:backup_admin"),
                     oldest=designation.designated_at,
@@ -769,7 +769,7 @@ def member_waiting(user, member) -> dict:
                     kind="no_backup_admin",
                     sentence=_(
                         "Your enterprise has no backup admin: if your account were lost, nobody "
-                        "could administer it (权限真空期). Designate one."
+                        "could administer it. Designate one."
                     ),
                     url=reverse("offboarding:backup_admin"),
                     urgent=True,
@@ -800,7 +800,7 @@ def _own_exit_item(exit_case) -> Item:
             ) % {"name": exit_case.handover_to_name}
         else:
             sentence = _(
-                "Your exit is approved: name the new super admin (超级管理员移交), or it cannot "
+                "Your exit is approved: name the new super admin, or it cannot "
                 "complete."
             )
     elif step == WaitingStep.UNDO_WINDOW:
@@ -820,7 +820,7 @@ def _own_exit_item(exit_case) -> Item:
 
 
 def _arriving(member) -> list[Item]:
-    """Resources coming to `member` as a successor from exits still open (离职继承), one line per
+    """Resources coming to `member` as a successor from exits still open, one line per
     leaving colleague, by type; contacts a customer may still decline are counted apart."""
     rows = (
         InheritanceItem.objects.filter(
