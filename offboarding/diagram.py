@@ -104,9 +104,15 @@ def marked_svg(state: str, *, label: str, language: str | None = None) -> str:
     svg = _committed_svg(language).replace(
         "<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1
     )
-    return re.sub(
-        rf'class="node">(\s*<title>{re.escape(state)}</title>)',
-        r'class="node current">\1',
+    # Graphviz titles each node and edge by its id (a state's code, "draft->handover"), which a
+    # browser shows on hover: the picture is named by `label`, its boxes by their own text. A
+    # node keeps its state as data-state; the current one is marked.
+    svg = re.sub(
+        r'class="node">\s*<title>([^<]*)</title>',
+        lambda node: (
+            f'class="node{" current" if node.group(1) == state else ""}" '
+            f'data-state="{node.group(1)}">'
+        ),
         svg,
-        count=1,
     )
+    return re.sub(r"<title>[^<]*</title>", "", svg)

@@ -44,6 +44,18 @@ def skip_or_fail(reason: str):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the settings' language. A request activates the language it asks for
+    (LocaleMiddleware) and leaves it active in the thread; a test after a Chinese page would
+    otherwise read the next test's messages in Chinese."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _empty_memory_caches():
     """Every test starts with empty in-process caches: counts kept there (the API's wrong tokens)
     must not carry over from one test to the next. A shared cache (CACHE_URL) is left alone."""

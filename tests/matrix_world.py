@@ -326,6 +326,8 @@ class World:
 # language.
 CHINESE_NAMES = {
     "enterprise": "示例科技",
+    "robot": "HR 群",
+    "language": "zh-hans",
     "other_enterprise": "别家公司",
     "department": "销售部",
     "manager": "李经理",
@@ -352,6 +354,8 @@ CHINESE_NAMES = {
 }
 LATIN_NAMES = {
     "enterprise": "Acme Tech",
+    "robot": "HR group",
+    "language": "en",
     "other_enterprise": "Other Corp",
     "department": "Sales",
     "manager": "Lee Manager",
@@ -383,7 +387,7 @@ def build_world(names: dict[str, str] = CHINESE_NAMES) -> World:
     its data spelled from `names`."""
     owned = {"name": names["resource"]}
     contact = {"name": names["contact"], "company": names["company"]}
-    enterprise = factories.EnterpriseFactory(name=names["enterprise"])
+    enterprise = factories.EnterpriseFactory(name=names["enterprise"], language=names["language"])
     other_enterprise = factories.EnterpriseFactory(name=names["other_enterprise"])
 
     department = factories.DepartmentFactory(enterprise=enterprise, name=names["department"])
@@ -579,7 +583,7 @@ def build_world(names: dict[str, str] = CHINESE_NAMES) -> World:
 
     # HR's IM group robot (its address sealed), and the notifications the doors above wrote.
     robot = notifications.save_robot(
-        GroupRobot(enterprise=enterprise, name="HR 群"),
+        GroupRobot(enterprise=enterprise, name=names["robot"]),
         actor=users[HR],
         url="json://127.0.0.1:9/robot",
     )

@@ -98,7 +98,7 @@ PRODUCT_WORDS = frozenset(
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]+")
 # A word: Latin letters, possibly joined by an apostrophe or a hyphen. What surrounds it decides
 # whether it is an identifier (see _is_identifier).
-_TOKEN = re.compile(r"[^\s,;:()\[\]{}<>\"'“”‘’，。；：（）【】、！？!?]+")
+_TOKEN = re.compile(r"[^\s,;()\[\]{}<>\"'“”‘’，。；：（）【】、！？!?]+")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _ADDRESS = re.compile(r"^(?:[a-z]+://|/|www\.)", re.IGNORECASE)

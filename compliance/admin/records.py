@@ -36,7 +36,7 @@ from directory.models import Member
 from directory.tenancy import grants_for, roles_with_permission
 
 from .. import crypto, exports, sealing
-from ..choices import ExportFormat
+from ..choices import ExportFormat, RecordCategory
 from ..exceptions import ComplianceRefused
 from ..models import RecordExport, WorkRecord
 from .base import WithoutHistoryAdmin
@@ -363,12 +363,19 @@ class RecordExportAdmin(WithoutHistoryAdmin):
         "exported_by_name",
         "exported_at",
         "format",
-        "categories",
+        "category_names",
         "record_count",
         "cross_border",
         "legal_basis",
     )
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("categories"))
+    def category_names(self, export):
+        """The exported categories by their names ("Chat"), not the stored codes."""
+        labels = dict(RecordCategory.choices)
+        names = [str(labels.get(code, code)) for code in export.categories or []]
+        return ", ".join(names) or "—"
 
     @admin.display(description=gettext_lazy("exported by"), ordering="exported_by__username")
     def exported_by_name(self, export):

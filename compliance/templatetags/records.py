@@ -44,6 +44,10 @@ CHANGE_REASONS = {
     "directory import": gettext_lazy("Directory imported"),
     "hr_review": gettext_lazy("HR review signed off"),
     "it_review": gettext_lazy("IT review signed off"),
+    "reassign": gettext_lazy("Reassigned"),
+    "skip": gettext_lazy("Skipped by HR"),
+    "url": gettext_lazy("Robot address changed"),
+    "settings": gettext_lazy("Settings changed"),
 }
 
 

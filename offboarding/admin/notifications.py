@@ -13,6 +13,7 @@ Both stand behind `EnterpriseScopedAdmin`, the tenant wall.
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
@@ -48,7 +49,7 @@ class NotificationAdmin(WithoutHistoryAdmin):
         "event",
         "channel",
         "recipient_name",
-        "language",
+        "language_name",
         "subject",
         "body",
         "link",
@@ -69,6 +70,11 @@ class NotificationAdmin(WithoutHistoryAdmin):
         if notification.recipient_member_id:
             return notification.recipient_member.name
         return person_name(notification.recipient)
+
+    @admin.display(description=gettext_lazy("language"))
+    def language_name(self, notification):
+        names = dict(settings.LANGUAGES)
+        return names.get(notification.language, notification.language)
 
     def has_retry_permission(self, request):
         return request.user.has_perm("offboarding.change_notification")

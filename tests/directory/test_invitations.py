@@ -81,8 +81,8 @@ def test_an_invited_member_sets_a_password_and_logs_in_both_ways(
     (invitation_mail,) = outbox.outbox
     assert invitation_mail.to == ["zhang.wei@example.cn"]
     # in Chinese, the enterprise's language by default, with the login to type
-    assert invitation_mail.subject == "示例科技邀请你使用 Exitdesk"
-    assert "张伟，你好" in invitation_mail.body
+    assert invitation_mail.subject == "示例科技邀请您使用 Exitdesk"
+    assert "张伟，您好" in invitation_mail.body
     assert member.user.username in invitation_mail.body
 
     # when the member follows the link and sets a password

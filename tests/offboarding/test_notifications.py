@@ -560,7 +560,7 @@ def test_the_reminder_job_is_scheduled_every_quarter_hour_by_its_migration():
     # the data migration's own function (a transactional test elsewhere in the run may have
     # flushed the rows `migrate` wrote)
     PeriodicTask.objects.filter(name=notifications.JOB).delete()
-    importlib.import_module("offboarding.migrations.0013_send_reminders_schedule").create_schedule(
+    importlib.import_module("offboarding.migrations.0015_send_reminders_schedule").create_schedule(
         apps, None
     )
     task = PeriodicTask.objects.get(name=notifications.JOB)
