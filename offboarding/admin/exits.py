@@ -156,6 +156,7 @@ class ReadOnlyExitInline(admin.TabularInline):
     can_delete = False
     show_change_link = False
     related_select = ()
+    template = "admin/offboarding/exit/readonly_tabular.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related(*self.related_select)
@@ -249,7 +250,7 @@ class ChecklistInline(ReadOnlyExitInline):
             "when": formats.localize(timezone.template_localtime(item.signed_off_at)),
         }
 
-    @admin.display(description="")
+    @admin.display(description=gettext_lazy("Sign-off"))
     def sign_off(self, item):
         if item.auto_check or item.is_signed_off or item.team not in self.signing_teams:
             return ""

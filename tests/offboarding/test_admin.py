@@ -2,6 +2,7 @@
 may press; every button goes through the workflow; nothing crosses enterprises (S-2); bad input
 is an error on the page, never a 500 (S-4)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -171,6 +172,17 @@ def test_the_page_shows_a_timeline_of_the_exits_history(hr_client, handover):
     assert [entry["what"] for entry in timeline] == ["Remove member", "Opened"]
     assert timeline[0]["state"] == "Handover"
     assert timeline[0]["who"] == "hr"
+
+
+def test_every_column_of_the_exit_page_has_a_header(hr_client, handover):
+    # The approval steps and the checklist are shown, not edited: no empty header, no delete column
+    response = hr_client.get(change_url(handover))
+    html = response.content.decode()
+
+    used = [template.name for template in response.templates]
+    assert "admin/offboarding/exit/readonly_tabular.html" in used
+    assert re.findall(r"<th[^>]*>\s*</th>", html) == []
+    assert "Delete?" not in html
 
 
 def test_the_undo_deadline_is_shown_in_the_enterprises_time_zone(hr_client, ready, hr_user):
