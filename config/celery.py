@@ -2,9 +2,9 @@
 
 Logging: the worker and beat log through Django's LOGGING (config/logging.py), which Celery is
 kept from replacing (`setup_logging` answered here, CELERY_WORKER_HIJACK_ROOT_LOGGER off); the
-level is LOG_LEVEL's, not `--loglevel`'s. In the worker, django-structlog's boot step binds each
-task's `task_id` (and the request id of the request that sent it) to its lines, and `task` its
-name; directory.jobs.job_run adds `job_run_id` inside a job run.
+level is `--loglevel`'s when given, else LOG_LEVEL's. In the worker, django-structlog's boot step
+binds each task's `task_id` (and the request id of the request that sent it) to its lines, and
+`task` its name; directory.jobs.job_run adds `job_run_id` inside a job run.
 """
 
 import os
@@ -23,14 +23,16 @@ app.autodiscover_tasks()
 
 
 @setup_logging.connect
-def use_django_logging(**kwargs):
+def use_django_logging(loglevel=None, **kwargs):
     """Celery configures no handler of its own: Django's LOGGING does (applied again here, as the
-    worker may set its logging up before Django's)."""
+    worker may set its logging up before Django's), at the level of `--loglevel` if given."""
     import logging.config
 
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
 
 
 def bind_task_name(sender=None, task=None, **kwargs):

@@ -23,9 +23,9 @@ PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 # The key=value access line (LOG_FORMAT=console); `%({x-request-id}o)s` is the response's header.
 ACCESS_LOG_FORMAT = (
-    "%(t)s [info     ] request client=%(h)s forwarded_for=%({x-forwarded-for}i)s "
-    'request="%(r)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s '
-    'request_id=%({x-request-id}o)s referer="%(f)s" user_agent="%(a)s" [gunicorn.access]'
+    "%(t)s [info     ] [gunicorn.access] request client=%(h)s "
+    'forwarded_for=%({x-forwarded-for}i)s request="%(r)s" status=%(s)s bytes=%(B)s '
+    'duration_ms=%(M)s request_id=%({x-request-id}o)s referer="%(f)s" user_agent="%(a)s"'
 )
 
 

@@ -45,7 +45,14 @@ def _shared_processors() -> list:
 def renderer(log_format: str):
     if log_format == "json":
         return structlog.processors.JSONRenderer(sort_keys=False, ensure_ascii=False)
-    return structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0, sort_keys=True)
+    # "2026-12-05T01:02:03.456789Z [info     ] [logger] message key=value key=value"
+    console = structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0, sort_keys=True)
+    first = ("timestamp", "level", "logger", "logger_name", "event")
+    columns = console.columns
+    console.columns = [c for key in first for c in columns if c.key == key] + [
+        c for c in columns if c.key not in first
+    ]
+    return console
 
 
 def formatter_processors(log_format: str) -> list:
@@ -121,6 +128,5 @@ def stdlib_formatter(log_format: str) -> logging.Formatter:
     """A formatter that renders standard library records as the LOGGING setting does (for
     handlers set up outside it: gunicorn's own)."""
     return structlog.stdlib.ProcessorFormatter(
-        processors=formatter_processors(log_format),
-        foreign_pre_chain=[*_shared_processors(), structlog.stdlib.ExtraAdder()],
+        processors=formatter_processors(log_format), foreign_pre_chain=_shared_processors()
     )

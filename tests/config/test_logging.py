@@ -162,9 +162,11 @@ def test_the_console_format_is_key_value_text(console_lines):
         logging.getLogger("directory.mail").warning("not sent")
 
     [line] = [x for x in console_lines.text().splitlines() if "not sent" in x]
-    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \[warning\s*\] not sent", line)
-    assert "[directory.mail]" in line
-    assert "request_id=abc" in line
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \[warning\s*\] \[directory.mail\] not sent "
+        r"request_id=abc",
+        line,
+    )
 
 
 def test_an_error_in_json_carries_its_traceback_without_local_variables(json_lines):
