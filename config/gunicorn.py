@@ -68,3 +68,12 @@ else:
 
 # forwarded_allow_ips is left at gunicorn's default, FORWARDED_ALLOW_IPS or loopback only: the
 # X-Forwarded-Proto of anyone else is ignored (see the module docstring).
+
+
+def child_exit(server, worker):
+    """With PROMETHEUS_MULTIPROC_DIR (metrics of every worker in one scrape), a worker that exits
+    leaves its gauges out of the sum."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

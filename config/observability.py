@@ -50,7 +50,8 @@ def init_sentry(
         **options,
     )
     if process_kind:
-        sentry_sdk.set_tag("process", process_kind)
+        # On the global scope: every thread's and request's events carry it.
+        sentry_sdk.get_global_scope().set_tag("process", process_kind)
     return True
 
 

@@ -44,7 +44,7 @@ def get(url, **headers):
 def start_gunicorn(tmp_path):
     started = []
 
-    def start(log_format):
+    def start(log_format, **more):
         port = free_port()
         environment = {
             **os.environ,
@@ -55,6 +55,7 @@ def start_gunicorn(tmp_path):
             "LOG_FORMAT": log_format,
             # /metrics answers without a database: a page to ask for.
             "METRICS_TOKEN": TOKEN,
+            **more,
         }
         environment.pop("EXITDESK_PROCESS", None)
         process = subprocess.Popen(
@@ -133,6 +134,29 @@ def test_the_access_log_in_json(start_gunicorn):
     assert line["timestamp"].endswith("Z")
     # gunicorn's own lines are JSON too.
     assert any(json.loads(x)["logger"] == "gunicorn.error" for x in err.splitlines() if x)
+
+
+def test_metrics_of_every_worker_in_one_scrape(start_gunicorn, tmp_path):
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    server = start_gunicorn("console", GUNICORN_WORKERS="3", PROMETHEUS_MULTIPROC_DIR=str(shared))
+
+    for _ in range(8):
+        get(f"{server.url}/metrics", Authorization=f"Bearer {TOKEN}")
+    request = urllib.request.Request(
+        f"{server.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        scraped = response.read().decode()
+    stop(server)
+
+    counts = [
+        float(line.rsplit(" ", 1)[1])
+        for line in scraped.splitlines()
+        if line.startswith('django_http_requests_total_by_method_total{method="GET"}')
+    ]
+    assert counts == [9.0]  # the eight before, and this one, whichever worker served each
+    assert list(shared.glob("counter_*.db"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,14 @@
 """Web, worker and beat are told apart in PostgreSQL's pg_stat_activity by their
 application_name (config/process.py)."""
 
+import json
+import os
+import secrets
+import subprocess
+import sys
+
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
@@ -66,3 +73,52 @@ def test_the_connection_carries_the_process_kind_in_pg_stat_activity(postgresql)
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "off"
+
+
+def production_databases(**more) -> dict:
+    """The DATABASES the production settings make from the environment (nothing connects)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "EMAIL_"))},
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "DATABASE_URL": "postgres://exitdesk:secret@db.internal:5432/exitdesk",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "CACHE_URL": "redis://127.0.0.1:6379/1",
+        "EXITDESK_MASTER_KEYS": Fernet.generate_key().decode(),
+        "EXITDESK_AUDIT_KEYS": f"k1:{secrets.token_urlsafe(32)}",
+        "DJANGO_ALLOWED_HOSTS": "exitdesk.example.cn",
+        "EMAIL_URL": "smtp+tls://exitdesk:secret@smtp.example.cn:587",
+        "DEFAULT_FROM_EMAIL": "Exitdesk <exitdesk@example.cn>",
+        "EXITDESK_SITE_URL": "https://exitdesk.example.cn",
+        **more,
+    }
+    if "METRICS_TOKEN" not in more:
+        env.pop("METRICS_TOKEN", None)
+    script = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES['default'], default=str))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_production_names_its_connections_by_process_kind():
+    database = production_databases(EXITDESK_PROCESS="worker")
+
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert database["OPTIONS"]["application_name"] == "exitdesk-worker"
+
+
+def test_production_with_metrics_counts_queries():
+    database = production_databases(EXITDESK_PROCESS="web", METRICS_TOKEN="t0ken")
+
+    assert database["ENGINE"] == "django_prometheus.db.backends.postgresql"
+    assert database["OPTIONS"]["application_name"] == "exitdesk-web"
