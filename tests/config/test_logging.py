@@ -35,8 +35,6 @@ class Lines:
         self.stream = io.StringIO()
         self.handler = logging.StreamHandler(self.stream)
         self.handler.setFormatter(exitdesk_logging.stdlib_formatter(log_format))
-        # As LOGGING attaches it: the request log's quiet paths filter on its logger.
-        self.handler.addFilter(exitdesk_logging.QuietPathsFilter())
 
     def text(self) -> str:
         return self.stream.getvalue()
