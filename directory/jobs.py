@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import structlog
 from django.db import transaction
 from django.utils import timezone
 
@@ -85,13 +86,15 @@ def job_run(job: str, *, lease: timedelta = LEASE) -> Iterator[Run | None]:
     if run is None:
         yield None
         return
-    try:
-        yield run
-    except BaseException as error:
-        run.error(None, error)
-        run._end(JobStatus.FAILED)
-        raise
-    run._end(JobStatus.FAILED if run.row.errors else JobStatus.SUCCEEDED)
+    # Every log line of the run names it (config/logging.py), until it ends.
+    with structlog.contextvars.bound_contextvars(job_run_id=run.pk):
+        try:
+            yield run
+        except BaseException as error:
+            run.error(None, error)
+            run._end(JobStatus.FAILED)
+            raise
+        run._end(JobStatus.FAILED if run.row.errors else JobStatus.SUCCEEDED)
 
 
 def _start(job: str, lease: timedelta) -> Run | None:

@@ -5,8 +5,11 @@ import sys
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config import observability
+from config.process import name_connections
+
 from .base import *  # noqa: F403
-from .base import EMAIL_CONFIGURED, env
+from .base import EMAIL_CONFIGURED, EXITDESK_PROCESS, METRICS_TOKEN, env
 
 DEBUG = False
 # No demo data (fake people with known passwords) in production: seed_demo refuses.
@@ -39,6 +42,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 # A kept connection is tested before a request uses it: after a database restart or failover the
 # first request of each web process reconnects instead of answering 500.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+name_connections(DATABASES, EXITDESK_PROCESS)  # "exitdesk-web", … in pg_stat_activity
+if METRICS_TOKEN:
+    observability.count_queries(DATABASES)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 # Shared by every web process (the API's failure counts, the HR import's previews): Redis.
 CACHES = {"default": env.cache("CACHE_URL")}
