@@ -146,7 +146,13 @@ def test_the_coordinator_sends_one_chunk_per_id_range_holding_due_records(world,
     )
     assert not JobChunk.objects.filter(done_at__isnull=False).exists()
     assert not NightlyMark.objects.exists()
-    assert counts == {str(enterprise.pk): {"chunks_sent": len(expected)}}
+    assert counts == {
+        str(enterprise.pk): {"chunks_sent": len(expected), "chunks_done": 0, "chunks_left": 3}
+    }
+    assert len(expected) == 3
+    # the chunks are with the workers: the run is not done, it waits for them
+    assert run.status == JobStatus.PARTIAL
+    assert set(JobChunk.objects.values_list("attempts", flat=True)) == {1}
     # nothing was touched by the coordinator itself
     assert alive(due) == {record.pk for record in due}
 
@@ -231,6 +237,9 @@ def test_every_chunk_then_the_next_hourly_run_finish_the_night_as_one_run_would(
     finish.assert_called_once_with(enterprise, actor=None)
     assert counts == {
         str(enterprise.pk): {
+            "chunks_sent": 0,
+            "chunks_done": 3,
+            "chunks_left": 0,
             "chunks": len(ranges_of(world["old_chats"] + world["old_expenses"])),
             "purged": 21,
             "anonymized": 6,
