@@ -66,6 +66,7 @@ from django.utils.translation import gettext
 
 from directory.choices import JobStatus
 from directory.jobs import (
+    JobTask,
     claim_chunk,
     due_tonight,
     finish_chunk,
@@ -341,7 +342,7 @@ def _record_failure(enterprise_id: int, key: str, error: BaseException) -> None:
         logger.exception("could not record the failed retention chunk %s", text)
 
 
-@shared_task(name=CHUNK_JOB)
+@shared_task(base=JobTask, name=CHUNK_JOB)
 def enforce_retention_chunk(
     enterprise_id: int, lo: int, hi: int, today: str, run_id: int | None = None
 ) -> dict:

@@ -57,11 +57,10 @@ NIGHT_HOURS = range(1, 6)  # 01:00 to 05:59, local time
 class JobFailed(Exception):
     """A job's run ended `failed` (its errors are on the JobRun row): the Celery task fails too."""
 
-    def __init__(self, run: JobRun):
-        self.run_id = run.pk
+    @classmethod
+    def of(cls, run: JobRun) -> "JobFailed":
         errors = "; ".join(str(error.get("error", "")) for error in run.errors[:3])
-        super().__init__(f"run {run.pk} of {run.job} failed: {errors}"[:2000])
-        mark_recorded(self)
+        return mark_recorded(cls(f"run {run.pk} of {run.job} failed: {errors}"[:2000]))
 
 
 def mark_recorded(error: BaseException) -> BaseException:
@@ -271,6 +270,10 @@ def mark_lost_runs(now: datetime | None = None) -> int:
     return lost
 
 
+# Ids of tasks whose failure a job run already recorded (JobTask → on_task_failure, same process).
+_recorded_task_ids: set[str] = set()
+
+
 class JobTask(Task):
     """The base of the periodic tasks: a run of the task that ended `failed` (errors recorded,
     the others went on) makes the task fail too, with `JobFailed`, once the run is written."""
@@ -280,15 +283,24 @@ class JobTask(Task):
         try:
             result = super().__call__(*args, **kwargs)
             failed = _failed_runs.get()
+            if failed:
+                raise JobFailed.of(failed[0])
+        except BaseException as error:
+            # Celery may hand the failure handler a copy of the error (one it can pickle),
+            # without the mark: the task's id says it too.
+            if recorded(error) and self.request.id:
+                _recorded_task_ids.add(self.request.id)
+            raise
         finally:
             _failed_runs.reset(token)
-        if failed:
-            raise JobFailed(failed[0])
         return result
 
 
 def on_task_failure(sender=None, task_id=None, exception=None, **kwargs) -> None:
     """Celery's `task_failure` signal (connected in directory/apps.py)."""
+    if task_id and task_id in _recorded_task_ids:
+        _recorded_task_ids.discard(task_id)
+        return
     record_task_failure(getattr(sender, "name", None) or "unknown task", exception, task_id=task_id)
 
 
