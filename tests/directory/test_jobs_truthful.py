@@ -5,6 +5,8 @@ twice; every scheduled task writes a run; a job that has not succeeded within it
 warned about on the admin home and by the readiness check; the broker settings retry for ever.
 """
 
+import fcntl
+import importlib
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
@@ -18,7 +20,7 @@ from health_check.exceptions import ServiceWarning
 import compliance.tasks  # noqa: F401  (the tasks registered by name)
 import directory.tasks  # noqa: F401
 from config.celery import app
-from directory import jobs
+from directory import beat_lock, jobs
 from directory.choices import JobStatus
 from directory.health_jobs import OverdueJobsCheck
 from directory.models import JobRun, NightlyMark
@@ -330,3 +332,64 @@ def test_a_worker_retries_the_broker_for_ever_and_redelivers_a_lost_task_within_
     options = app.conf.broker_transport_options
     if not str(app.conf.broker_url).startswith("filesystem://"):
         assert options["visibility_timeout"] == 15 * 60
+
+
+# ---------------------------------------------------------------------------------------------
+# One beat (SQLite: a file lock; PostgreSQL: tests/integration/test_beat_lock.py)
+
+
+@pytest.fixture
+def sqlite_beat_lock(settings, tmp_path, monkeypatch):
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setattr(beat_lock, "_vendor", lambda: "sqlite")
+    beat_lock.release()
+    yield tmp_path / "beat.lock"
+    beat_lock.release()
+
+
+def test_a_beat_takes_the_lock_and_a_second_one_is_refused_and_exits(
+    sqlite_beat_lock, monkeypatch, caplog
+):
+    exits = []
+    monkeypatch.setattr(beat_lock.os, "_exit", exits.append)
+    # given another beat process holding the lock (its own open file)
+    sqlite_beat_lock.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite_beat_lock.open("a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # when this beat starts, then it says why at ERROR and exits with status 1
+        beat_lock.on_beat_init()
+        assert exits == [1]
+        assert [r.levelname for r in caplog.records if r.getMessage() == beat_lock.REFUSED] == [
+            "ERROR"
+        ]
+    # once the other is gone, this one takes the lock and keeps it
+    exits.clear()
+    beat_lock.on_beat_init()
+    assert exits == []
+    assert beat_lock.take()
+    with sqlite_beat_lock.open("a") as third, pytest.raises(BlockingIOError):
+        fcntl.flock(third, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+# ---------------------------------------------------------------------------------------------
+# The coordinator's schedule
+
+
+def test_the_coordinator_runs_every_quarter_hour_unless_its_schedule_was_edited():
+    from django.apps import apps
+
+    migration = importlib.import_module("offboarding.migrations.0016_retention_every_quarter_hour")
+    task = PeriodicTask.objects.get(name="compliance.enforce_retention")
+    assert task.crontab.minute == "5,20,35,50" and task.crontab.hour == "*"
+    quarter_hourly = task.crontab
+    # unapplied: hourly again
+    migration.hourly(apps, None)
+    assert PeriodicTask.objects.get(pk=task.pk).crontab.minute == "5"
+    migration.every_quarter_hour(apps, None)
+    assert PeriodicTask.objects.get(pk=task.pk).crontab_id == quarter_hourly.pk
+    # a schedule edited in the admin is kept
+    edited = CrontabSchedule.objects.create(minute="7", hour="*", timezone="UTC")
+    PeriodicTask.objects.filter(pk=task.pk).update(crontab=edited)
+    migration.hourly(apps, None)
+    migration.every_quarter_hour(apps, None)
+    assert PeriodicTask.objects.get(pk=task.pk).crontab_id == edited.pk
