@@ -62,7 +62,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import BigIntegerField, ExpressionWrapper, F, Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from directory.choices import JobStatus
 from directory.jobs import (
@@ -147,6 +147,7 @@ def _take(enterprise: Enterprise, *, run, now: datetime, chunk_size: int, plan: 
     chunks of the night are left to do."""
     today = timezone.localtime(now, timezone=enterprise.time_zone).date()
     if plan:
+        _report_unfinished_nights(enterprise, today=today, run=run)
         plan_chunks(enterprise, today=today, run_id=run.pk, chunk_size=chunk_size)
     # Never sent, or sent long enough ago that its worker must have died with it.
     to_send = _to_do(enterprise, today).filter(
@@ -172,6 +173,31 @@ def _take(enterprise: Enterprise, *, run, now: datetime, chunk_size: int, plan: 
             totals=lambda: _night_totals(enterprise, today=today),
         )
     return left
+
+
+def _report_unfinished_nights(enterprise: Enterprise, *, today: date, run) -> None:
+    """Chunks of an earlier local date still not done: that night was never finished (every
+    worker down until its midnight). Said once, as an error of tonight's run (the admin home warns
+    about it); the rows go, as tonight's plan covers their records again."""
+    stale = JobChunk.objects.filter(job=JOB, enterprise=enterprise, done_at__isnull=True).exclude(
+        key__startswith=f"{today.isoformat()}:"
+    )
+    nights = sorted({key.split(":", 1)[0] for key in stale.values_list("key", flat=True)})
+    if not nights:
+        return
+    left = stale.count()
+    run.error(
+        enterprise.pk,
+        ngettext(
+            "The retention run of the night of %(nights)s was not finished: %(count)d chunk "
+            "was never done. Tonight's run does its records again.",
+            "The retention run of the night of %(nights)s was not finished: %(count)d chunks "
+            "were never done. Tonight's run does their records again.",
+            left,
+        )
+        % {"nights": ", ".join(nights), "count": left},
+    )
+    stale.delete()
 
 
 def _acting_rules(enterprise: Enterprise):

@@ -544,3 +544,35 @@ def test_a_chunk_task_that_fails_is_recorded_once(world, enterprise, sent):
     assert result.state == "FAILURE"
     failed = JobRun.objects.filter(status=JobStatus.FAILED)
     assert [run.job for run in failed] == [jobs.CHUNK_JOB]
+
+
+def test_a_night_left_unfinished_is_reported_by_the_next_night_and_done_again(
+    world, enterprise, sent
+):
+    # given a night whose chunks no worker ever did, up to its local midnight
+    coordinate(chunk_size=SIZE)
+    chunks = len(sent)
+    sent.clear()
+
+    # when the next night comes
+    counts = coordinate(TONIGHT + timedelta(days=1), chunk_size=SIZE)
+
+    # then its run says the last night was not finished, and plans and sends the records again
+    run = JobRun.objects.filter(job=jobs.JOB).order_by("-pk")[0]
+    assert run.status == JobStatus.FAILED
+    assert run.errors == [
+        {
+            "enterprise": enterprise.pk,
+            "error": f"The retention run of the night of 2026-03-10 was not finished: {chunks} "
+            "chunks were never done. Tonight's run does their records again.",
+        }
+    ]
+    assert len(sent) == chunks
+    assert counts[str(enterprise.pk)]["chunks_left"] == chunks
+    assert not JobChunk.objects.filter(key__startswith="2026-03-10:").exists()
+    # and the night after, nothing more is said of it
+    for args in sent:
+        with time_machine.travel(TONIGHT + timedelta(days=1, minutes=1), tick=False):
+            jobs.retention_chunk(*args)
+    coordinate(TONIGHT + timedelta(days=1, minutes=30), chunk_size=SIZE)
+    assert JobRun.objects.filter(job=jobs.JOB).order_by("-pk")[0].status == JobStatus.SUCCEEDED
