@@ -23,7 +23,9 @@ local date. For each:
 
 An enterprise whose night hours have ended with chunks of its local date not done (a worker killed
 in the last night hour) is still taken, without planning anew: its chunks are sent again and its
-night finished, until its local midnight.
+night finished, until its local midnight. Chunks still left after that midnight (every worker
+down) are reported by the next night's first run, as an error of the enterprise, and their rows
+dropped: tonight's plan covers their records again.
 
 What the run says: for each enterprise taken, `chunks_sent` (by this run), `chunks_done` and
 `chunks_left` (of the night, when the run ended). A run that leaves chunks to do ends `partial`

@@ -10,7 +10,8 @@
   fails the run and is raised again.
 - `due_tonight(job)`: the enterprises whose local night has come (01:00–05:59 in their own time
   zone) and that the job has not done on this local date; `mark_done(job, enterprise)` records it
-  (`NightlyMark`). The schedules run hourly: each enterprise is taken once a night, at its night.
+  (`NightlyMark`). The schedules run hourly (the retention coordinator every 15 minutes): each
+  enterprise is taken once a night, at its night.
 - `claim_chunk(job, key, ...)` / `finish_chunk(...)`: a chunk of a chunked job is done at most once
   (`JobChunk`), so a chunk task delivered twice does its work once.
 - `finish_enterprise(run, job, enterprise, ...)`: record an enterprise's totals of the night and
@@ -65,7 +66,10 @@ class JobFailed(Exception):
 
 def mark_recorded(error: BaseException) -> BaseException:
     """Note on `error` that a JobRun already says it: the task_failure handler leaves it."""
-    error._exitdesk_job_recorded = True  # noqa: SLF001
+    try:
+        error._exitdesk_job_recorded = True  # noqa: SLF001
+    except (AttributeError, TypeError):  # an exception type that takes no attributes
+        pass
     return error
 
 
