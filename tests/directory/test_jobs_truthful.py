@@ -185,9 +185,11 @@ def test_a_task_failing_outside_a_run_is_recorded_as_a_failed_run_of_its_name(
     assert run.status == JobStatus.FAILED
     assert run.started_at == run.finished_at
     assert "RuntimeError: mail queue table missing" in run.errors[0]["error"]
-    # and staff see it on the admin home like any failed run
+    # and staff see it on the admin home like any failed run, by its name
     page = hr_client.get(reverse("admin:index")).content.decode()
-    assert reverse("admin:directory_jobrun_change", args=[run.pk]) in page
+    warnings = page.split('id="failed-job-runs"')[1].split("</ul>")[0]
+    assert reverse("admin:directory_jobrun_change", args=[run.pk]) in warnings
+    assert "The latest run of the job Send a notification" in warnings
 
 
 def test_every_scheduled_task_writes_a_run(enterprise):
