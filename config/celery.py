@@ -11,7 +11,7 @@ import os
 
 import structlog
 from celery import Celery
-from celery.signals import setup_logging, task_postrun
+from celery.signals import beat_init, setup_logging, task_postrun
 from django_structlog.celery.signals import bind_extra_task_metadata
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
@@ -55,3 +55,11 @@ class TaskLogContextStep(DjangoStructLogInitStep):
 
 
 app.steps["worker"].add(TaskLogContextStep)
+
+
+@beat_init.connect(weak=False)
+def one_beat(sender=None, **kwargs):
+    """Exactly one beat: a second one is refused and exits (directory/beat_lock.py)."""
+    from directory.beat_lock import on_beat_init
+
+    on_beat_init(sender=sender, **kwargs)

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from directory.jobs import due_tonight, job_run, mark_done
+from directory.jobs import due_tonight, finish_enterprise, job_run
 from directory.models import Enterprise
 
 from . import workflow
@@ -47,8 +47,9 @@ def close_undo_windows(*, now: datetime | None = None, batch_size: int = BATCH_S
             except Exception as error:  # one enterprise's failure: the others go on
                 run.error(enterprise.pk, error)
                 continue
-            run.count(enterprise.pk, closed=closed, skipped=skipped)
-            mark_done(JOB, enterprise, now=now)
+            finish_enterprise(
+                run, JOB, enterprise, now=now, totals={"closed": closed, "skipped": skipped}
+            )
             closed_in_all += closed
     return closed_in_all
 
