@@ -36,17 +36,23 @@ class SealBroken(Exception):
     key."""
 
 
+class MasterKeyMissing(ImproperlyConfigured):
+    """EXITDESK_MASTER_KEYS is empty, holds an invalid key, or lacks the key that wrapped a data
+    key: sealed data cannot be read on this server until its operator configures the key. A
+    request that meets it gets a page saying so (compliance.middleware), never a bare 500."""
+
+
 @cache
 def _master() -> MultiFernet:
     keys = [key for key in settings.EXITDESK_MASTER_KEYS if key]
     if not keys:
-        raise ImproperlyConfigured(
+        raise MasterKeyMissing(
             "EXITDESK_MASTER_KEYS is empty: set it to one or more Fernet keys (see README)."
         )
     try:
         return MultiFernet([Fernet(key) for key in keys])
     except ValueError as error:
-        raise ImproperlyConfigured(f"EXITDESK_MASTER_KEYS holds an invalid key: {error}") from None
+        raise MasterKeyMissing(f"EXITDESK_MASTER_KEYS holds an invalid key: {error}") from None
 
 
 def forget_master() -> None:
@@ -62,10 +68,34 @@ def unwrap(wrapped: bytes) -> bytes:
     try:
         return _master().decrypt(bytes(wrapped))
     except InvalidToken:
-        raise ImproperlyConfigured(
+        raise MasterKeyMissing(
             "A member data key does not decrypt with EXITDESK_MASTER_KEYS: the key that wrapped "
             "it is missing from the list."
         ) from None
+
+
+def master_key_problem() -> str | None:
+    """What is wrong with the master keys this process has, or None: the keys are valid and
+    unwrap the oldest and the newest stored data key (destroyed ones aside). For the system check
+    and `/readyz`; says nothing about whose keys they are. Raises DatabaseError when the data keys
+    cannot be read."""
+    forget_master()  # the settings as they are now
+    try:
+        _master()
+    except MasterKeyMissing as error:
+        return str(error)
+    stored = MemberDataKey.objects.filter(wrapped_key__isnull=False)
+    for row in {stored.order_by("pk").first(), stored.order_by("-pk").first()} - {None}:
+        try:
+            unwrap(row.wrapped_key)
+        except MasterKeyMissing:
+            return (
+                "A stored member data key does not unwrap with EXITDESK_MASTER_KEYS: the master "
+                "key that wrapped it is not in the list. Put it back (after the newest key) and "
+                "restart every process; run rotate_master_key only once every process has the "
+                "whole list."
+            )
+    return None
 
 
 def data_key(member_id: int, *, create: bool = True) -> bytes:
