@@ -2,7 +2,9 @@
 
 - The master key comes from the environment (`EXITDESK_MASTER_KEYS`: Fernet keys, comma-separated,
   the first one encrypts, every one decrypts: `MultiFernet`). Rotating it: put a new key first,
-  keep the old ones after it, run `manage.py rotate_master_key`, then drop the old ones.
+  keep the old ones after it, restart every process with that list, only then run
+  `manage.py rotate_master_key`, and drop an old key only once no backup taken under it is kept
+  (README "Master key").
 - A member's data key is 32 random bytes for AES-GCM (`cryptography`), stored only wrapped
   (`MemberDataKey.wrapped_key`). `destroy_key` wipes it: whatever it sealed is unreadable for good
   (crypto-shredding).
@@ -71,6 +73,16 @@ def unwrap(wrapped: bytes) -> bytes:
         raise MasterKeyMissing(
             "A member data key does not decrypt with EXITDESK_MASTER_KEYS: the key that wrapped "
             "it is missing from the list."
+        ) from None
+
+
+def rewrap(wrapped: bytes) -> bytes:
+    """`wrapped` wrapped again by the first master key (rotation)."""
+    try:
+        return _master().rotate(bytes(wrapped))
+    except InvalidToken:
+        raise MasterKeyMissing(
+            "A wrapped value does not decrypt with EXITDESK_MASTER_KEYS."
         ) from None
 
 
