@@ -19,6 +19,7 @@ from functools import cache
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -88,7 +89,8 @@ def rewrap(wrapped: bytes) -> bytes:
 
 def master_key_problem() -> str | None:
     """What is wrong with the master keys this process has, or None: the keys are valid and
-    unwrap the oldest and the newest stored data key (destroyed ones aside). For the system check
+    unwrap the oldest and the newest stored data key (destroyed ones aside) and the oldest group
+    robot's address. For the system check
     and `/readyz`; says nothing about whose keys they are. Raises DatabaseError when the data keys
     cannot be read."""
     forget_master()  # the settings as they are now
@@ -106,6 +108,16 @@ def master_key_problem() -> str | None:
                 "key that wrapped it is not in the list. Put it back (after the newest key) and "
                 "restart every process; run rotate_master_key only once every process has the "
                 "whole list."
+            )
+    robot = apps.get_model("offboarding", "GroupRobot").objects.order_by("pk").first()
+    if robot is not None:
+        try:
+            unwrap(robot.sealed_url)
+        except MasterKeyMissing:
+            return (
+                "A group robot's stored address does not unwrap with EXITDESK_MASTER_KEYS: the "
+                "master key that wrapped it is not in the list. Put it back (after the newest "
+                "key) and restart every process."
             )
     return None
 

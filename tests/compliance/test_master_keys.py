@@ -14,6 +14,7 @@ from django.urls import reverse
 from compliance import crypto, sealing
 from compliance.models import AuditEvent, MemberDataKey, WorkRecord
 from offboarding.choices import ExitState
+from offboarding.models import GroupRobot
 from tests import factories
 from tests.compliance.conftest import records_of
 from tests.offboarding.conftest import refreshed
@@ -172,3 +173,19 @@ def test_a_database_that_does_not_answer_is_a_warning_of_check_deploy(monkeypatc
     ((check_id, message),) = master_key_issues(deploy=True)
     assert check_id == "compliance.W003"
     assert message.startswith("Could not read a stored data key to try the master keys")
+
+
+def test_a_group_robot_address_the_keys_do_not_unwrap_fails_check_deploy(
+    settings, enterprise, other_key
+):
+    GroupRobot.objects.create(
+        enterprise=enterprise,
+        name="HR 群",
+        platform="webhook",
+        url_hint="json://…",
+        sealed_url=crypto.wrap(b"json://localhost:8080/hook"),
+    )
+    settings.EXITDESK_MASTER_KEYS = [other_key]
+    ((check_id, message),) = master_key_issues(deploy=True)
+    assert check_id == "compliance.E003"
+    assert message.startswith("A group robot's stored address does not unwrap")
