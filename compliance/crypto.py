@@ -90,9 +90,8 @@ def rewrap(wrapped: bytes) -> bytes:
 def master_key_problem() -> str | None:
     """What is wrong with the master keys this process has, or None: the keys are valid and
     unwrap the oldest and the newest stored data key (destroyed ones aside) and the oldest group
-    robot's address. For the system check
-    and `/readyz`; says nothing about whose keys they are. Raises DatabaseError when the data keys
-    cannot be read."""
+    robot's address. For the system check and `/readyz`; says nothing about whose keys they are.
+    Raises DatabaseError when the database cannot be read."""
     forget_master()  # the settings as they are now
     try:
         _master()
