@@ -101,10 +101,13 @@ def test_no_token_configured_shows_no_details(probe, settings):
     assert lines(response)["Beat"] == "failed"
 
 
-def test_readyz_fails_when_no_worker_is_seen_recently(probe, settings, alive):
+def test_readyz_fails_when_no_worker_is_seen_recently(probe, settings):
     settings.HEALTH_CHECK_TOKEN = TOKEN
     settings.READINESS_WORKER_MAX_AGE = 60
-    with time_machine.travel(timezone.now() + timedelta(seconds=90), tick=False):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        heartbeats.beat("worker", "celery@worker-host")
+    with time_machine.travel(start + timedelta(seconds=90), tick=False):
         heartbeats.beat("beat", "beat-host:1")
         response = probe.get("/readyz", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 503
