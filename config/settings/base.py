@@ -49,6 +49,9 @@ INVITATION_TIMEOUT_DAYS  days an invitation's set-password link works (default 7
 PASSWORD_RESET_TIMEOUT_HOURS  hours a password reset link works (default 24)
 EXITDESK_SITE_URL      the address people open Exitdesk at, e.g. https://exitdesk.example.cn: the
                        links in notifications start with it (default http://127.0.0.1:8000)
+READINESS_BEAT_MAX_AGE_SECONDS, READINESS_WORKER_MAX_AGE_SECONDS  seconds without a heartbeat of
+                       beat, of any worker, after which /readyz fails (default 300 each)
+HEALTH_CHECK_TOKEN     a bearer token that shows why /readyz failed (default: none, never shown)
 OIDC_PROVIDERS, OIDC_<ID>_*, DINGTALK_*, FEISHU_*  sign-in through an OpenID Connect provider,
                        DingTalk or Feishu, each off unless set: see config/social_login.py
 """
@@ -87,6 +90,7 @@ INSTALLED_APPS = [
     "csp",
     "simple_history",
     "django_celery_beat",
+    "health_check",
     "import_export",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -107,6 +111,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: answers /healthz and /readyz itself, before the host check and the HTTPS redirect
+    # (a load balancer probes with its own address as Host), and unlogged (directory/health.py).
+    "directory.health.ProbeMiddleware",
     # First, so that every log line of a request carries its id (directory/request_log.py).
     "directory.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -124,6 +131,8 @@ MIDDLEWARE = [
     # The user's id, and a member's enterprise id, on every log line from here on.
     "directory.request_log.UserLogContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A master key missing on this server: a page saying so (503), not a bare 500.
+    "compliance.middleware.MasterKeyMissingMiddleware",
     # allauth requires it (it ends a social sign-in left half-way).
     "allauth.account.middleware.AccountMiddleware",
     "directory.security.StaffIdleTimeoutMiddleware",
@@ -304,6 +313,27 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# The readiness probe, /readyz (directory/health.py): django-health-check's checks, each answering
+# whether what the app needs answers. 200 when all pass, else 503 naming the failed ones; why they
+# failed only for `Authorization: Bearer <HEALTH_CHECK_TOKEN>` (never without a token set), and
+# from `manage.py health_check readyz --no-http` on the server.
+READINESS_CHECKS = [
+    "health_check.checks.Database",
+    "directory.health.Migrations",
+    "health_check.checks.Cache",
+    "directory.health.Broker",
+    "directory.health.MasterKeys",
+    "directory.health.Beat",
+    "directory.health.Worker",
+    # A job that has not succeeded within its expected interval: a warning, still 200.
+    "directory.health_jobs.OverdueJobsCheck",
+]
+# Seconds since the newest heartbeat of beat (it ticks at least every 5 s) and of the workers
+# (every 30 s) after which /readyz fails (directory/heartbeats.py).
+READINESS_BEAT_MAX_AGE = env.int("READINESS_BEAT_MAX_AGE_SECONDS", default=300)
+READINESS_WORKER_MAX_AGE = env.int("READINESS_WORKER_MAX_AGE_SECONDS", default=300)
+HEALTH_CHECK_TOKEN = env("HEALTH_CHECK_TOKEN", default="")
+
 # Admin "revert to this version" would write the state field past the FSM: never offered.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
@@ -315,7 +345,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django_celery_beat's scheduler, with a heartbeat at every tick (config/beat.py).
+CELERY_BEAT_SCHEDULER = "config.beat:HeartbeatScheduler"
 # A worker that loses the broker retries for ever (at start and later), never giving up; and
 # should it exit all the same, its service manager restarts it (deploy/: Restart=always).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
