@@ -204,27 +204,15 @@ def test_the_operator_sees_why_on_the_server_with_the_health_check_command(capsy
     assert "Database(alias='default'): OK" in out
 
 
-def test_readyz_warns_of_a_job_overdue_but_stays_ready(probe, settings, alive):
+def test_readyz_warns_of_a_job_overdue_but_stays_ready(
+    probe, settings, alive, migrated_schedules
+):
     """A job that has not succeeded within its expected interval is said (with the token), and the
     process is ready all the same: 200, status `warning`."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
     from directory.choices import JobStatus
     from directory.models import JobRun
 
     settings.HEALTH_CHECK_TOKEN = TOKEN
-    # Its schedule, as the migrations create it (a transactional test before may have flushed it).
-    every_5_minutes, _ = IntervalSchedule.objects.get_or_create(
-        every=5, period=IntervalSchedule.MINUTES
-    )
-    PeriodicTask.objects.update_or_create(
-        name="offboarding.expire_grace_windows",
-        defaults={
-            "task": "offboarding.expire_grace_windows",
-            "interval": every_5_minutes,
-            "enabled": True,
-        },
-    )
     long_ago = timezone.now() - timedelta(hours=3)
     JobRun.objects.create(
         job="offboarding.expire_grace_windows",  # every 5 minutes

@@ -29,7 +29,8 @@ from offboarding import jobs as offboarding_jobs
 from offboarding import notifications
 from offboarding import tasks as offboarding_tasks
 
-pytestmark = pytest.mark.django_db
+# The schedules as migrated, written again if a transactional test flushed them.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("migrated_schedules")]
 
 # 02:05 in Shanghai (UTC+8) on 11 March 2026: the night of an enterprise there.
 SHANGHAI_NIGHT = datetime(2026, 3, 10, 18, 5, tzinfo=UTC)
