@@ -1,13 +1,10 @@
 """Heartbeats (directory/heartbeats.py): each worker and the beat process record that they are
 alive, one row each, updated in place; rows of processes gone for a day are deleted."""
 
-import time
 from datetime import timedelta
 
 import pytest
 import time_machine
-from celery import Celery
-from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 
 from config.beat import HeartbeatScheduler
@@ -74,29 +71,6 @@ def test_a_worker_records_at_most_every_thirty_seconds(monkeypatch):
     with time_machine.travel(start + timedelta(seconds=31), tick=False):
         heartbeats.worker_heartbeat(sender=Heart())
     assert Heartbeat.objects.get(name="celery@host").seen_at == start + timedelta(seconds=31)
-
-
-def _worker_beats(wait: float, **options) -> bool:
-    app = Celery("heartbeat-test", broker="memory://", set_as_current=False)
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, **options):
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if Heartbeat.objects.filter(kind="worker").exists():
-                return True
-            time.sleep(0.1)
-    return False
-
-
-def test_a_running_worker_records_its_heartbeat(transactional_db):
-    # a worker started as `celery worker` starts it: Celery's heartbeat is on by default
-    assert _worker_beats(10, without_heartbeat=False)
-    (row,) = Heartbeat.objects.all()
-    assert row.kind == "worker" and row.name.startswith("gen")  # the test worker's node name
-    assert timezone.now() - row.seen_at < timedelta(seconds=15)
-
-
-def test_a_worker_without_celerys_heartbeat_records_none(transactional_db):
-    assert not _worker_beats(3, without_heartbeat=True)
 
 
 def test_beat_records_its_heartbeat_at_every_tick(transactional_db):

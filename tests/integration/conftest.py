@@ -5,9 +5,10 @@
 - `worker_env`: the environment a worker needs to reach the test's own PostgreSQL database (the
   test is transactional: what it writes is committed, and the workers see it) and that Redis
   database, as broker and result backend.
-- `start_worker(name)`: a `celery worker` (solo pool, no heartbeat, mingle or gossip), started in
-  a process group of its own and waited for until ready; every one is killed (SIGKILL to its
-  group) at the end of the test, before the database is flushed. `.kill()` kills it earlier.
+- `start_worker(name)`: a `celery worker` (solo pool, no mingle or gossip, no heartbeat unless
+  `heartbeat=True`), started in a process group of its own and waited for until ready; every one
+  is killed (SIGKILL to its group) at the end of the test, before the database is flushed.
+  `.kill()` kills it earlier.
 - `sender`: a Celery app on that Redis database, to send tasks by name and read their results.
 
 The tests skip without Redis or PostgreSQL (REQUIRE_SERVICES=1 makes that a failure). PostgreSQL:
@@ -127,7 +128,7 @@ class Worker:
 def start_worker(worker_env, tmp_path):
     workers: list[Worker] = []
 
-    def start_worker(name: str) -> Worker:
+    def start_worker(name: str, *, heartbeat: bool = False) -> Worker:
         log = tmp_path / f"{name}.log"
         with log.open("w") as out:
             process = subprocess.Popen(
@@ -138,7 +139,7 @@ def start_worker(worker_env, tmp_path):
                     "worker",
                     "--pool=solo",
                     "--concurrency=1",
-                    "--without-heartbeat",
+                    *([] if heartbeat else ["--without-heartbeat"]),
                     "--without-mingle",
                     "--without-gossip",
                     "-Q",

@@ -80,9 +80,7 @@ def test_the_reminder_job_through_a_worker_warns_and_the_worker_sends(
 
     # then it warned the old super admin and queued the lost one again, and recorded its run
     assert written == 2
-    warning = Notification.objects.get(
-        event=NotificationEvent.GRACE_CLOSING, object_id=handover.pk
-    )
+    warning = Notification.objects.get(event=NotificationEvent.GRACE_CLOSING, object_id=handover.pk)
     assert warning.recipient == super_admin.user
     [run] = JobRun.objects.filter(job=notifications.JOB)
     assert run.status == JobStatus.SUCCEEDED
@@ -90,8 +88,9 @@ def test_the_reminder_job_through_a_worker_warns_and_the_worker_sends(
     # and the worker sent both: the warning by e-mail, the lost one to the robot through Apprise
     for note in (warning, lost):
         wait_for(
-            lambda note=note: Notification.objects.get(pk=note.pk).status
-            == NotificationStatus.SENT,
+            lambda note=note: (
+                Notification.objects.get(pk=note.pk).status == NotificationStatus.SENT
+            ),
             timeout=TASK_TIMEOUT,
             what=f"notification {note.pk} to be sent",
             logs=[worker.log],
