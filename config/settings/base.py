@@ -9,6 +9,7 @@ DJANGO_ALLOWED_HOSTS   comma-separated host names
 DATABASE_URL           e.g. postgres://user:pass@host:5432/exitdesk (default: SQLite under var/)
 CELERY_BROKER_URL      e.g. redis://127.0.0.1:6379/0 (default: embedded broker under var/)
 CELERY_RESULT_BACKEND  optional; results are not needed by Exitdesk's jobs
+STATIC_ROOT            the folder collectstatic fills and whitenoise serves (default staticfiles/)
 TIME_ZONE              server time zone for logs (default UTC; enterprises carry their own)
 AXES_FAILURE_LIMIT     wrong passwords in a row before a login or re-entry is refused (default 5)
 AXES_COOLOFF_MINUTES   minutes a locked-out user or address waits after the last try (default 30)
@@ -185,7 +186,8 @@ TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` writes the static files and whitenoise serves them from.
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
