@@ -39,6 +39,7 @@ class ComplianceConfig(AppConfig):
         from directory.services import connect_audit_trail
 
         from . import audit
+        from . import checks as master_key_checks  # noqa: F401  (registers the system checks)
 
         # The directory's doors write their audit events (settings, a member's data region)
         # through this; see directory/services.py.

@@ -2,7 +2,9 @@
 
 - The master key comes from the environment (`EXITDESK_MASTER_KEYS`: Fernet keys, comma-separated,
   the first one encrypts, every one decrypts: `MultiFernet`). Rotating it: put a new key first,
-  keep the old ones after it, run `manage.py rotate_master_key`, then drop the old ones.
+  keep the old ones after it, restart every process with that list, only then run
+  `manage.py rotate_master_key`, and drop an old key only once no backup taken under it is kept
+  (README "Master key").
 - A member's data key is 32 random bytes for AES-GCM (`cryptography`), stored only wrapped
   (`MemberDataKey.wrapped_key`). `destroy_key` wipes it: whatever it sealed is unreadable for good
   (crypto-shredding).
@@ -17,6 +19,7 @@ from functools import cache
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -36,17 +39,23 @@ class SealBroken(Exception):
     key."""
 
 
+class MasterKeyMissing(ImproperlyConfigured):
+    """EXITDESK_MASTER_KEYS is empty, holds an invalid key, or lacks the key that wrapped a data
+    key: sealed data cannot be read on this server until its operator configures the key. A
+    request that meets it gets a page saying so (compliance.middleware), never a bare 500."""
+
+
 @cache
 def _master() -> MultiFernet:
     keys = [key for key in settings.EXITDESK_MASTER_KEYS if key]
     if not keys:
-        raise ImproperlyConfigured(
+        raise MasterKeyMissing(
             "EXITDESK_MASTER_KEYS is empty: set it to one or more Fernet keys (see README)."
         )
     try:
         return MultiFernet([Fernet(key) for key in keys])
     except ValueError as error:
-        raise ImproperlyConfigured(f"EXITDESK_MASTER_KEYS holds an invalid key: {error}") from None
+        raise MasterKeyMissing(f"EXITDESK_MASTER_KEYS holds an invalid key: {error}") from None
 
 
 def forget_master() -> None:
@@ -62,10 +71,54 @@ def unwrap(wrapped: bytes) -> bytes:
     try:
         return _master().decrypt(bytes(wrapped))
     except InvalidToken:
-        raise ImproperlyConfigured(
+        raise MasterKeyMissing(
             "A member data key does not decrypt with EXITDESK_MASTER_KEYS: the key that wrapped "
             "it is missing from the list."
         ) from None
+
+
+def rewrap(wrapped: bytes) -> bytes:
+    """`wrapped` wrapped again by the first master key (rotation)."""
+    try:
+        return _master().rotate(bytes(wrapped))
+    except InvalidToken:
+        raise MasterKeyMissing(
+            "A wrapped value does not decrypt with EXITDESK_MASTER_KEYS."
+        ) from None
+
+
+def master_key_problem() -> str | None:
+    """What is wrong with the master keys this process has, or None: the keys are valid and
+    unwrap the oldest and the newest stored data key (destroyed ones aside) and the oldest group
+    robot's address. For the system check and `/readyz`; says nothing about whose keys they are.
+    Raises DatabaseError when the database cannot be read."""
+    forget_master()  # the settings as they are now
+    try:
+        _master()
+    except MasterKeyMissing as error:
+        return str(error)
+    stored = MemberDataKey.objects.filter(wrapped_key__isnull=False)
+    for row in {stored.order_by("pk").first(), stored.order_by("-pk").first()} - {None}:
+        try:
+            unwrap(row.wrapped_key)
+        except MasterKeyMissing:
+            return (
+                "A stored member data key does not unwrap with EXITDESK_MASTER_KEYS: the master "
+                "key that wrapped it is not in the list. Put it back (after the newest key) and "
+                "restart every process; run rotate_master_key only once every process has the "
+                "whole list."
+            )
+    robot = apps.get_model("offboarding", "GroupRobot").objects.order_by("pk").first()
+    if robot is not None:
+        try:
+            unwrap(robot.sealed_url)
+        except MasterKeyMissing:
+            return (
+                "A group robot's stored address does not unwrap with EXITDESK_MASTER_KEYS: the "
+                "master key that wrapped it is not in the list. Put it back (after the newest "
+                "key) and restart every process."
+            )
+    return None
 
 
 def data_key(member_id: int, *, create: bool = True) -> bytes:

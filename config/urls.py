@@ -7,6 +7,7 @@ from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
 from directory import views as directory_views
+from directory.health import ReadinessView, healthz
 from directory.logins import AdminLoginForm
 from directory.social import allows_provider_forms, configured_only
 from offboarding.admin.pickers import autocomplete_view
@@ -20,6 +21,10 @@ admin.site.login_form = AdminLoginForm
 admin.site.autocomplete_view = autocomplete_view
 
 urlpatterns = [
+    # The probes: answered by directory.health.ProbeMiddleware before any other middleware; named
+    # here for `manage.py health_check readyz --no-http`.
+    path("healthz", healthz, name="healthz"),
+    path("readyz", ReadinessView.as_view(), name="readyz"),
     path("admin/", admin.site.urls),
     # Django's login page with our form (it also lets an old super admin in during their
     # emergency window); the rest of django.contrib.auth's pages as they are.

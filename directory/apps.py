@@ -34,7 +34,8 @@ class DirectoryConfig(AppConfig):
     }
 
     def ready(self):
-        from . import security, sessions  # noqa: F401  (connect the login/logout receivers)
+        # Connect the receivers: login/logout (security, sessions), the worker's heartbeat.
+        from . import heartbeats, security, sessions  # noqa: F401
         from .permissions import sync_groups
         from .rules import register_object_permissions
 

@@ -765,3 +765,23 @@ class NightlyMark(models.Model):
 
     def __str__(self):
         return f"{self.job} {self.enterprise_id} {self.local_date}"
+
+
+class Heartbeat(models.Model):
+    """A process of the deployment was seen alive (directory/heartbeats.py): one row per process
+    name, updated in place. A worker writes it about every 30 seconds, beat at every tick; `/readyz`
+    reports beat or the workers as not seen when the newest row of their kind is too old. Rows of
+    processes gone for a day are deleted."""
+
+    KINDS = [("web", "web"), ("worker", "worker"), ("beat", "beat")]
+
+    name = models.CharField(_("process name"), max_length=200, primary_key=True)
+    kind = models.CharField(_("process kind"), max_length=16, choices=KINDS)
+    seen_at = models.DateTimeField(_("seen at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
+
+    def __str__(self):
+        return f"{self.kind} {self.name}"

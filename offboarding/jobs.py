@@ -13,12 +13,17 @@ records in the same transaction (C-3).
 - An exit that cannot be closed (an error, or a refusal of the door) is recorded on the run
   (`run.error`) and the others go on; it is tried again on the enterprise's next night. An exit
   that someone closed or undid in the meantime is no error: it is counted as `skipped`.
+- A close that fails because this process lacks the master key that wrapped the member's data key
+  (`MasterKeyMissing`: the keys were changed before every process had the new list) is recorded
+  the same way, and the enterprise is left not done tonight: the next hourly run tries again, so
+  the exits are closed (and their records sealed) once every process has the key.
 """
 
 from datetime import datetime
 
 from django.utils import timezone
 
+from compliance.crypto import MasterKeyMissing
 from directory.jobs import due_tonight, job_run, mark_done
 from directory.models import Enterprise
 
@@ -43,29 +48,36 @@ def close_undo_windows(*, now: datetime | None = None, batch_size: int = BATCH_S
             return None
         for enterprise in due_tonight(JOB, now=now):
             try:
-                closed, skipped = _close_in(enterprise, run=run, now=now, batch_size=batch_size)
+                closed, skipped, key_missing = _close_in(
+                    enterprise, run=run, now=now, batch_size=batch_size
+                )
             except Exception as error:  # one enterprise's failure: the others go on
                 run.error(enterprise.pk, error)
                 continue
             run.count(enterprise.pk, closed=closed, skipped=skipped)
-            mark_done(JOB, enterprise, now=now)
+            if not key_missing:  # else tried again at the next hourly run
+                mark_done(JOB, enterprise, now=now)
             closed_in_all += closed
     return closed_in_all
 
 
-def _close_in(enterprise: Enterprise, *, run, now: datetime, batch_size: int) -> tuple[int, int]:
+def _close_in(
+    enterprise: Enterprise, *, run, now: datetime, batch_size: int
+) -> tuple[int, int, int]:
+    """(closed, skipped, failed for lack of a master key) in `enterprise`."""
     due = Exit.objects.filter(enterprise=enterprise).past_undo_window(now).order_by("pk")
-    closed = skipped = 0
+    closed = skipped = key_missing = 0
     last_pk = 0
     while True:
         ids = list(due.filter(pk__gt=last_pk).values_list("pk", flat=True)[:batch_size])
         if not ids:
-            return closed, skipped
+            return closed, skipped, key_missing
         last_pk = ids[-1]
         for exit_id in ids:
             outcome = _close_one(exit_id, enterprise=enterprise, run=run)
             closed += outcome == "closed"
             skipped += outcome == "skipped"
+            key_missing += outcome == "key_missing"
         run.renew()
 
 
@@ -78,6 +90,9 @@ def _close_one(exit_id: int, *, enterprise: Enterprise, run) -> str:
             return "skipped"  # closed or undone by someone else since it was read
         run.error(enterprise.pk, f"exit {exit_id}: {refused}")
         return "failed"
+    except MasterKeyMissing as error:
+        run.error(enterprise.pk, f"exit {exit_id}: {type(error).__name__}: {error}")
+        return "key_missing"
     except Exception as error:  # recorded on the run: the other exits go on
         run.error(enterprise.pk, f"exit {exit_id}: {type(error).__name__}: {error}")
         return "failed"

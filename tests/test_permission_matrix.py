@@ -14,6 +14,8 @@ Outcomes:
 - `login`: a redirect to /accounts/login/ or /admin/login/;
 - `hidden`: 404, or the admin's redirect to its index with the "does not exist" warning;
 - `denied` (403), `not_allowed` (405), `bad` (400), `unauthorized` (401);
+- `unavailable`: 503 without an exception (the readiness probe, /readyz: no beat nor worker runs in
+  this world);
 - `error`: a 500 or an exception, always a failure.
 
 A new URL pattern fails `test_every_url_pattern_has_a_row` until a row is added for it; a row whose
@@ -70,6 +72,7 @@ DENIED = "denied"
 NOT_ALLOWED = "not_allowed"
 UNAUTHORIZED = "unauthorized"  # 401: the HR sync API, which takes a token, never a session
 BAD = "bad"
+UNAVAILABLE = "unavailable"
 ERROR = "error"
 
 GET, POST = "GET", "POST"
@@ -455,6 +458,11 @@ UNFREEZE_PAGE = expect(
 
 
 TABLE = {
+    # The probes (directory/health.py): the same answer for everyone, session or not; GET only.
+    # /readyz is 503 here: the world has no beat nor worker heartbeat (tests/directory/
+    # test_health.py has it answer 200).
+    "healthz": expect(get={ROLES: OK}, post={ROLES: NOT_ALLOWED}),
+    "readyz": expect(get={ROLES: UNAVAILABLE}, post={ROLES: NOT_ALLOWED}),
     # The admin site
     "admin/": EVERY_STAFF,
     "admin/login/": PUBLIC,
@@ -822,7 +830,7 @@ _BOOKKEEPING_TABLES = {
 
 def classify(response, written: set[str]) -> str:
     status = response.status_code
-    if status >= 500 or response.exc_info:
+    if (status >= 500 and status != 503) or response.exc_info:
         return ERROR
     if status in (301, 302, 303, 307, 308):
         target = urlsplit(response["Location"]).path
@@ -840,6 +848,7 @@ def classify(response, written: set[str]) -> str:
             405: NOT_ALLOWED,
             400: BAD,
             401: UNAUTHORIZED,
+            503: UNAVAILABLE,
         }.get(status, f"http {status}")
     if written:
         return CHANGED if outcome == OK else f"{outcome}, and wrote {sorted(written)}"

@@ -38,6 +38,9 @@ INVITATION_TIMEOUT_DAYS  days an invitation's set-password link works (default 7
 PASSWORD_RESET_TIMEOUT_HOURS  hours a password reset link works (default 24)
 EXITDESK_SITE_URL      the address people open Exitdesk at, e.g. https://exitdesk.example.cn: the
                        links in notifications start with it (default http://127.0.0.1:8000)
+READINESS_BEAT_MAX_AGE_SECONDS, READINESS_WORKER_MAX_AGE_SECONDS  seconds without a heartbeat of
+                       beat, of any worker, after which /readyz fails (default 300 each)
+HEALTH_CHECK_TOKEN     a bearer token that shows why /readyz failed (default: none, never shown)
 OIDC_PROVIDERS, OIDC_<ID>_*, DINGTALK_*, FEISHU_*  sign-in through an OpenID Connect provider,
                        DingTalk or Feishu, each off unless set: see config/social_login.py
 """
@@ -72,6 +75,7 @@ INSTALLED_APPS = [
     "csp",
     "simple_history",
     "django_celery_beat",
+    "health_check",
     "import_export",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -91,6 +95,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: answers /healthz and /readyz itself, before the host check and the HTTPS redirect
+    # (a load balancer probes with its own address as Host), and unlogged (directory/health.py).
+    "directory.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "directory.middleware.RejectNulBytesMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -104,6 +111,8 @@ MIDDLEWARE = [
     "directory.sessions.LiveSessionMiddleware",
     "directory.middleware.EnterpriseTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A master key missing on this server: a page saying so (503), not a bare 500.
+    "compliance.middleware.MasterKeyMissingMiddleware",
     # allauth requires it (it ends a social sign-in left half-way).
     "allauth.account.middleware.AccountMiddleware",
     "directory.security.StaffIdleTimeoutMiddleware",
@@ -276,6 +285,25 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# The readiness probe, /readyz (directory/health.py): django-health-check's checks, each answering
+# whether what the app needs answers. 200 when all pass, else 503 naming the failed ones; why they
+# failed only for `Authorization: Bearer <HEALTH_CHECK_TOKEN>` (never without a token set), and
+# from `manage.py health_check readyz --no-http` on the server.
+READINESS_CHECKS = [
+    "health_check.checks.Database",
+    "directory.health.Migrations",
+    "health_check.checks.Cache",
+    "directory.health.Broker",
+    "directory.health.MasterKeys",
+    "directory.health.Beat",
+    "directory.health.Worker",
+]
+# Seconds since the newest heartbeat of beat (it ticks at least every 5 s) and of the workers
+# (every 30 s) after which /readyz fails (directory/heartbeats.py).
+READINESS_BEAT_MAX_AGE = env.int("READINESS_BEAT_MAX_AGE_SECONDS", default=300)
+READINESS_WORKER_MAX_AGE = env.int("READINESS_WORKER_MAX_AGE_SECONDS", default=300)
+HEALTH_CHECK_TOKEN = env("HEALTH_CHECK_TOKEN", default="")
+
 # Admin "revert to this version" would write the state field past the FSM: never offered.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
@@ -287,7 +315,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django_celery_beat's scheduler, with a heartbeat at every tick (config/beat.py).
+CELERY_BEAT_SCHEDULER = "config.beat:HeartbeatScheduler"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
     # Longer than the longest job, so a slow nightly batch is never delivered twice at once.
     "visibility_timeout": int(timedelta(hours=6).total_seconds()),
@@ -349,4 +378,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # django-health-check logs every failed check of every probe with its traceback; /readyz
+        # logs each change of its verdict once instead (directory/health.py).
+        "health_check": {"level": "ERROR"},
+    },
 }

@@ -15,6 +15,8 @@ from compliance import crypto, sealing
 from compliance.choices import RecordCategory
 from compliance.exceptions import ComplianceRefused
 from compliance.models import AuditEvent, MemberDataKey, WorkRecord
+from offboarding import notifications
+from offboarding.models import GroupRobot
 from tests import factories
 from tests.compliance.conftest import records_of
 
@@ -174,18 +176,46 @@ def test_rotate_master_key_rewraps_every_data_key(member, compliance_user, maste
     sealing.seal_member_records(other, actor=None)
     record.refresh_from_db()
 
+    # and a group robot whose address is wrapped by the old master key too
+    robot = GroupRobot.objects.create(
+        enterprise=member.enterprise,
+        name="HR 群",
+        platform="webhook",
+        url_hint="json://localhost/…",
+        sealed_url=crypto.wrap(b"json://localhost:8080/hook"),
+    )
+
     # when a new master key goes first, the old one after it, and the command runs
     new_key = Fernet.generate_key().decode()
     master_keys(new_key, old_key)
     output = rotate()
 
-    # then both data keys are re-wrapped, and the rotation is in the audit trail
-    assert "Re-wrapped 2 data key(s)" in output
+    # then both data keys and the robot's address are re-wrapped, the rotation is in the audit
+    # trail, and the old key is said to be kept for the backups taken under it
+    assert "Re-wrapped 2 data key(s) and 1 group robot address(es)" in output
+    assert "as long as such a backup is kept" in output
     assert AuditEvent.objects.filter(action="master_key_rotated", data__count=2).count() == 1
 
-    # and with the new key alone, the sealed record still reads
+    # and with the new key alone, the sealed record still reads, and so does the robot's address
     master_keys(new_key)
     assert sealing.read_sealed(record, actor=compliance_user) == "旧主密钥下封存的内容"
+    robot.refresh_from_db()
+    assert notifications.robot_url(robot) == "json://localhost:8080/hook"
+
+
+def test_rotate_master_key_without_the_key_of_a_robots_address_changes_nothing(
+    enterprise, master_keys
+):
+    robot = GroupRobot.objects.create(
+        enterprise=enterprise,
+        name="IT 群",
+        platform="webhook",
+        url_hint="json://…",
+        sealed_url=crypto.wrap(b"json://localhost:8080/hook"),
+    )
+    master_keys(Fernet.generate_key().decode())
+    with pytest.raises(CommandError, match=f"group robot address.*robots {robot.pk}"):
+        rotate()
 
 
 def test_rotate_master_key_without_the_old_key_changes_nothing(member, master_keys):

@@ -8,7 +8,7 @@ from tests.conftest import skip_or_fail
 
 def test_the_celery_app_reads_its_broker_and_scheduler_from_settings():
     assert app.conf.broker_url == settings.CELERY_BROKER_URL
-    assert app.conf.beat_scheduler == "django_celery_beat.schedulers:DatabaseScheduler"
+    assert app.conf.beat_scheduler == "config.beat:HeartbeatScheduler"
     assert app.conf.task_acks_late is True
 
 

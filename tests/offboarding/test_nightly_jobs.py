@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from cryptography.fernet import Fernet
 from django.apps import apps as django_apps
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from compliance import crypto
 from compliance import tasks as compliance_tasks
 from compliance.models import WorkRecord
 from config.celery import app
@@ -246,3 +248,44 @@ def test_the_retention_and_hr_sync_tasks_call_their_job(monkeypatch):
 def test_the_dissolution_task_runs_its_job():
     with time_machine.travel(NIGHT, tick=False):
         assert directory_tasks.mark_pending_dissolution() == {"marked": 0, "unmarked": 0}
+
+
+def test_an_exit_that_cannot_be_sealed_for_lack_of_the_master_key_leaves_the_night_not_done(
+    enterprise, member, colleague, complete_at, settings
+):
+    # given two exits past their window, the member's with records, their data keys wrapped by
+    # the development key
+    records_of(member, 2)
+    first = complete_at(member, COMPLETED)
+    second = complete_at(colleague, COMPLETED)
+    development_key = settings.EXITDESK_MASTER_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    # when the job runs in a process that has only a new key (rotated too early)
+    settings.EXITDESK_MASTER_KEYS = [new_key]
+    crypto.forget_master()
+    try:
+        assert close_at(NIGHT) == 0
+    finally:
+        crypto.forget_master()
+    # then nothing is closed, nothing sealed, the run failed naming both exits, and the
+    # enterprise's night is not marked done
+    assert {refreshed(first).state, refreshed(second).state} == {ExitState.COMPLETED}
+    assert not WorkRecord.objects.filter(owner=member, sealed_content__isnull=False).exists()
+    run = JobRun.objects.get(job=jobs.JOB)
+    assert run.status == JobStatus.FAILED
+    assert [error["error"].split(":")[:2] for error in run.errors] == [
+        [f"exit {first.pk}", " MasterKeyMissing"],
+        [f"exit {second.pk}", " MasterKeyMissing"],
+    ]
+    assert not NightlyMark.objects.filter(job=jobs.JOB, enterprise=enterprise).exists()
+    # when the next hourly run comes with the whole list (new, old) in every process
+    settings.EXITDESK_MASTER_KEYS = [new_key, development_key]
+    crypto.forget_master()
+    try:
+        assert close_at(NIGHT + timedelta(hours=1)) == 2
+    finally:
+        crypto.forget_master()
+    # then both are closed, the records sealed, and the night done
+    assert {refreshed(first).state, refreshed(second).state} == {ExitState.CLOSED}
+    assert not WorkRecord.objects.filter(owner=member, sealed_content__isnull=True).exists()
+    assert NightlyMark.objects.filter(job=jobs.JOB, enterprise=enterprise).exists()

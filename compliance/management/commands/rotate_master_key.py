@@ -1,8 +1,11 @@
-"""`manage.py rotate_master_key`: re-wrap every member's data key with the newest master key.
+"""`manage.py rotate_master_key`: re-wrap every member's data key, and every group robot's address,
+with the newest master key.
 
-To rotate: put a new Fernet key first in EXITDESK_MASTER_KEYS, keep the old ones after it, run
-this command, then drop the old keys. Every data key is first checked to unwrap with the keys
-configured; if one does not, the command names it and changes nothing. The re-wrap itself runs
+To rotate (README "Master key"): put a new Fernet key first in EXITDESK_MASTER_KEYS, keep the old
+ones after it, restart every process (web, workers, beat) with that list, only then run this
+command; drop an old key only once no backup taken under it is kept. Every data key and robot
+address is first checked to unwrap with the keys configured; if one does not, the command names
+it and changes nothing. The re-wrap itself runs
 in batches (compliance.crypto.rotate_master_keys), each in its own transaction: a run stopped
 half way is finished by running it again (a key re-wrapped already is simply re-wrapped again).
 Each enterprise whose keys were re-wrapped gets an audit event ("master_key_rotated").
@@ -18,6 +21,7 @@ event records the audit key in use.
 """
 
 from cryptography.fernet import InvalidToken
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
@@ -52,6 +56,14 @@ class Command(BaseCommand):
                 f"{', …' if len(failing) > SHOWN_FAILURES else ''}): add the master key that "
                 "wrapped them (after the new one) and run again. Nothing was changed."
             )
+        robots = self.robots_that_do_not_unwrap()
+        if robots:
+            raise CommandError(
+                f"{len(robots):,} group robot address(es) do not unwrap with any key of "
+                f"EXITDESK_MASTER_KEYS (robots {', '.join(map(str, robots[:SHOWN_FAILURES]))}): "
+                "add the master key that wrapped them (after the new one) and run again. Nothing "
+                "was changed."
+            )
         try:
             rotated = crypto.rotate_master_keys()
         except (InvalidToken, ImproperlyConfigured) as error:  # a key written since the check
@@ -59,10 +71,12 @@ class Command(BaseCommand):
                 f"A data key does not unwrap with EXITDESK_MASTER_KEYS ({error or 'invalid'}); "
                 "keys re-wrapped so far stay re-wrapped. Add the missing master key and run again."
             ) from None
+        robots_rotated = self.rotate_robots()
         self.record_rotation()
         self.stdout.write(
             self.style.SUCCESS(
-                f"Re-wrapped {rotated:,} data key(s) with the first key of EXITDESK_MASTER_KEYS."
+                f"Re-wrapped {rotated:,} data key(s) and {robots_rotated:,} group robot "
+                "address(es) with the first key of EXITDESK_MASTER_KEYS."
             )
         )
         in_use = ", ".join(f"{key_id!r} ({count:,})" for key_id, count in self.audit_keys_in_use())
@@ -76,8 +90,10 @@ class Command(BaseCommand):
         )
         if len([key for key in settings.EXITDESK_MASTER_KEYS if key]) > 1:
             self.stdout.write(
-                "The older master keys are no longer needed by these data keys: remove them "
-                "from EXITDESK_MASTER_KEYS once every process runs with the new list."
+                "The data keys no longer need the older master keys, but a backup taken before "
+                "this rotation does: keep them in EXITDESK_MASTER_KEYS (and in your secret "
+                "store) as long as such a backup is kept, then remove them and restart every "
+                "process."
             )
 
     def check_audit_keys(self) -> None:
@@ -120,6 +136,31 @@ class Command(BaseCommand):
             except ImproperlyConfigured:
                 failing.append(member_id)
         return failing
+
+    @staticmethod
+    def _robots():
+        # The enterprises' group robots keep their addresses wrapped by the master key itself
+        # (offboarding.notifications): re-wrapped alongside the data keys.
+        return apps.get_model("offboarding", "GroupRobot").objects.order_by("pk")
+
+    def robots_that_do_not_unwrap(self) -> list[int]:
+        failing = []
+        for robot_id, wrapped in self._robots().values_list("pk", "sealed_url").iterator():
+            try:
+                crypto.unwrap(wrapped)
+            except ImproperlyConfigured:
+                failing.append(robot_id)
+        return failing
+
+    def rotate_robots(self) -> int:
+        rotated = 0
+        with transaction.atomic():
+            for robot_id, wrapped in list(
+                self._robots().select_for_update().values_list("pk", "sealed_url")
+            ):
+                self._robots().filter(pk=robot_id).update(sealed_url=crypto.rewrap(bytes(wrapped)))
+                rotated += 1
+        return rotated
 
     def record_rotation(self) -> None:
         """One audit event per enterprise: how many of its members' keys are wrapped now."""
