@@ -3,10 +3,12 @@ under its job's lease (directory/jobs.py). Schedules: config/schedule.py."""
 
 from celery import shared_task
 
+from directory.jobs import JobTask
+
 from . import jobs
 
 
-@shared_task(name="compliance.enforce_retention")
+@shared_task(base=JobTask, name="compliance.enforce_retention")
 def enforce_retention():
     """Hourly: in each enterprise whose local night has come, the retention policies are applied
     to the records past their age, holds honoured, and restricted erasure requests whose blocker

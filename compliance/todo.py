@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from directory.choices import StaffRole
+from directory.jobs import overdue_jobs
 from directory.tenancy import grants_for
 from offboarding import charts
 from offboarding import todo as exit_todo
@@ -176,6 +177,7 @@ def staff_home(user) -> dict:
         "pending_count": pending_count,
         "pending": pending,
         "jobs": exit_todo.last_job_runs(user),
+        "overdue_jobs": overdue_jobs(),
         "state_chart": charts.horizontal_bars(by_state),
         "month_chart": charts.stacked_columns(
             per_month["months"], per_month["short_months"], per_month["series"]

@@ -8,6 +8,7 @@ enterprises granted to them; a superuser sees all.
 
 import functools
 import re
+from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
@@ -48,6 +49,7 @@ from .choices import (
     job_count_label,
 )
 from .durations import DurationFormField, human_duration
+from .jobs import mark_lost_runs
 from .models import (
     AppAuthorization,
     ApprovalTemplate,
@@ -1018,6 +1020,29 @@ def latest_failed_runs(user) -> list[JobRun]:
     )
     failed = JobRun.objects.filter(status=JobStatus.FAILED, pk=Subquery(latest)).order_by("job")
     return [run for run in failed if visible_errors(run, user)]
+
+
+LOST_WARNED_FOR = timedelta(days=1)
+
+
+def recent_lost_runs(user, now=None) -> list[JobRun]:
+    """The latest lost run of each job within the last day (its worker died while it ran; the
+    next run took over): the warning on the admin home, for every staff user. Runs still
+    `running` past their lease are marked lost first."""
+    if not grants_for(user).has_any():
+        return []
+    now = now or timezone.now()
+    mark_lost_runs(now)
+    latest = (
+        JobRun.objects.filter(job=OuterRef("job"), status=JobStatus.LOST)
+        .order_by("-started_at", "-pk")
+        .values("pk")[:1]
+    )
+    return list(
+        JobRun.objects.filter(
+            status=JobStatus.LOST, started_at__gte=now - LOST_WARNED_FOR, pk=Subquery(latest)
+        ).order_by("job")
+    )
 
 
 def labelled_counts(counts: dict) -> list[tuple[str, int]]:

@@ -40,11 +40,22 @@ class DirectoryConfig(AppConfig):
         from .rules import register_object_permissions
 
         register_object_permissions()
+        _record_task_failures()
         _translate_boolean_icons()
         _durations_in_words()
 
         # After every app's migrate (its permissions exist only from then on).
         post_migrate.connect(sync_groups, dispatch_uid="directory.sync_groups")
+
+
+def _record_task_failures():
+    """A Celery task that fails, in or outside a job run, is written where staff see it (a failed
+    JobRun of its name; directory.jobs.record_task_failure)."""
+    from celery.signals import task_failure
+
+    from .jobs import on_task_failure
+
+    task_failure.connect(on_task_failure, weak=False, dispatch_uid="directory.task_failure")
 
 
 def _translate_boolean_icons():

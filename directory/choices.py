@@ -72,6 +72,12 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
     # Another run of the same job held the lease: this one did nothing.
     SKIPPED = "skipped", _("Skipped (already running)")
+    # The run's lease expired while it still said `running`: its worker died (killed, machine
+    # lost). Marked by the next run that takes the lease, or by the overdue-jobs check.
+    LOST = "lost", _("Lost")
+    # A coordinator that sent chunks to the workers: its work goes on in them, and a later run
+    # finishes the night once every chunk is done (compliance/jobs.py).
+    PARTIAL = "partial", _("Waiting for chunks")
 
 
 class MailLanguage(models.TextChoices):
@@ -102,6 +108,8 @@ JOB_LABELS = {
     "compliance.enforce_retention_chunk": _("Apply retention policies (a chunk)"),
     "directory.mark_pending_dissolution": _("Mark departments pending dissolution"),
     "offboarding.send_reminders": _("Send reminders and lost notifications"),
+    # Not scheduled: queued by the doors; its runs are its failures (directory.jobs).
+    "offboarding.send_notification": _("Send a notification"),
 }
 
 # What a job's counts count (directory.jobs.Run.count), by the key the job writes.
@@ -115,6 +123,8 @@ JOB_COUNT_LABELS = {
     "marked": _("departments marked pending dissolution"),
     "unmarked": _("departments active again"),
     "chunks_sent": _("chunks sent to workers"),
+    "chunks_done": _("chunks of the night done"),
+    "chunks_left": _("chunks of the night left to do"),
     "chunks": _("chunks done"),
     "purged": _("records purged"),
     "anonymized": _("records anonymized"),

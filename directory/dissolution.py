@@ -34,7 +34,7 @@ from django.utils.translation import ngettext
 from simple_history.utils import bulk_update_with_history
 
 from .choices import DepartmentStatus
-from .jobs import due_tonight, job_run, mark_done
+from .jobs import due_tonight, finish_enterprise, job_run
 from .models import Department, Enterprise, Member
 from .services import DirectoryError
 
@@ -59,8 +59,7 @@ def mark_pending_dissolution(*, now: datetime | None = None) -> dict | None:
             except Exception as error:  # one enterprise's failure: the others go on
                 run.error(enterprise.pk, error)
                 continue
-            run.count(enterprise.pk, **counts)
-            mark_done(JOB, enterprise, now=now)
+            finish_enterprise(run, JOB, enterprise, now=now, totals=counts)
             run.renew()
             for what, how_many in counts.items():
                 totals[what] += how_many

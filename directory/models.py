@@ -733,6 +733,10 @@ class JobChunk(models.Model):
     )
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
     counts = models.JSONField(_("counts"), default=dict, blank=True)
+    # When the coordinator last sent it to the workers, and how many times: a chunk not done
+    # long after its last send (its worker killed) is sent again the same night.
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("times sent"), default=0)
 
     class Meta:
         verbose_name = _("job chunk")

@@ -24,7 +24,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from compliance.crypto import MasterKeyMissing
-from directory.jobs import due_tonight, job_run, mark_done
+from directory.jobs import due_tonight, finish_enterprise, job_run
 from directory.models import Enterprise
 
 from . import workflow
@@ -54,9 +54,12 @@ def close_undo_windows(*, now: datetime | None = None, batch_size: int = BATCH_S
             except Exception as error:  # one enterprise's failure: the others go on
                 run.error(enterprise.pk, error)
                 continue
-            run.count(enterprise.pk, closed=closed, skipped=skipped)
-            if not key_missing:  # else tried again at the next hourly run
-                mark_done(JOB, enterprise, now=now)
+            if key_missing:  # tried again at the next hourly run
+                run.count(enterprise.pk, closed=closed, skipped=skipped)
+            else:
+                finish_enterprise(
+                    run, JOB, enterprise, now=now, totals={"closed": closed, "skipped": skipped}
+                )
             closed_in_all += closed
     return closed_in_all
 

@@ -5,7 +5,7 @@ them)."""
 
 from celery import shared_task
 
-from directory.jobs import job_run
+from directory.jobs import JobTask, job_run
 
 from . import handover, hr_sync, inheritance, jobs, notifications
 
@@ -13,7 +13,7 @@ SETTLE_JOB = "offboarding.settle_inheritance"
 GRACE_JOB = "offboarding.expire_grace_windows"
 
 
-@shared_task(name="offboarding.settle_inheritance")
+@shared_task(base=JobTask, name="offboarding.settle_inheritance")
 def settle_inheritance() -> int:
     """Every 10 minutes: handed-over customers whose acceptance period has ended are final
     (`waiting` → `done`). Returns how many items settled, or None when another run was going on.
@@ -26,7 +26,7 @@ def settle_inheritance() -> int:
         return settled
 
 
-@shared_task(name="offboarding.expire_grace_windows")
+@shared_task(base=JobTask, name="offboarding.expire_grace_windows")
 def expire_grace_windows() -> int:
     """Every 5 minutes: old super admins' emergency windows whose deadline has passed are closed
     and the sessions they allowed ended. Returns how many windows closed, or None when another
@@ -39,7 +39,7 @@ def expire_grace_windows() -> int:
         return closed
 
 
-@shared_task(name="offboarding.close_undo_windows")
+@shared_task(base=JobTask, name="offboarding.close_undo_windows")
 def close_undo_windows() -> int | None:
     """Hourly: in each enterprise whose local night has come, completed exits whose undo window
     has ended are closed, as the system, and their members' records sealed (X-8, C-3, J-2).
@@ -47,7 +47,7 @@ def close_undo_windows() -> int | None:
     return jobs.close_undo_windows()
 
 
-@shared_task(name="offboarding.sync_hr_terminations")
+@shared_task(base=JobTask, name="offboarding.sync_hr_terminations")
 def sync_hr_terminations():
     """Every 10 minutes: the HR system's pending terminations become `hr_sync` exits (J-5)."""
     return hr_sync.sync_pending()
@@ -65,7 +65,7 @@ def send_notification(self, notification_id: int) -> None:
         raise self.retry(countdown=wait)
 
 
-@shared_task(name="offboarding.send_reminders")
+@shared_task(base=JobTask, name="offboarding.send_reminders")
 def send_reminders() -> int | None:
     """Every 15 minutes: old super admins warned a day before their emergency window closes,
     compliance reminded of erasure requests due soon, lost notifications queued again."""

@@ -10,6 +10,10 @@ DATABASE_URL           e.g. postgres://user:pass@host:5432/exitdesk (default: SQ
 CELERY_BROKER_URL      e.g. redis://127.0.0.1:6379/0 (default: embedded broker under var/)
 CELERY_RESULT_BACKEND  optional; results are not needed by Exitdesk's jobs
 STATIC_ROOT            the folder collectstatic fills and whitenoise serves (default staticfiles/)
+CELERY_VISIBILITY_TIMEOUT  seconds before Redis redelivers a task a killed worker never
+                       acknowledged (default 900); must exceed the longest single task
+EXITDESK_CHUNK_RESEND_SECONDS  seconds before a retention chunk sent but not done is sent again
+                       (default 900)
 TIME_ZONE              server time zone for logs (default UTC; enterprises carry their own)
 AXES_FAILURE_LIMIT     wrong passwords in a row before a login or re-entry is refused (default 5)
 AXES_COOLOFF_MINUTES   minutes a locked-out user or address waits after the last try (default 30)
@@ -317,10 +321,24 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # django_celery_beat's scheduler, with a heartbeat at every tick (config/beat.py).
 CELERY_BEAT_SCHEDULER = "config.beat:HeartbeatScheduler"
+# A worker that loses the broker retries for ever (at start and later), never giving up; and
+# should it exit all the same, its service manager restarts it (deploy/: Restart=always).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Redis redelivers a message that a killed worker never acknowledged once the visibility timeout
+# has passed: sized to a chunk, not to a night, so a chunk lost with its worker is done again
+# within minutes. It must exceed the longest single task (a retention chunk: seconds; a
+# notification send: at most EMAIL_TIMEOUT and the IM channel's timeout, well under a minute; a
+# nightly job run: minutes), or a task still running is delivered a second time (harmless, as
+# every task is idempotent, but wasteful). A task with a countdown (a notification's retry waits
+# up to an hour) is held by the worker unacknowledged: it may be delivered again after this
+# timeout, and then finds its notification sent or being sent and does nothing.
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
-    # Longer than the longest job, so a slow nightly batch is never delivered twice at once.
-    "visibility_timeout": int(timedelta(hours=6).total_seconds()),
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=15 * 60)
 }
+# A retention chunk sent but not done after this long is sent again by the coordinator
+# (compliance/jobs.py), within the same night.
+EXITDESK_CHUNK_RESEND_SECONDS = env.int("EXITDESK_CHUNK_RESEND_SECONDS", default=15 * 60)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded broker: messages are files under var/celery (no server needed, development only).
     _celery_dir = VAR_DIR / "celery"

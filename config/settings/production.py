@@ -17,7 +17,6 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 CACHES = {"default": env.cache("CACHE_URL")}
 EXITDESK_MASTER_KEYS = env.list("EXITDESK_MASTER_KEYS")
 EXITDESK_AUDIT_KEYS = env.list("EXITDESK_AUDIT_KEYS")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 # Members get their invitations and password links by mail: the server must be named, and the
 # sender too. EMAIL_URL=dummymail:// turns mail off explicitly: every send then says "not sent:
 # mail is turned off" to whoever asked (directory/mail.py).

@@ -146,7 +146,16 @@ def test_the_coordinator_sends_one_chunk_per_id_range_holding_due_records(world,
     )
     assert not JobChunk.objects.filter(done_at__isnull=False).exists()
     assert not NightlyMark.objects.exists()
-    assert counts == {str(enterprise.pk): {"chunks_sent": len(expected)}}
+    assert counts == {
+        str(enterprise.pk): {
+            "chunks_sent": len(expected),
+            "chunks_done": 0,
+            "chunks_left": len(expected),
+        }
+    }
+    # the chunks are with the workers: the run is not done, it waits for them
+    assert run.status == JobStatus.PARTIAL
+    assert set(JobChunk.objects.values_list("attempts", flat=True)) == {1}
     # nothing was touched by the coordinator itself
     assert alive(due) == {record.pk for record in due}
 
@@ -231,6 +240,9 @@ def test_every_chunk_then_the_next_hourly_run_finish_the_night_as_one_run_would(
     finish.assert_called_once_with(enterprise, actor=None)
     assert counts == {
         str(enterprise.pk): {
+            "chunks_sent": 0,
+            "chunks_done": len(ranges_of(world["old_chats"] + world["old_expenses"])),
+            "chunks_left": 0,
             "chunks": len(ranges_of(world["old_chats"] + world["old_expenses"])),
             "purged": 21,
             "anonymized": 6,
@@ -442,3 +454,125 @@ def test_the_night_purges_contracts_only_two_years_after_the_last_working_day(
     assert [tuple(args[1:3]) for args in sent] == [(first, first)]
     run_chunk(*sent[0])
     assert alive(contracts.values()) == {contracts[last_day.pk].pk, contracts[colleague.pk].pk}
+
+
+# ---------------------------------------------------------------------------------------------
+# Chunks lost with their worker: sent again within the night; the run says what is left
+
+
+def status_of_last_run() -> str:
+    return JobRun.objects.filter(job=jobs.JOB).order_by("-pk").values_list("status", flat=True)[0]
+
+
+def test_a_chunk_not_done_is_sent_again_once_the_resend_interval_has_passed(
+    world, enterprise, sent, settings
+):
+    settings.EXITDESK_CHUNK_RESEND_SECONDS = 15 * 60
+    coordinate(chunk_size=SIZE)
+    first, *left = sorted(sent, key=lambda args: args[1])
+    run_chunk(*first)
+    sent.clear()
+
+    # within the interval: the chunks left are with a worker still, not sent again
+    counts = coordinate(TONIGHT + timedelta(minutes=10), chunk_size=SIZE)
+    assert sent == []
+    assert counts == {
+        str(enterprise.pk): {"chunks_sent": 0, "chunks_done": 1, "chunks_left": len(left)}
+    }
+    assert status_of_last_run() == JobStatus.PARTIAL
+
+    # past it (their worker was killed): sent again, the same night
+    counts = coordinate(TONIGHT + timedelta(minutes=16), chunk_size=SIZE)
+    assert sorted(args[1:3] for args in sent) == sorted(args[1:3] for args in left)
+    assert counts[str(enterprise.pk)]["chunks_sent"] == len(left)
+    assert sorted(JobChunk.objects.values_list("attempts", flat=True)) == [1] + [2] * len(left)
+    assert status_of_last_run() == JobStatus.PARTIAL
+
+
+def test_a_worker_killed_in_the_last_night_hour_does_not_slip_a_day(
+    world, enterprise, member, sent
+):
+    last_hour = datetime(2026, 3, 10, 5, 50, tzinfo=SHANGHAI)
+    coordinate(last_hour, chunk_size=SIZE)
+    planned = set(JobChunk.objects.values_list("key", flat=True))
+    chunks = len(ranges_of(world["old_chats"] + world["old_expenses"]))
+    assert len(sent) == chunks
+    sent.clear()
+    # the worker dies with every chunk; the night hours end; more records come due meanwhile
+    records_of(member, SIZE, created_at=OLD)
+
+    # after the night hours: the night's chunks sent again, nothing planned anew
+    counts = coordinate(last_hour + timedelta(minutes=20), chunk_size=SIZE)
+    assert len(sent) == chunks
+    assert set(JobChunk.objects.values_list("key", flat=True)) == planned
+    assert counts == {
+        str(enterprise.pk): {"chunks_sent": chunks, "chunks_done": 0, "chunks_left": chunks}
+    }
+    assert status_of_last_run() == JobStatus.PARTIAL
+
+    # a restarted worker does them; the next run finishes the night, on the same local date
+    for args in sent:
+        run_chunk(*args)
+    sent.clear()
+    counts = coordinate(last_hour + timedelta(hours=1), chunk_size=SIZE)
+    mine = counts[str(enterprise.pk)]
+    assert mine["chunks_done"] == chunks and mine["chunks_left"] == 0
+    assert mine["purged"] == 21 and mine["anonymized"] == 6
+    assert status_of_last_run() == JobStatus.SUCCEEDED
+    assert NightlyMark.objects.filter(job=jobs.JOB, local_date=TODAY).count() == 1
+    assert alive(world["old_chats"]) == set()
+    # and later runs of the day leave the finished night alone
+    assert coordinate(last_hour + timedelta(hours=2), chunk_size=SIZE) == {}
+    assert sent == []
+
+
+def test_chunks_of_a_past_local_date_are_left_to_the_next_night(world, enterprise, sent):
+    coordinate(chunk_size=SIZE)
+    sent.clear()
+    # after local midnight, before the next night: nothing sent, nothing finished
+    assert coordinate(datetime(2026, 3, 11, 0, 30, tzinfo=SHANGHAI), chunk_size=SIZE) == {}
+    assert sent == []
+    assert not NightlyMark.objects.exists()
+
+
+def test_a_chunk_task_that_fails_is_recorded_once(world, enterprise, sent):
+    coordinate(chunk_size=SIZE)
+    args = sorted(sent, key=lambda args: args[1])[0]
+    with mock.patch.object(retention, "_run_batch", side_effect=RuntimeError("database gone")):
+        with time_machine.travel(TONIGHT + timedelta(minutes=1), tick=False):
+            result = jobs.enforce_retention_chunk.apply(args=args)
+    assert result.state == "FAILURE"
+    failed = JobRun.objects.filter(status=JobStatus.FAILED)
+    assert [run.job for run in failed] == [jobs.CHUNK_JOB]
+
+
+def test_a_night_left_unfinished_is_reported_by_the_next_night_and_done_again(
+    world, enterprise, sent
+):
+    # given a night whose chunks no worker ever did, up to its local midnight
+    coordinate(chunk_size=SIZE)
+    chunks = len(sent)
+    sent.clear()
+
+    # when the next night comes
+    counts = coordinate(TONIGHT + timedelta(days=1), chunk_size=SIZE)
+
+    # then its run says the last night was not finished, and plans and sends the records again
+    run = JobRun.objects.filter(job=jobs.JOB).order_by("-pk")[0]
+    assert run.status == JobStatus.FAILED
+    assert run.errors == [
+        {
+            "enterprise": enterprise.pk,
+            "error": f"The retention run of the night of 2026-03-10 was not finished: {chunks} "
+            "chunks were never done. Tonight's run does their records again.",
+        }
+    ]
+    assert len(sent) == chunks
+    assert counts[str(enterprise.pk)]["chunks_left"] == chunks
+    assert not JobChunk.objects.filter(key__startswith="2026-03-10:").exists()
+    # and the night after, nothing more is said of it
+    for args in sent:
+        with time_machine.travel(TONIGHT + timedelta(days=1, minutes=1), tick=False):
+            jobs.retention_chunk(*args)
+    coordinate(TONIGHT + timedelta(days=1, minutes=30), chunk_size=SIZE)
+    assert JobRun.objects.filter(job=jobs.JOB).order_by("-pk")[0].status == JobStatus.SUCCEEDED

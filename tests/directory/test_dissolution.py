@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from directory import dissolution, tasks
 from directory.choices import DepartmentStatus, JobStatus, MemberStatus, StaffRole
-from directory.jobs import job_run
+from directory.jobs import JobFailed, job_run
 from directory.models import Department, JobRun, Member, NightlyMark
 from directory.services import DirectoryError
 from tests import factories
@@ -196,7 +196,8 @@ def test_an_error_in_one_enterprise_is_recorded_and_the_others_go_on(enterprise,
         return real(which, now=now)
 
     monkeypatch.setattr(dissolution, "mark_enterprise", mark_enterprise)
-    run_at(NIGHT)
+    with pytest.raises(JobFailed):
+        run_at(NIGHT)
     run = JobRun.objects.get(job=dissolution.JOB)
     assert run.status == JobStatus.FAILED
     assert run.errors == [{"enterprise": broken.pk, "error": "ValueError: the tree is broken"}]

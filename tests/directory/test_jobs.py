@@ -58,7 +58,10 @@ def test_a_run_killed_half_way_leaves_its_lease_to_expire_and_the_next_run_takes
         with jobs.job_run("test.job") as run:
             assert run is not None
             assert JobLease.objects.get(job="test.job").run_id == run.pk
-    assert JobRun.objects.get(pk=dead.pk).status == JobStatus.RUNNING  # killed: never ended
+    # the dead run is marked lost, finished when its lease expired
+    lost = JobRun.objects.get(pk=dead.pk)
+    assert lost.status == JobStatus.LOST
+    assert lost.finished_at == start + jobs.LEASE
 
 
 def test_a_finished_run_releases_its_lease_at_once():

@@ -7,6 +7,7 @@ The workers run the tasks at the real time of day, so the enterprises here live 
 whose local time is 03:00-ish now: their night has come (directory/jobs.py).
 """
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -263,8 +264,10 @@ def test_a_chunked_retention_job_over_two_workers_handles_every_chunk_exactly_on
 
 
 def test_a_worker_killed_in_the_middle_of_the_job_then_the_job_run_again_ends_as_one_clean_run(
-    start_worker, sender
+    start_worker, sender, worker_env
 ):
+    # the coordinator sends again a chunk not done a second after its send (15 minutes by default)
+    worker_env["EXITDESK_CHUNK_RESEND_SECONDS"] = "1"
     # given an enterprise whose chats past the policy fill several ranges, and one worker
     enterprise = night_enterprise("丙公司")
     old = chats(enterprise, 4 * jobs.CHUNK_SIZE, days_old=400)
@@ -284,8 +287,10 @@ def test_a_worker_killed_in_the_middle_of_the_job_then_the_job_run_again_ends_as
     # then what the killed chunk did is gone with it: every event is of a chunk done
     assert len(retention_events(enterprise)) == done.count()
 
-    # when a worker is started again and the job runs again (the next hourly beat)
+    # when a worker is started again and the job runs again (the next beat of the coordinator),
+    # once the chunks the killed worker held are due to be sent again
     second = start_worker("again")
+    time.sleep(1.5)
     run_job(sender, second)
     wait_for(
         lambda: not chunks_of(enterprise).filter(done_at__isnull=True).exists(),

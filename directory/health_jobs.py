@@ -1,0 +1,41 @@
+"""The overdue-jobs check of the readiness endpoint (django-health-check): a scheduled job that has
+not succeeded within its expected interval (directory.jobs.overdue_jobs) makes the check report a
+warning naming it; the admin home says the same in the reader's language."""
+
+import dataclasses
+import datetime
+
+from django.db import connection
+from django.utils import timezone
+from health_check.base import HealthCheck
+from health_check.exceptions import ServiceUnavailable, ServiceWarning
+
+from .jobs import overdue_jobs
+
+
+@dataclasses.dataclass
+class OverdueJobsCheck(HealthCheck):
+    """Every enabled scheduled job has succeeded within its expected interval."""
+
+    timeout = datetime.timedelta(seconds=5)
+
+    def run(self) -> None:
+        try:
+            overdue = overdue_jobs(timezone.now())
+        except Exception as error:
+            raise ServiceUnavailable("the job runs could not be read") from error
+        finally:
+            # Run in a thread of the check's executor: that thread's connection is not closed
+            # by Django at the end of a request, so it is closed here.
+            if not connection.in_atomic_block:
+                connection.close()
+        if overdue:
+            raise ServiceWarning("; ".join(_sentence(job) for job in overdue))
+
+
+def _sentence(job) -> str:
+    since = job.last_succeeded.isoformat(timespec="seconds") if job.last_succeeded else "never"
+    return (
+        f"{job.job} has not succeeded since {since}; "
+        f"expected every {int(job.expected.total_seconds())}s"
+    )
