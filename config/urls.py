@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
+from config.observability import metrics_view
 from directory import views as directory_views
 from directory.health import ReadinessView, healthz
 from directory.logins import AdminLoginForm
@@ -107,5 +108,7 @@ urlpatterns = [
         name="feishu_callback",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Prometheus metrics: 404 unless METRICS_TOKEN is set, then only with that bearer token.
+    path("metrics", metrics_view, name="metrics"),
     path("", include("offboarding.urls")),
 ]

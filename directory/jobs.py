@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import structlog
 from celery import Task
 from django.db import transaction
 from django.utils import timezone
@@ -140,20 +141,22 @@ def job_run(job: str, *, lease: timedelta = LEASE) -> Iterator[Run | None]:
     if run is None:
         yield None
         return
-    try:
-        yield run
-    except BaseException as error:
-        run.error(None, error)
-        run._end(JobStatus.FAILED)
-        mark_recorded(error)
-        raise
-    if run.row.errors:
-        run._end(JobStatus.FAILED)
-        failed = _failed_runs.get()
-        if failed is not None:
-            failed.append(run.row)
-    else:
-        run._end(run.ending or JobStatus.SUCCEEDED)
+    # Every log line of the run names it (config/logging.py), until it ends.
+    with structlog.contextvars.bound_contextvars(job_run_id=run.pk):
+        try:
+            yield run
+        except BaseException as error:
+            run.error(None, error)
+            run._end(JobStatus.FAILED)
+            mark_recorded(error)
+            raise
+        if run.row.errors:
+            run._end(JobStatus.FAILED)
+            failed = _failed_runs.get()
+            if failed is not None:
+                failed.append(run.row)
+        else:
+            run._end(run.ending or JobStatus.SUCCEEDED)
 
 
 def _start(job: str, lease: timedelta) -> Run | None:

@@ -34,8 +34,23 @@ def time_zone_for(user) -> str | None:
         return str(zones[0]) if len(zones) == 1 else None
     if grants.has_any():
         return grants.single_time_zone()
-    zone = Enterprise.objects.filter(members__user=user).values_list("time_zone", flat=True).first()
-    return str(zone) if zone else None
+    enterprise = member_enterprise(user)
+    return str(enterprise[1]) if enterprise and enterprise[1] else None
+
+
+_MEMBER_ENTERPRISE_ATTRIBUTE = "_exitdesk_member_enterprise"
+
+
+def member_enterprise(user) -> tuple[int, str] | None:
+    """The id and time zone of the enterprise `user` is a member of, or None. One query per user
+    object: the time zone and the request log (directory/request_log.py) both ask."""
+    if hasattr(user, _MEMBER_ENTERPRISE_ATTRIBUTE):
+        return getattr(user, _MEMBER_ENTERPRISE_ATTRIBUTE)
+    enterprise = (
+        Enterprise.objects.filter(members__user=user).values_list("pk", "time_zone").first()
+    )
+    setattr(user, _MEMBER_ENTERPRISE_ATTRIBUTE, enterprise)
+    return enterprise
 
 
 def shared_time_zone() -> str | None:

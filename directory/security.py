@@ -10,6 +10,8 @@ address behind a proxy, and the idle timeout of staff sessions. Settings in conf
 - `client_ip_address`: axes' AXES_CLIENT_IP_CALLABLE, the client's address behind the proxies.
 - `StaffIdleTimeoutMiddleware`: a staff user whose last request is longer ago than
   STAFF_SESSION_IDLE_TIMEOUT is logged out and sent to the login page.
+- `log_failed_login`: one WARNING line per failed login or password re-entry (axes' own lines are
+  kept to errors, config/logging.py); a successful login writes none.
 """
 
 import ipaddress
@@ -17,12 +19,13 @@ import math
 import zoneinfo
 from datetime import datetime, timedelta
 
+import structlog
 from axes.handlers.proxy import AxesProxyHandler
-from axes.helpers import get_cool_off, get_failure_limit
+from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, get_user_model, logout
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.contrib.auth.views import redirect_to_login
 from django.dispatch import receiver
 from django.shortcuts import render
@@ -31,6 +34,8 @@ from django.utils import formats, timezone
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+
+logger = structlog.get_logger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # Password re-entry
@@ -77,6 +82,24 @@ def reset_failures_of_username(sender, request, user, **kwargs):
     colleague's username between guesses.
     """
     AxesProxyHandler.reset_attempts(username=user.get_username())
+
+
+@receiver(user_login_failed, dispatch_uid="directory.security.log_failed_login")
+def log_failed_login(sender, credentials, request=None, **kwargs):
+    """One line per failed login or password re-entry, after axes counted it (axes' receiver is
+    connected first): the username it is counted against, the address, the failures in a row and
+    whether the login is now locked out. Never the password (Django removes it from
+    `credentials`)."""
+    if request is None:
+        return
+    logger.warning(
+        "login_failed",
+        username=get_client_username(request, credentials),
+        client_ip=getattr(request, "axes_ip_address", None) or client_ip_address(request),
+        failures=getattr(request, "axes_failures_since_start", None),
+        locked_out=bool(getattr(request, "axes_locked_out", False)),
+        password_reentry=bool(getattr(request, "password_reentry", False)),
+    )
 
 
 def lockout_ends_at(request) -> datetime | None:

@@ -789,6 +789,9 @@ TABLE = {
     "accounts/feishu/login/": expect({ROLES: HIDDEN}),
     "accounts/feishu/login/callback/": expect({ROLES: HIDDEN}),
     "i18n/setlang/": PUBLIC,
+    # Prometheus metrics: absent unless METRICS_TOKEN is set (not here); then only for the bearer
+    # of that token, never for a session (tests/config/test_observability.py).
+    "metrics": expect({ROLES: HIDDEN}),
     # The pages: approvals (managers, department heads, HR) and the member's own exit
     "": PAGE_FOR_EVERYONE_LOGGED_IN_READ,
     "approvals/": PAGE_FOR_EVERYONE_LOGGED_IN_READ,

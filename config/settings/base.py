@@ -14,7 +14,14 @@ CELERY_VISIBILITY_TIMEOUT  seconds before Redis redelivers a task a killed worke
                        acknowledged (default 900); must exceed the longest single task
 EXITDESK_CHUNK_RESEND_SECONDS  seconds before a retention chunk sent but not done is sent again
                        (default 900)
-TIME_ZONE              server time zone for logs (default UTC; enterprises carry their own)
+TIME_ZONE              server time zone (default UTC; enterprises carry their own; logs are UTC)
+LOG_LEVEL              the root log level (default INFO)
+LOG_FORMAT             "console" (key=value lines, the default) or "json": config/logging.py
+EXITDESK_PROCESS       web, worker, beat or manage (default: guessed from the command line):
+                       config/process.py; names the PostgreSQL connections
+SENTRY_DSN             turns on error tracking (sentry-sdk; off by default), with
+                       SENTRY_ENVIRONMENT, SENTRY_RELEASE, SENTRY_TRACES_SAMPLE_RATE
+METRICS_TOKEN          turns on Prometheus metrics at /metrics, behind this bearer token
 AXES_FAILURE_LIMIT     wrong passwords in a row before a login or re-entry is refused (default 5)
 AXES_COOLOFF_MINUTES   minutes a locked-out user or address waits after the last try (default 30)
 TRUSTED_PROXY_COUNT    proxies in front of Django that append to X-Forwarded-For (default 0)
@@ -49,6 +56,7 @@ OIDC_PROVIDERS, OIDC_<ID>_*, DINGTALK_*, FEISHU_*  sign-in through an OpenID Con
                        DingTalk or Feishu, each off unless set: see config/social_login.py
 """
 
+import logging
 from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -57,6 +65,9 @@ import environ
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
+from config import logging as exitdesk_logging
+from config import observability
+from config.process import name_connections, process_kind
 from config.social_login import providers_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -93,6 +104,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.openid_connect",
     "allauth.socialaccount.providers.dingtalk",
     "allauth.socialaccount.providers.feishu",
+    "django_structlog",
     "directory",
     "offboarding",
     "compliance",
@@ -102,6 +114,8 @@ MIDDLEWARE = [
     # First: answers /healthz and /readyz itself, before the host check and the HTTPS redirect
     # (a load balancer probes with its own address as Host), and unlogged (directory/health.py).
     "directory.health.ProbeMiddleware",
+    # So that every log line of a request carries its id (directory/request_log.py).
+    "directory.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "directory.middleware.RejectNulBytesMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -114,6 +128,8 @@ MIDDLEWARE = [
     # A session whose record end_sessions deleted is logged out, whatever changed its key.
     "directory.sessions.LiveSessionMiddleware",
     "directory.middleware.EnterpriseTimeZoneMiddleware",
+    # The user's id, and a member's enterprise id, on every log line from here on.
+    "directory.request_log.UserLogContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # A master key missing on this server: a page saying so (503), not a bare 500.
     "compliance.middleware.MasterKeyMissingMiddleware",
@@ -182,6 +198,11 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'exitdesk.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Which kind of process this is (web, worker, beat, manage: config/process.py); it names the
+# PostgreSQL connections ("exitdesk-web", …) as seen in pg_stat_activity. production.py, which
+# sets DATABASES anew, names its connections again.
+EXITDESK_PROCESS = process_kind()
+name_connections(DATABASES, EXITDESK_PROCESS)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -225,6 +246,10 @@ AXES_USERNAME_CALLABLE = "directory.logins.axes_username"
 # The attempts name users and addresses of every enterprise, past the tenant wall: not in the
 # admin. `manage.py axes_reset_username NAME` lifts a lockout early.
 AXES_ENABLE_ADMIN = False
+# No "AXES: BEGIN …" banner at every start, and lockout parameters only in its lines. Its log is
+# kept to errors (config/logging.py): directory.security.log_failed_login writes one line per
+# failed login.
+AXES_VERBOSE = False
 
 # Sign-in through what members already use (directory/social.py), each provider off unless the
 # environment configures it (config/social_login.py). A provider's sign-in is matched to a
@@ -391,14 +416,40 @@ PASSWORD_RESET_TIMEOUT = int(
 )
 
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # django-health-check logs every failed check of every probe with its traceback; /readyz
-        # logs each change of its verdict once instead (directory/health.py).
-        "health_check": {"level": "ERROR"},
-    },
-}
+# Logs (config/logging.py): one configuration for every process, structlog rendering every line
+# (ours, Django's, Celery's, the libraries'), key=value text or JSON (LOG_FORMAT=json); the
+# request id, user and enterprise on a request's lines, the task and job run on a task's.
+LOG_FORMAT = env("LOG_FORMAT", default="console").strip().lower()
+LOGGING = exitdesk_logging.logging_dict(
+    log_format=LOG_FORMAT, level=env("LOG_LEVEL", default="INFO")
+)
+# django-health-check logs every failed check of every probe with its traceback; /readyz logs
+# each change of its verdict once instead (directory/health.py).
+LOGGING.setdefault("loggers", {})["health_check"] = {"level": "ERROR"}
+exitdesk_logging.configure_structlog()
+# django-structlog: the request id is ours (directory/request_log.py puts the checked or generated
+# one in the header it reads); one line per request, request_finished, its start at DEBUG; the
+# client's address is bound by our middleware (from trusted proxies only), not by ipware.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+# A task carries the request id (and user) of the request that sent it; the worker's side is the
+# boot step in config/celery.py.
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# The worker and beat log through LOGGING too (config/celery.py keeps Celery from replacing it).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Error tracking, off unless SENTRY_DSN is set (config/observability.py).
+observability.init_sentry(
+    env("SENTRY_DSN", default=""),
+    environment=env("SENTRY_ENVIRONMENT", default="production"),
+    release=env("SENTRY_RELEASE", default="") or None,
+    traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    process_kind=EXITDESK_PROCESS,
+)
+
+# Prometheus metrics at /metrics, off unless METRICS_TOKEN is set (config/observability.py).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+if METRICS_TOKEN:
+    INSTALLED_APPS, MIDDLEWARE = observability.with_metrics(INSTALLED_APPS, MIDDLEWARE)
+    observability.count_queries(DATABASES)

@@ -3,8 +3,11 @@ the database and the broker have no defaults here."""
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config import observability
+from config.process import name_connections
+
 from .base import *  # noqa: F403
-from .base import EMAIL_CONFIGURED, env
+from .base import EMAIL_CONFIGURED, EXITDESK_PROCESS, METRICS_TOKEN, env
 
 DEBUG = False
 # No demo data (fake people with known passwords) in production: seed_demo refuses.
@@ -12,6 +15,9 @@ EXITDESK_DEMO_ALLOWED = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+name_connections(DATABASES, EXITDESK_PROCESS)  # "exitdesk-web", … in pg_stat_activity
+if METRICS_TOKEN:
+    observability.count_queries(DATABASES)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 # Shared by every web process (the API's failure counts, the HR import's previews): Redis.
 CACHES = {"default": env.cache("CACHE_URL")}
