@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django_fsm import can_proceed, has_transition_perm
+from django_fsm import can_proceed
 from simple_history.utils import bulk_create_with_history
 
 from compliance import audit, sealing
@@ -93,7 +93,10 @@ def _refuse_unless_allowed(exit_case: Exit, transition: Transition, actor) -> No
         if transition != Transition.CLOSE:
             raise ExitRefused(str(_ONLY_A_PERSON[transition]))
         return
-    if not has_transition_perm(method, actor):
+    # The permission alone: django_fsm's has_transition_perm also tests the conditions, and would
+    # say "not allowed" to HR closing an exit whose undo window is still open.
+    meta = method._django_fsm
+    if not meta.has_transition_perm(exit_case, meta.field.get_state(exit_case), actor):
         raise ExitRefused(str(_NOT_ALLOWED[transition]))
 
 
@@ -677,10 +680,7 @@ def close(exit_case: Exit, *, actor) -> Exit:
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.CLOSE, actor)
     if timezone.now() < exit_case.undo_deadline:
-        raise ExitRefused(
-            _("The undo window is open until %(deadline)s: the exit can be closed after that.")
-            % {"deadline": _local(exit_case, exit_case.undo_deadline)}
-        )
+        raise ExitRefused(not_closable_yet(exit_case))
     if exit_case.checks_at_end is None:  # completed before the checks were kept
         exit_case.checks_at_end = prereview.auto_check_results(exit_case.member)
     source = exit_case.state
@@ -693,6 +693,14 @@ def close(exit_case: Exit, *, actor) -> Exit:
     )
     sealing.seal_member_records(exit_case.member, actor=actor, exit_id=exit_case.pk)
     return exit_case
+
+
+def not_closable_yet(exit_case: Exit) -> str:
+    """Why a completed exit cannot be closed before its undo window ends: the deadline, in the
+    enterprise's time zone."""
+    return _("The undo window is open until %(deadline)s: the exit can be closed after that.") % {
+        "deadline": _local(exit_case, exit_case.undo_deadline)
+    }
 
 
 def _local(exit_case: Exit, moment) -> str:

@@ -454,7 +454,9 @@ def test_no_page_template_has_an_inline_style_or_script():
 # --- check --deploy -------------------------------------------------------------------------
 
 
-def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
+def check_deploy(tmp_path, **changes):
+    """`manage.py check --deploy` under the production settings, with a complete environment
+    changed by `changes` (None removes a variable)."""
     # Only what production sets: nothing of the test run's own DJANGO_* variables (the browser
     # tests' DJANGO_ALLOW_ASYNC_UNSAFE, say).
     env = {
@@ -475,8 +477,12 @@ def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
         "DEFAULT_FROM_EMAIL": "Exitdesk <exitdesk@example.cn>",
         "EXITDESK_SITE_URL": "https://exitdesk.example.cn",
     }
-
-    result = subprocess.run(
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=django_settings.BASE_DIR,
         env=env,
@@ -485,5 +491,25 @@ def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
         timeout=120,
     )
 
+
+def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
+    result = check_deploy(tmp_path)
+
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_is_clean_when_the_proxy_does_the_https_redirect(tmp_path):
+    # The proxy answers port 80 with its redirect (deploy/nginx/exitdesk.conf): no W008.
+    result = check_deploy(tmp_path, DJANGO_SECURE_SSL_REDIRECT="0")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "W008" not in result.stdout + result.stderr
+    assert "System check identified no issues (1 silenced)." in result.stdout
+
+
+def test_check_deploy_refuses_production_without_allowed_hosts(tmp_path):
+    result = check_deploy(tmp_path, DJANGO_ALLOWED_HOSTS=None)
+
+    assert result.returncode != 0
+    assert "Set DJANGO_ALLOWED_HOSTS to the host names people open Exitdesk at" in result.stderr

@@ -5,8 +5,9 @@ Environment variables (all optional except where production.py says otherwise):
 
 DJANGO_SECRET_KEY      secret key (production: required)
 DJANGO_DEBUG           "1" for debug pages
-DJANGO_ALLOWED_HOSTS   comma-separated host names
+DJANGO_ALLOWED_HOSTS   comma-separated host names (production: required)
 DATABASE_URL           e.g. postgres://user:pass@host:5432/exitdesk (default: SQLite under var/)
+DATABASE_MIGRATE_URL   production: the database owner's URL, for `manage.py migrate` only
 CELERY_BROKER_URL      e.g. redis://127.0.0.1:6379/0 (default: embedded broker under var/)
 CELERY_RESULT_BACKEND  optional; results are not needed by Exitdesk's jobs
 STATIC_ROOT            the folder collectstatic fills and whitenoise serves (default staticfiles/)

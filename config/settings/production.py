@@ -1,6 +1,8 @@
 """Production: PostgreSQL, Redis, gunicorn. Everything comes from the environment; the secret key,
 the database and the broker have no defaults here."""
 
+import sys
+
 from django.core.exceptions import ImproperlyConfigured
 
 from config import observability
@@ -13,11 +15,36 @@ DEBUG = False
 # No demo data (fake people with known passwords) in production: seed_demo refuses.
 EXITDESK_DEMO_ALLOWED = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
-DATABASES = {"default": env.db("DATABASE_URL")}
+# The host names people open Exitdesk at: no default here, a request for any other host is refused.
+ALLOWED_HOSTS = [
+    host.strip() for host in env.list("DJANGO_ALLOWED_HOSTS", default=[]) if host.strip()
+]
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "Set DJANGO_ALLOWED_HOSTS to the host names people open Exitdesk at, comma-separated "
+        "(e.g. exitdesk.example.cn): production answers no other host, localhost included."
+    )
+
+# The commands that change the schema: run as the database owner (DATABASE_MIGRATE_URL) when it
+# is set. Every other process — web, workers, beat, the other commands — connects as the
+# application's user (DATABASE_URL), who may read and write rows but owns no table, so it can
+# neither drop the audit triggers nor TRUNCATE (README "Database roles"). Read from the command
+# line (`manage.py migrate`, `django-admin migrate`): call_command("migrate") does not switch.
+SCHEMA_COMMANDS = {"migrate"}
+RUNNING_SCHEMA_COMMAND = len(sys.argv) > 1 and sys.argv[1] in SCHEMA_COMMANDS
+_migrate_url = env("DATABASE_MIGRATE_URL", default="")  # not a setting: it holds a password
+DATABASES = {
+    "default": env.db_url_config(
+        _migrate_url if RUNNING_SCHEMA_COMMAND and _migrate_url else env("DATABASE_URL")
+    )
+}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 name_connections(DATABASES, EXITDESK_PROCESS)  # "exitdesk-web", … in pg_stat_activity
 if METRICS_TOKEN:
     observability.count_queries(DATABASES)
+# A kept connection is tested before a request uses it: after a database restart or failover the
+# first request of each web process reconnects instead of answering 500.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 # Shared by every web process (the API's failure counts, the HR import's previews): Redis.
 CACHES = {"default": env.cache("CACHE_URL")}
@@ -37,7 +64,11 @@ EXITDESK_SITE_URL = env("EXITDESK_SITE_URL").rstrip("/")
 SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Django redirects HTTP to HTTPS itself, unless DJANGO_SECURE_SSL_REDIRECT=0 says that the proxy
+# does (deploy/nginx/exitdesk.conf answers port 80 with a redirect): then `check --deploy` is told
+# not to warn about it (security.W008), and only then.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_SSL_REDIRECT else ["security.W008"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

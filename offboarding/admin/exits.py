@@ -796,6 +796,9 @@ class ExitAdmin(EnterpriseScopedAdmin):
                     messages.success(request, self._transition_done(exit_case, transition))
                     return HttpResponseRedirect(self._change_url(exit_case))
         else:
+            if transition == Transition.CLOSE and _close_waits_for_the_window(request, exit_case):
+                messages.error(request, workflow.not_closable_yet(exit_case))
+                return HttpResponseRedirect(self._change_url(exit_case))
             if transition not in workflow.available_transitions(exit_case, request.user):
                 messages.error(
                     request,
@@ -1239,6 +1242,15 @@ class ExitAdmin(EnterpriseScopedAdmin):
 
     def _exit_url(self, action, exit_case, *args) -> str:
         return reverse(f"admin:offboarding_exit_{action}", args=[quote(exit_case.pk), *args])
+
+
+def _close_waits_for_the_window(request, exit_case) -> bool:
+    """Whether the user may close this exit and only its open undo window stands in the way."""
+    return (
+        exit_case.state == ExitState.COMPLETED
+        and not exit_case.undo_window_has_ended
+        and rules.can_close.test(request.user, exit_case)
+    )
 
 
 def _offered(exit_case, transition) -> bool:

@@ -325,6 +325,39 @@ def test_undo_after_the_window_is_refused(hr_client, ready, hr_user):
     assert state_of(ready) == ExitState.COMPLETED
 
 
+def _deadline_in_shanghai(exit_case):
+    local = timezone.localtime(exit_case.undo_deadline, exit_case.enterprise.time_zone)
+    return f"{local:%Y-%m-%d %H:%M} (Asia/Shanghai)"
+
+
+def test_closing_before_the_undo_window_ends_names_the_deadline(hr_client, ready, hr_user):
+    completed = workflow.complete(ready, actor=hr_user)
+    expected = (
+        f"The undo window is open until {_deadline_in_shanghai(completed)}: "
+        "the exit can be closed after that."
+    )
+
+    # The close confirmation opened by its address, and the close posted: each refused with the
+    # deadline (the second response carries the first's message too, not yet shown).
+    opened = hr_client.get(transition_url(ready, "close"))
+    assert messages_of(opened) == [expected]
+    posted = hr_client.post(transition_url(ready, "close"))
+    assert messages_of(posted) == [expected, expected]
+    assert state_of(ready) == ExitState.COMPLETED
+
+
+def test_closing_before_the_undo_window_ends_names_the_deadline_in_chinese(
+    hr_client, ready, hr_user
+):
+    completed = workflow.complete(ready, actor=hr_user)
+
+    response = hr_client.post(transition_url(ready, "close"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    (message,) = messages_of(response)
+    assert _deadline_in_shanghai(completed) in message
+    assert "not allowed" not in message and "The undo window" not in message
+
+
 # Sign-offs
 
 

@@ -1013,6 +1013,35 @@ def test_close_before_the_window_ends_is_refused(completed_at_eight):
     assert snapshot(completed_at_eight) == before
 
 
+def test_hr_closing_before_the_window_ends_is_told_the_deadline(completed_at_eight, hr_user):
+    # given HR, who may close exits
+    before = snapshot(completed_at_eight)
+    # when HR closes it a minute early
+    with (
+        time_machine.travel(DEADLINE - timedelta(minutes=1), tick=False),
+        pytest.raises(ExitRefused) as refused,
+    ):
+        workflow.close(completed_at_eight, actor=hr_user)
+    # then the refusal names the deadline in the enterprise's time zone, not a lack of permission
+    assert str(refused.value) == (
+        "The undo window is open until 2026-03-02 10:00 (Asia/Shanghai): "
+        "the exit can be closed after that."
+    )
+    assert snapshot(completed_at_eight) == before
+
+
+def test_closing_by_someone_who_may_not_is_still_refused_as_not_allowed(
+    completed_at_eight, it_user
+):
+    with (
+        time_machine.travel(DEADLINE + timedelta(minutes=1), tick=False),
+        pytest.raises(ExitRefused) as refused,
+    ):
+        workflow.close(completed_at_eight, actor=it_user)
+    assert str(refused.value) == "You are not allowed to close this exit."
+    assert refreshed(completed_at_eight).state == ExitState.COMPLETED
+
+
 def test_close_one_minute_after_the_window_closes_the_exit_for_good(
     completed_at_eight, member, hr_user
 ):
