@@ -22,14 +22,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@beat_init.connect(weak=False)
-def one_beat(sender=None, **kwargs):
-    """Exactly one beat: a second one is refused and exits (directory/beat_lock.py)."""
-    from directory.beat_lock import on_beat_init
-
-    on_beat_init(sender=sender, **kwargs)
-
-
 @setup_logging.connect
 def use_django_logging(loglevel=None, **kwargs):
     """Celery configures no handler of its own: Django's LOGGING does (applied again here, as the
@@ -63,3 +55,11 @@ class TaskLogContextStep(DjangoStructLogInitStep):
 
 
 app.steps["worker"].add(TaskLogContextStep)
+
+
+@beat_init.connect(weak=False)
+def one_beat(sender=None, **kwargs):
+    """Exactly one beat: a second one is refused and exits (directory/beat_lock.py)."""
+    from directory.beat_lock import on_beat_init
+
+    on_beat_init(sender=sender, **kwargs)

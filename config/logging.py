@@ -120,6 +120,9 @@ def logging_dict(*, log_format: str = "console", level: str = "INFO") -> dict:
             # Django's "Not Found" and "Forbidden" lines come after the request's own
             # request_finished line (WARNING for a 4xx), without its request id: errors only.
             "django.request": {"level": "ERROR"},
+            # django-health-check logs every failed check of every probe with its traceback;
+            # /readyz logs each change of its verdict once instead (directory/health.py).
+            "health_check": {"level": "ERROR"},
         },
     }
 

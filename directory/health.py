@@ -30,7 +30,7 @@ from django.http import HttpResponse, HttpResponseNotAllowed
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from health_check.base import HealthCheck
-from health_check.exceptions import ServiceUnavailable
+from health_check.exceptions import ServiceUnavailable, ServiceWarning
 from health_check.views import HealthCheckView
 
 from . import heartbeats
@@ -151,7 +151,9 @@ class ReadinessView(HealthCheckView):
             self.results = await asyncio.gather(
                 *(check.get_result(executor) for check in self.get_checks())
             )
-        failing = tuple(check_name(r.check) for r in self.results if r.error)
+        failing = tuple(
+            check_name(r.check) for r in self.results if r.error and not _only_warns(r.error)
+        )
         self._log_change(failing)
         return self.answer(request, failing)
 
@@ -161,11 +163,17 @@ class ReadinessView(HealthCheckView):
         for result in self.results:
             if result.error is None:
                 checks[check_name(result.check)] = "ok"
+            elif _only_warns(result.error):
+                # A warning (an overdue job): said, but the process is ready all the same.
+                checks[check_name(result.check)] = (
+                    f"warning: {result.error.message}" if details else "warning"
+                )
             else:
                 checks[check_name(result.check)] = (
                     f"failed: {result.error.message}" if details else "failed"
                 )
-        status = "unavailable" if failing else "ok"
+        warned = any(r.error and _only_warns(r.error) for r in self.results)
+        status = "unavailable" if failing else "warning" if warned else "ok"
         accept = request.headers.get("Accept", "")
         if request.GET.get("format") == "json" or "application/json" in accept:
             body = json.dumps({"status": status, "checks": checks}, indent=2) + "\n"
@@ -190,6 +198,10 @@ class ReadinessView(HealthCheckView):
         elif cls._last_failing is not None:
             logger.info("Ready again")
         cls._last_failing = failing
+
+
+def _only_warns(error) -> bool:
+    return isinstance(error, ServiceWarning)
 
 
 _readyz = ReadinessView.as_view()

@@ -54,7 +54,7 @@ def close_undo_windows(*, now: datetime | None = None, batch_size: int = BATCH_S
             except Exception as error:  # one enterprise's failure: the others go on
                 run.error(enterprise.pk, error)
                 continue
-            if key_missing:  # tried again at the next hourly run
+            if key_missing:  # tried again at the next run of the night
                 run.count(enterprise.pk, closed=closed, skipped=skipped)
             else:
                 finish_enterprise(

@@ -55,6 +55,48 @@ def _default_language():
     translation.deactivate()
 
 
+SCHEDULE_MIGRATIONS = [
+    ("offboarding.migrations.0004_settle_inheritance_schedule", "create_schedule"),
+    ("offboarding.migrations.0007_expire_grace_windows_schedule", "create_schedule"),
+    ("offboarding.migrations.0008_nightly_schedules", "create_schedules"),
+    ("offboarding.migrations.0015_send_reminders_schedule", "create_schedule"),
+    ("offboarding.migrations.0016_retention_every_quarter_hour", "every_quarter_hour"),
+]
+
+
+@pytest.fixture
+def migrated_schedules(db):
+    """The periodic tasks as the data migrations create them. A transactional test before this
+    one in the same process flushed the database, the migrations' rows included: they are written
+    again (each migration leaves alone what exists)."""
+    import importlib
+
+    from django.apps import apps
+
+    for module, function in SCHEDULE_MIGRATIONS:
+        getattr(importlib.import_module(module), function)(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _no_browser_event_loop(request):
+    """The browser tests' driver (Playwright's sync API) leaves its event loop marked as running in
+    the main thread between its calls, for the rest of the session. Django's async_to_sync (the
+    /readyz view, django-health-check's async checks) refuses to run under a running loop, so a
+    test outside tests/browser/ that comes after them in the same process runs without the mark,
+    which it gets back afterwards."""
+    import asyncio
+
+    loop = asyncio._get_running_loop()
+    if loop is None or "browser" in request.node.path.parts:
+        yield
+        return
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(loop)
+
+
 @pytest.fixture(autouse=True)
 def _empty_memory_caches():
     """Every test starts with empty in-process caches: counts kept there (the API's wrong tokens)

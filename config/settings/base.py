@@ -10,11 +10,6 @@ DATABASE_URL           e.g. postgres://user:pass@host:5432/exitdesk (default: SQ
 DATABASE_MIGRATE_URL   production: the database owner's URL, for `manage.py migrate` only
 CELERY_BROKER_URL      e.g. redis://127.0.0.1:6379/0 (default: embedded broker under var/)
 CELERY_RESULT_BACKEND  optional; results are not needed by Exitdesk's jobs
-STATIC_ROOT            the folder collectstatic fills and whitenoise serves (default staticfiles/)
-CELERY_VISIBILITY_TIMEOUT  seconds before Redis redelivers a task a killed worker never
-                       acknowledged (default 900); must exceed the longest single task
-EXITDESK_CHUNK_RESEND_SECONDS  seconds before a retention chunk sent but not done is sent again
-                       (default 900)
 TIME_ZONE              server time zone (default UTC; enterprises carry their own; logs are UTC)
 LOG_LEVEL              the root log level (default INFO)
 LOG_FORMAT             "console" (key=value lines, the default) or "json": config/logging.py
@@ -23,6 +18,10 @@ EXITDESK_PROCESS       web, worker, beat or manage (default: guessed from the co
 SENTRY_DSN             turns on error tracking (sentry-sdk; off by default), with
                        SENTRY_ENVIRONMENT, SENTRY_RELEASE, SENTRY_TRACES_SAMPLE_RATE
 METRICS_TOKEN          turns on Prometheus metrics at /metrics, behind this bearer token
+CELERY_VISIBILITY_TIMEOUT  seconds before Redis redelivers a task a killed worker never
+                       acknowledged (default 900); must exceed the longest single task
+EXITDESK_CHUNK_RESEND_SECONDS  seconds before a retention chunk sent but not done is sent again
+                       (default 900)
 AXES_FAILURE_LIMIT     wrong passwords in a row before a login or re-entry is refused (default 5)
 AXES_COOLOFF_MINUTES   minutes a locked-out user or address waits after the last try (default 30)
 TRUSTED_PROXY_COUNT    proxies in front of Django that append to X-Forwarded-For (default 0)
@@ -115,7 +114,7 @@ MIDDLEWARE = [
     # First: answers /healthz and /readyz itself, before the host check and the HTTPS redirect
     # (a load balancer probes with its own address as Host), and unlogged (directory/health.py).
     "directory.health.ProbeMiddleware",
-    # So that every log line of a request carries its id (directory/request_log.py).
+    # First, so that every log line of a request carries its id (directory/request_log.py).
     "directory.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "directory.middleware.RejectNulBytesMiddleware",
@@ -327,6 +326,8 @@ READINESS_CHECKS = [
     "directory.health.MasterKeys",
     "directory.health.Beat",
     "directory.health.Worker",
+    # A job that has not succeeded within its expected interval: a warning, still 200.
+    "directory.health_jobs.OverdueJobsCheck",
 ]
 # Seconds since the newest heartbeat of beat (it ticks at least every 5 s) and of the workers
 # (every 30 s) after which /readyz fails (directory/heartbeats.py).

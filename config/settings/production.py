@@ -39,12 +39,12 @@ DATABASES = {
     )
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-name_connections(DATABASES, EXITDESK_PROCESS)  # "exitdesk-web", … in pg_stat_activity
-if METRICS_TOKEN:
-    observability.count_queries(DATABASES)
 # A kept connection is tested before a request uses it: after a database restart or failover the
 # first request of each web process reconnects instead of answering 500.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+name_connections(DATABASES, EXITDESK_PROCESS)  # "exitdesk-web", … in pg_stat_activity
+if METRICS_TOKEN:
+    observability.count_queries(DATABASES)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 # Shared by every web process (the API's failure counts, the HR import's previews): Redis.
 CACHES = {"default": env.cache("CACHE_URL")}

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from directory.migration_ops import SetLockTimeout
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -9,6 +11,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        SetLockTimeout(),
         migrations.AddField(
             model_name="jobchunk",
             name="attempts",

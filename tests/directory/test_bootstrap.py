@@ -424,6 +424,7 @@ def test_seed_demo_refuses_under_the_production_settings(tmp_path):
         "EMAIL_URL": "smtp://mail.example.cn:587",
         "DEFAULT_FROM_EMAIL": "Exitdesk <exitdesk@example.cn>",
         "EXITDESK_SITE_URL": "https://exitdesk.example.cn",
+        "DJANGO_ALLOWED_HOSTS": "exitdesk.example.cn",
     }
 
     result = subprocess.run(

@@ -23,7 +23,16 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-CHECKS = ["Database", "Migrations", "Cache", "Broker", "MasterKeys", "Beat", "Worker"]
+CHECKS = [
+    "Database",
+    "Migrations",
+    "Cache",
+    "Broker",
+    "MasterKeys",
+    "Beat",
+    "Worker",
+    "OverdueJobsCheck",
+]
 TOKEN = "s3cret-health-token"
 
 
@@ -146,7 +155,7 @@ def test_readyz_fails_when_the_master_keys_do_not_unwrap_a_stored_key(
 
 def test_readyz_fails_when_a_migration_is_not_applied(probe, settings, alive):
     settings.HEALTH_CHECK_TOKEN = TOKEN
-    MigrationRecorder.Migration.objects.filter(app="directory", name="0013_heartbeat").delete()
+    MigrationRecorder.Migration.objects.filter(app="directory", name="0014_heartbeat").delete()
     response = probe.get("/readyz", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 503
     assert lines(response)["Migrations"] == "failed: 1 migration(s) not applied: run migrate"
@@ -193,3 +202,32 @@ def test_the_operator_sees_why_on_the_server_with_the_health_check_command(capsy
     out = capsys.readouterr().out
     assert "Beat(): Unavailable: no beat has ever been seen" in out
     assert "Database(alias='default'): OK" in out
+
+
+def test_readyz_warns_of_a_job_overdue_but_stays_ready(
+    probe, settings, alive, migrated_schedules
+):
+    """A job that has not succeeded within its expected interval is said (with the token), and the
+    process is ready all the same: 200, status `warning`."""
+    from directory.choices import JobStatus
+    from directory.models import JobRun
+
+    settings.HEALTH_CHECK_TOKEN = TOKEN
+    long_ago = timezone.now() - timedelta(hours=3)
+    JobRun.objects.create(
+        job="offboarding.expire_grace_windows",  # every 5 minutes
+        status=JobStatus.SUCCEEDED,
+        started_at=long_ago,
+        finished_at=long_ago,
+    )
+    response = probe.get("/readyz", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert response.status_code == 200
+    said = lines(response)
+    assert said["status"] == "warning"
+    assert said["OverdueJobsCheck"].startswith(
+        "warning: offboarding.expire_grace_windows has not succeeded since "
+    )
+    assert said["Beat"] == "ok"
+    # without the token: that a check warns, not which job
+    anonymous = lines(probe.get("/readyz"))
+    assert anonymous["OverdueJobsCheck"] == "warning"

@@ -96,6 +96,7 @@ def test_production_refuses_to_start_without_a_mail_server(tmp_path):
         EXITDESK_MASTER_KEYS="k",
         EXITDESK_AUDIT_KEYS="k1:x",
         DEFAULT_FROM_EMAIL="exitdesk@example.cn",
+        DJANGO_ALLOWED_HOSTS="exitdesk.example.cn",
     )
 
     assert "ImproperlyConfigured" in found["error"]

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("directory", "0012_enterprise_help_texts_in_english"),
+        ("directory", "0013_job_runs_lost_and_chunk_sends"),
     ]
 
     operations = [
