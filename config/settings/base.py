@@ -10,6 +10,7 @@ DATABASE_URL           e.g. postgres://user:pass@host:5432/exitdesk (default: SQ
 DATABASE_MIGRATE_URL   production: the database owner's URL, for `manage.py migrate` only
 CELERY_BROKER_URL      e.g. redis://127.0.0.1:6379/0 (default: embedded broker under var/)
 CELERY_RESULT_BACKEND  optional; results are not needed by Exitdesk's jobs
+STATIC_ROOT            the folder collectstatic fills and whitenoise serves (default staticfiles/)
 TIME_ZONE              server time zone (default UTC; enterprises carry their own; logs are UTC)
 LOG_LEVEL              the root log level (default INFO)
 LOG_FORMAT             "console" (key=value lines, the default) or "json": config/logging.py
@@ -425,9 +426,6 @@ LOG_FORMAT = env("LOG_FORMAT", default="console").strip().lower()
 LOGGING = exitdesk_logging.logging_dict(
     log_format=LOG_FORMAT, level=env("LOG_LEVEL", default="INFO")
 )
-# django-health-check logs every failed check of every probe with its traceback; /readyz logs
-# each change of its verdict once instead (directory/health.py).
-LOGGING.setdefault("loggers", {})["health_check"] = {"level": "ERROR"}
 exitdesk_logging.configure_structlog()
 # django-structlog: the request id is ours (directory/request_log.py puts the checked or generated
 # one in the header it reads); one line per request, request_finished, its start at DEBUG; the
