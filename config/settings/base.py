@@ -10,6 +10,7 @@ DATABASE_URL           e.g. postgres://user:pass@host:5432/exitdesk (default: SQ
 DATABASE_MIGRATE_URL   production: the database owner's URL, for `manage.py migrate` only
 CELERY_BROKER_URL      e.g. redis://127.0.0.1:6379/0 (default: embedded broker under var/)
 CELERY_RESULT_BACKEND  optional; results are not needed by Exitdesk's jobs
+STATIC_ROOT            the folder collectstatic fills and whitenoise serves (default staticfiles/)
 TIME_ZONE              server time zone (default UTC; enterprises carry their own; logs are UTC)
 LOG_LEVEL              the root log level (default INFO)
 LOG_FORMAT             "console" (key=value lines, the default) or "json": config/logging.py
@@ -220,7 +221,8 @@ TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` writes the static files and whitenoise serves them from.
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"

@@ -5,10 +5,13 @@
 - `worker_env`: the environment a worker needs to reach the test's own PostgreSQL database (the
   test is transactional: what it writes is committed, and the workers see it) and that Redis
   database, as broker and result backend.
-- `start_worker(name)`: a `celery worker` (solo pool, no mingle or gossip, no heartbeat unless
-  `heartbeat=True`), started in a process group of its own and waited for until ready; every one
-  is killed (SIGKILL to its group) at the end of the test, before the database is flushed.
+- `cache_url`: a second Redis database of the test's own, for Django's cache (`CACHE_URL`).
+- `start_process(name, argv, env=…, ready=…)`: any command (gunicorn, a worker, beat), started in a
+  process group of its own, its output in a log file, waited for until `ready(process)`; every
+  one is killed (SIGKILL to its group) at the end of the test, before the database is flushed.
   `.kill()` kills it earlier.
+- `start_worker(name)`: a `celery worker` (solo pool, no mingle or gossip, no heartbeat unless
+  `heartbeat=True`) so started.
 - `sender`: a Celery app on that Redis database, to send tasks by name and read their results.
 
 The tests skip without Redis or PostgreSQL (REQUIRE_SERVICES=1 makes that a failure). PostgreSQL:
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -59,8 +63,9 @@ def wait_for(condition, *, timeout: float, what: str, interval: float = 0.1, log
     pytest.fail(f"timed out after {timeout}s waiting for {what}\n{tails}")
 
 
-@pytest.fixture
-def redis_url():
+@contextmanager
+def redis_database():
+    """A Redis database (one of DATABASES) taken with a lock key, emptied before and after."""
     try:
         import redis
     except ImportError:  # pragma: no cover - redis is a requirement
@@ -81,9 +86,23 @@ def redis_url():
     for key in client.scan_iter():
         if key != LOCK.encode():
             client.delete(key)
-    yield f"{server}/{number}"
-    client.flushdb()
-    client.close()
+    try:
+        yield f"{server}/{number}"
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture
+def redis_url():
+    with redis_database() as url:
+        yield url
+
+
+@pytest.fixture
+def cache_url(redis_url):
+    with redis_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -107,15 +126,18 @@ def worker_env(transactional_db, redis_url):
     }
 
 
-class Worker:
+class Process:
     def __init__(self, name: str, process: subprocess.Popen, log: Path):
         self.name, self.process, self.log = name, process, log
 
     def output(self) -> str:
         return self.log.read_text()
 
+    def running(self) -> bool:
+        return self.process.poll() is None
+
     def kill(self) -> None:
-        """SIGKILL to the worker's whole process group: no warm shutdown, nothing acknowledged."""
+        """SIGKILL to the process's whole group: no warm shutdown, nothing acknowledged."""
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -125,50 +147,65 @@ class Worker:
 
 
 @pytest.fixture
-def start_worker(worker_env, tmp_path):
-    workers: list[Worker] = []
+def start_process(transactional_db, tmp_path):
+    """Started after the database fixture, so killed before the database is flushed."""
+    processes: list[Process] = []
 
-    def start_worker(name: str, *, heartbeat: bool = False) -> Worker:
+    def start_process(name: str, argv: list[str], *, env: dict, ready) -> Process:
         log = tmp_path / f"{name}.log"
         with log.open("w") as out:
             process = subprocess.Popen(
-                [
-                    CELERY,
-                    "-A",
-                    "config.celery:app",
-                    "worker",
-                    "--pool=solo",
-                    "--concurrency=1",
-                    *([] if heartbeat else ["--without-heartbeat"]),
-                    "--without-mingle",
-                    "--without-gossip",
-                    "-Q",
-                    "celery",
-                    "-n",
-                    f"{name}@%h",
-                    "--loglevel=INFO",
-                ],
+                argv,
                 cwd=BASE_DIR,
-                env=worker_env,
+                env=env,
+                stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, killed as one
             )
-        worker = Worker(name, process, log)
-        workers.append(worker)
+        started = Process(name, process, log)
+        processes.append(started)
         wait_for(
-            lambda: " ready." in worker.output() or process.poll() is not None,
+            lambda: not started.running() or ready(started),
             timeout=READY_TIMEOUT,
-            what=f"worker {name} to be ready",
+            what=f"{name} to be ready",
             logs=[log],
         )
-        if process.poll() is not None:
-            pytest.fail(f"worker {name} exited:\n{worker.output()[-3000:]}")
-        return worker
+        if not started.running():
+            pytest.fail(f"{name} exited:\n{started.output()[-3000:]}")
+        return started
 
-    yield start_worker
-    for worker in workers:
-        worker.kill()
+    yield start_process
+    for process in processes:
+        process.kill()
+
+
+@pytest.fixture
+def start_worker(worker_env, start_process):
+    def start_worker(name: str, *, heartbeat: bool = False) -> Process:
+        return start_process(
+            name,
+            [
+                CELERY,
+                "-A",
+                "config.celery:app",
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                *([] if heartbeat else ["--without-heartbeat"]),
+                "--without-mingle",
+                "--without-gossip",
+                "-Q",
+                "celery",
+                "-n",
+                f"{name}@%h",
+                "--loglevel=INFO",
+            ],
+            env=worker_env,
+            ready=lambda worker: " ready." in worker.output(),
+        )
+
+    return start_worker
 
 
 @pytest.fixture
