@@ -77,23 +77,34 @@ def migrated_schedules(db):
         getattr(importlib.import_module(module), function)(apps, None)
 
 
-@pytest.fixture(autouse=True)
-def _no_browser_event_loop(request):
+_BROWSER_LOOP = pytest.StashKey()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
     """The browser tests' driver (Playwright's sync API) leaves its event loop marked as running in
     the main thread between its calls, for the rest of the session. Django's async_to_sync (the
-    /readyz view, django-health-check's async checks) refuses to run under a running loop, so a
-    test outside tests/browser/ that comes after them in the same process runs without the mark,
-    which it gets back afterwards."""
+    /readyz view, django-health-check's async checks) refuses to run under a running loop, and
+    Django's connections are kept per context, which the mark changes: a test outside
+    tests/browser/ that comes after them in the same process runs without the mark from before its
+    first fixture (its database transaction included) to after its last, and the mark is then put
+    back for the driver."""
     import asyncio
 
     loop = asyncio._get_running_loop()
-    if loop is None or "browser" in request.node.path.parts:
-        yield
-        return
-    asyncio._set_running_loop(None)
-    try:
-        yield
-    finally:
+    if loop is not None and "browser" not in item.path.parts:
+        asyncio._set_running_loop(None)
+        item.stash[_BROWSER_LOOP] = loop
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    loop = item.stash.get(_BROWSER_LOOP, None)
+    if loop is not None:
+        import asyncio
+
         asyncio._set_running_loop(loop)
 
 
