@@ -82,6 +82,8 @@ class WorkRecord(EnterpriseScoped):
                 fields=["enterprise", "category", "created_at"], name="record_retention_scan"
             ),
             models.Index(fields=["owner", "category"], name="record_owner"),
+            # The admin's list: an enterprise's records, newest first.
+            models.Index(fields=["enterprise", "-created_at", "-id"], name="record_list"),
         ]
 
     def __str__(self):
@@ -424,6 +426,8 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["member_id", "seq"], name="audit_event_member"),
             models.Index(fields=["exit_id", "seq"], name="audit_event_exit"),
+            # The admin's list: an enterprise's trail, newest first.
+            models.Index(fields=["enterprise", "-seq"], name="audit_event_list"),
         ]
 
     def __str__(self):

@@ -327,6 +327,9 @@ class AuditEventAdmin(WithoutHistoryAdmin):
         css = {"all": ("compliance/admin.css",)}
 
     list_per_page = 50
+    # Grouped per enterprise, newest first, read from the (enterprise_id, -seq) index: by the
+    # enterprise's id, not its name (ordering by name sorts every event of the trail).
+    ordering = ("enterprise_id", "-seq")
     actions = None
     fields = (
         "enterprise",

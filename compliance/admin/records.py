@@ -122,6 +122,8 @@ class WorkRecordAdmin(WithoutHistoryAdmin):
         "is_restricted",
     )
     list_select_related = ("owner",)
+    # Per enterprise, newest first, read from the (enterprise, -created_at, -id) index.
+    ordering = ("enterprise_id", "-created_at", "-id")
     list_filter = (
         "category",
         "document_type",
