@@ -14,6 +14,7 @@ from base64 import b32encode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -109,20 +110,27 @@ def home(request):
 # ---------------------------------------------------------------------------------------------
 # Approvals (managers, department heads, HR)
 
+APPROVALS_PER_PAGE = 25
+
 
 @login_required
 @require_GET
 def approval_inbox(request):
-    exits = list(
-        selectors.with_current_step(Exit.objects.with_people().waiting_for(request.user)).order_by(
-            "submitted_at", "pk"
-        )
-    )
+    waiting = selectors.with_current_step(
+        Exit.objects.with_people().waiting_for(request.user)
+    ).order_by("submitted_at", "pk")
+    # 25 a page, the oldest request first; a page number out of range shows the last page.
+    page = Paginator(waiting, APPROVALS_PER_PAGE).get_page(request.GET.get("page"))
+    exits = list(page)
     for exit_case in exits:
         exit_case.current_step_label = (
             ApproverKind(exit_case.current_approver).label if exit_case.current_approver else ""
         )
-    return render(request, "offboarding/approval_inbox.html", {"exits": exits})
+    return render(
+        request,
+        "offboarding/approval_inbox.html",
+        {"exits": exits, "page": page, "total": page.paginator.count},
+    )
 
 
 @login_required

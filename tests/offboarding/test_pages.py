@@ -603,3 +603,31 @@ def test_a_login_without_a_member_gets_a_friendly_404(db):
     # then
     assert response.status_code == 404
     assert "not linked to a member" in text(response)
+
+
+def test_inbox_shows_25_requests_a_page_oldest_first_with_links_between_pages(
+    submitted_exit, enterprise, manager, manager_client
+):
+    # given 27 requests waiting for the manager
+    waiting = [
+        submitted_exit(factories.MemberFactory(enterprise=enterprise, manager=manager))
+        for _ in range(27)
+    ]
+
+    # when
+    first = manager_client.get(INBOX)
+    second = manager_client.get(INBOX, {"page": 2})
+    beyond = manager_client.get(INBOX, {"page": 99})
+
+    # then the oldest 25 come first, the other two on page 2; the heading counts all 27
+    assert first.context["exits"] == waiting[:25]
+    assert second.context["exits"] == waiting[25:]
+    assert '<span class="count">27</span>' in text(first)
+    assert "Page 1 of 2" in text(first)
+    assert 'href="?page=2"' in text(first)
+    assert "Next page" in text(first)
+    assert "Previous page" not in text(first)
+    assert 'href="?page=1"' in text(second)
+    assert "Next page" not in text(second)
+    # a page past the end shows the last one
+    assert beyond.context["exits"] == waiting[25:]
