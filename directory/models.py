@@ -481,6 +481,8 @@ class ExternalContact(OwnedResource):
         verbose_name = _("external contact")
         verbose_name_plural = _("external contacts")
         ordering = ["name"]
+        # The admin's list: an enterprise's contacts by name (the list adds -id to break ties).
+        indexes = [models.Index(fields=["enterprise", "name", "-id"], name="contact_list")]
 
 
 class CustomerGroup(OwnedResource):
