@@ -69,17 +69,24 @@ def seal_member_records(member, *, actor, exit_id: int | None = None) -> int:
 
 def _write_sealed(sealed: list[tuple[int, bytes]], now) -> None:
     """Store each (record id, sealed content), empty the content and set `sealed_at`: on
-    PostgreSQL one UPDATE joined to the arrays of ids and sealed values, elsewhere one prepared
+    PostgreSQL one UPDATE joined to the lists of ids and sealed values, elsewhere one prepared
     UPDATE run over every row (executemany)."""
     table = connection.ops.quote_name(WorkRecord._meta.db_table)
     at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Ids and values travel as two comma-separated texts (the values in hex): quoting two
+            # strings is far cheaper than quoting an array of bytea element by element.
             cursor.execute(
-                f"UPDATE {table} AS record SET sealed_content = sealed.value, content = '', "
-                "sealed_at = %s FROM unnest(%s::bigint[], %s::bytea[]) AS sealed(id, value) "
-                "WHERE record.id = sealed.id",
-                [at, [pk for pk, _value in sealed], [value for _pk, value in sealed]],
+                f"UPDATE {table} AS record SET sealed_content = decode(sealed.value, 'hex'), "
+                "content = '', sealed_at = %s "
+                "FROM unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')) "
+                "AS sealed(id, value) WHERE record.id = sealed.id",
+                [
+                    at,
+                    ",".join([str(pk) for pk, _value in sealed]),
+                    ",".join([value.hex() for _pk, value in sealed]),
+                ],
             )
         else:
             cursor.executemany(
