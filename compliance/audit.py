@@ -341,35 +341,15 @@ def canonical_row(
     sealed = (
         "null" if sealed_data is None else '"' + base64.b64encode(bytes(sealed_data)).decode() + '"'
     )
+    key = f',"key":{_string(key_id)}' if key_id else ""
     return (
-        '{"action":'
-        + _string(action)
-        + ',"actor":'
-        + _string(actor_name)
-        + ',"actor_id":'
-        + ("null" if actor_id is None else _int(actor_id))
-        + ',"at":"'
-        + at
-        + '","data":'
-        + _canonical_encode(data)
-        + ',"enterprise":'
-        + _int(enterprise_id)
-        + ',"exit_id":'
-        + ("null" if exit_id is None else _int(exit_id))
-        + (',"key":' + _string(key_id) if key_id else "")
-        + ',"member_id":'
-        + ("null" if member_id is None else _int(member_id))
-        + ',"object_id":'
-        + _string(object_id)
-        + ',"object_type":'
-        + _string(object_type)
-        + ',"prev":'
-        + _string(prev_hash)
-        + ',"sealed":'
-        + sealed
-        + ',"seq":'
-        + _int(seq)
-        + "}"
+        f'{{"action":{_string(action)},"actor":{_string(actor_name)},'
+        f'"actor_id":{"null" if actor_id is None else _int(actor_id)},"at":"{at}",'
+        f'"data":{_canonical_encode(data)},"enterprise":{_int(enterprise_id)},'
+        f'"exit_id":{"null" if exit_id is None else _int(exit_id)}{key},'
+        f'"member_id":{"null" if member_id is None else _int(member_id)},'
+        f'"object_id":{_string(object_id)},"object_type":{_string(object_type)},'
+        f'"prev":{_string(prev_hash)},"sealed":{sealed},"seq":{_int(seq)}}}'
     ).encode()
 
 
