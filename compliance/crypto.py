@@ -174,8 +174,21 @@ def data_keys(member_ids) -> dict[int, bytes | None]:
 
 
 def seal(key: bytes, plaintext: str, *, associated_data: bytes) -> bytes:
-    nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), associated_data)
+    return sealer(key)(plaintext, associated_data)
+
+
+def sealer(key: bytes):
+    """`seal` for many values under one key: the AES-GCM object is built once (its key schedule),
+    each value still gets its own random nonce. Returns a function (plaintext, associated data)
+    -> nonce + ciphertext."""
+    encrypt = AESGCM(key).encrypt
+    urandom = os.urandom
+
+    def seal_one(plaintext: str, associated_data: bytes) -> bytes:
+        nonce = urandom(NONCE_BYTES)
+        return nonce + encrypt(nonce, plaintext.encode(), associated_data)
+
+    return seal_one
 
 
 def unseal(key: bytes, sealed: bytes, *, associated_data: bytes) -> str:

@@ -958,3 +958,61 @@ def test_the_list_costs_the_same_queries_however_many_rows(
     with CaptureQueriesContext(connection) as many:
         compliance_client.get(changelist())
     assert len(many) == len(few)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification reads rows, not events
+
+
+def test_verification_spells_every_event_exactly_as_it_was_hashed(enterprise, member, hr_user):
+    # given events of every shape: with and without an actor, personal data, odd characters, a
+    # time on a whole second, and one written before the chain was keyed (no key id)
+    odd = 'quote " backslash \\ newline \n tab \t 二 😀 \u2028'
+    events = a_chain(enterprise, member, hr_user)
+    with time_machine.travel(timezone.now().replace(microsecond=0), tick=False):
+        events += audit.record_many(
+            enterprise.pk,
+            [
+                audit.Event(action=odd, object_type="member", object_id=odd, data={odd: [odd]}),
+                audit.Event(
+                    action="x",
+                    object_type="exit",
+                    member_id=member.pk,
+                    data={"float": 1.5, "big": 2**53 + 1, "none": None, "empty": {}},
+                    personal={"name": odd},
+                ),
+            ],
+            actor=None,
+        )
+    raw("UPDATE compliance_auditevent SET key_id = '' WHERE id = %s", [events[0].pk])
+    # when verification reads them as rows
+    rows = list(audit.verify_rows(enterprise.pk, chunk_size=2))
+    # then each row spells the bytes `canonical` gives for the event as stored
+    assert len(rows) == len(events) == 5
+    for pk, _hash, *columns in rows:
+        assert audit.canonical_row(*columns) == audit.canonical(AuditEvent.objects.get(pk=pk))
+
+
+def test_a_long_whole_chain_is_verified_without_reading_its_events_one_by_one(
+    enterprise, member, hr_user, django_assert_max_num_queries
+):
+    # given a chain of 300 events, some with personal data
+    audit.record_many(
+        enterprise.pk,
+        [
+            audit.Event(
+                action="step",
+                object_type="exit",
+                object_id=n,
+                member_id=member.pk,
+                data={"n": n},
+                personal={"reason": REASON} if n % 3 == 0 else None,
+            )
+            for n in range(300)
+        ],
+        actor=hr_user,
+    )
+    # when it is verified, then every event holds as read in chunks: no event is read again
+    with django_assert_max_num_queries(12):
+        (check,) = audit.verify(enterprise.pk, chunk_size=50)
+    assert check.whole and check.checked == 300

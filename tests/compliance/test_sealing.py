@@ -284,3 +284,25 @@ def test_a_restricted_sealed_record_is_not_read(member, compliance_user):
     with pytest.raises(ComplianceRefused, match="This record is restricted"):
         sealing.read_sealed(record, actor=compliance_user)
     assert not AuditEvent.objects.filter(action="sealed_record_read").exists()
+
+
+def test_sealing_in_several_batches_seals_every_record_under_its_own_nonce_and_id(
+    member, compliance_user, monkeypatch
+):
+    # given 25 records of the member, another member's record, and batches of 10
+    records = records_of(member, 25)
+    other = records_of(factories.MemberFactory(enterprise=member.enterprise), 1)[0]
+    monkeypatch.setattr(sealing, "BATCH_SIZE", 10)
+    # when they are sealed
+    assert sealing.seal_member_records(member, actor=None) == 25
+    # then each record holds its own nonce and decrypts to its text under its own id only
+    nonces = set()
+    for record in records:
+        stored = WorkRecord.objects.get(pk=record.pk)
+        assert stored.content == "" and stored.sealed_at is not None
+        nonces.add(bytes(stored.sealed_content)[: crypto.NONCE_BYTES])
+        assert sealing.read_sealed(stored, actor=compliance_user) == record.content
+    assert len(nonces) == 25
+    # …and the other member's record is untouched
+    other_now = WorkRecord.objects.get(pk=other.pk)
+    assert other_now.sealed_content is None and other_now.content == other.content

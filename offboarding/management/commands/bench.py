@@ -8,13 +8,17 @@ Rows:
 - seeding the enterprise (members, departments, owned resources; work records);
 - the admin's changelists of members and exits, as HR of the enterprise;
 - handing 1,000 external contacts over (离职继承) from a removal;
-- sealing one member's records (AES-GCM per record);
+- sealing one member's records, beside `crypto.seal` alone on the same records (its limit);
 - the retention run of the whole enterprise under a purge policy;
-- verifying the enterprise's audit chain;
+- verifying the enterprise's audit chain (one event per work record added), beside HMAC-SHA256
+  alone over the same canonical bytes (its limit);
 - the directory import of a generated file of as many members (its preview, then its confirm)
   into a new enterprise.
 """
 
+import hashlib
+import hmac
+import os
 import random
 import time
 from contextlib import contextmanager
@@ -29,10 +33,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance import audit, retention, sealing
+from compliance import audit, crypto, retention, sealing
 from compliance.choices import RecordCategory, RetentionAction
 from compliance.demo import seed_records
-from compliance.models import RetentionPolicy, WorkRecord
+from compliance.models import AuditEvent, RetentionPolicy, WorkRecord
 from directory import importing
 from directory.choices import MemberRole, MemberStatus, StaffRole
 from directory.models import Enterprise, ExternalContact, Member
@@ -72,12 +76,13 @@ class Command(BaseCommand):
         self.print_table(members, records)
 
     @contextmanager
-    def measure(self, what: str, size: str):
+    def measure(self, what: str, size: str, count: int | None = None):
+        """Time the block; `count` items give the row a rate (items per second)."""
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
             yield
             seconds = time.perf_counter() - started
-        self.rows.append((what, size, seconds, len(queries)))
+        self.rows.append((what, size, seconds, len(queries), count))
 
     def run(self, members: int, records: int) -> None:
         with self.measure("seed the enterprise", f"{members:,} members"):
@@ -135,7 +140,12 @@ class Command(BaseCommand):
             for n in range(records * 200)
         )
         count = WorkRecord.objects.filter(owner=sealed_member).count()
-        with self.measure("seal one member's records", f"{count:,} records"):
+        contents = list(WorkRecord.objects.filter(owner=sealed_member).values_list("pk", "content"))
+        key = os.urandom(32)
+        with self.measure("limit: crypto.seal alone, same records", f"{count:,} records", count):
+            for pk, content in contents:
+                crypto.seal(key, content, associated_data=sealing.associated_data(pk))
+        with self.measure("seal one member's records", f"{count:,} records", count):
             sealing.seal_member_records(sealed_member, actor=None)
 
         retention.save_policy(
@@ -151,8 +161,36 @@ class Command(BaseCommand):
         with self.measure("retention run (purge expenses > 1 year)", f"{total:,} records"):
             retention.enforce_retention(enterprise, today=timezone.localdate())
 
-        events = audit.verify(enterprise.pk)[0]
-        with self.measure("verify the audit chain", f"{events.checked:,} events"):
+        # An audit trail worth verifying: one event per work record, every tenth with personal data.
+        for start in range(0, members * records, 5000):
+            audit.record_many(
+                enterprise.pk,
+                [
+                    audit.Event(
+                        action="bench_event",
+                        object_type="member",
+                        object_id=leaver.pk,
+                        member_id=leaver.pk,
+                        data={"n": n, "note": "基准"},
+                        personal={"name": leaver.name} if n % 10 == 0 else None,
+                    )
+                    for n in range(start, min(start + 5000, members * records))
+                ],
+                actor=hr,
+            )
+        events = audit.verify(enterprise.pk)[0].checked
+        payloads = [
+            (event.key_id, event.prev_hash.encode() + audit.canonical(event))
+            for event in AuditEvent.objects.filter(enterprise=enterprise).order_by("seq")
+        ]
+        secrets = audit._secrets()
+        with self.measure("limit: HMAC-SHA256 alone, same bytes", f"{events:,} events", events):
+            for key_id, payload in payloads:
+                if key_id:
+                    hmac.digest(secrets[key_id], payload, "sha256").hex()
+                else:
+                    hashlib.sha256(payload).hexdigest()
+        with self.measure("verify the audit chain", f"{events:,} events", events):
             audit.verify(enterprise.pk)
 
         self.directory_import(members)
@@ -187,12 +225,16 @@ class Command(BaseCommand):
             f"Exitdesk benchmark on {connection.vendor} — {members:,} members, "
             f"{records} records each; rolled back afterwards.\n"
         )
-        header = f"{'operation':<{width}}  {'size':>{size_width}}  {'seconds':>8}  {'queries':>7}"
+        header = (
+            f"{'operation':<{width}}  {'size':>{size_width}}  {'seconds':>8}  {'queries':>7}  "
+            f"{'per second':>10}"
+        )
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
-        for what, size, seconds, queries in self.rows:
+        for what, size, seconds, queries, count in self.rows:
+            rate = f"{count / seconds:10,.0f}" if count and seconds else ""
             self.stdout.write(
-                f"{what:<{width}}  {size:>{size_width}}  {seconds:8.3f}  {queries:7d}"
+                f"{what:<{width}}  {size:>{size_width}}  {seconds:8.3f}  {queries:7d}  {rate}"
             )
 
 
