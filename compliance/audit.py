@@ -2,7 +2,15 @@
 
 - `record(...)` / `record_many(...)` append events in the caller's transaction: the writer locks
   the enterprise's chain head (`AuditChainHead`), so events are chained one after another, and a
-  change rolled back takes its events with it.
+  change rolled back takes its events with it. A door writes its events last, so it holds the
+  head only for the append and its commit: the doors of one enterprise run side by side and take
+  turns only there.
+- `lock_doors(enterprise_id, shared=...)` is the first lock of every door (offboarding/services.py,
+  "Lock order"): a transaction-scoped advisory lock per enterprise on PostgreSQL. The frequent
+  doors that lock only their own rows (sign-offs, approvals) take it shared and run side by side;
+  the doors that lock several people's rows (handover, removal, completion, erasure…) take it
+  exclusive and take turns with every other door of the enterprise, as all doors once did. It
+  also refuses a door of a chain that lost its head before the door changes anything.
 - hash = HMAC-SHA256(audit key, previous hash + canonical JSON of the event): every column but the
   surrogate id (the key's id included), keys sorted, no spaces, UTF-8. The first event's previous
   hash is 64 zeros. The audit keys come from the environment (`EXITDESK_AUDIT_KEYS`, "id:secret",
@@ -41,7 +49,7 @@ from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.dispatch import receiver
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from directory.services import DirectoryError
 
@@ -133,7 +141,7 @@ class DirectoryTrail:
 
     def lock(self, enterprise_id: int) -> None:
         try:
-            lock_chain(enterprise_id)
+            lock_doors(enterprise_id)
         except ChainBroken as broken:
             raise DirectoryError(str(broken)) from None
 
@@ -169,49 +177,119 @@ def record_many(enterprise_id: int, events: list[Event], *, actor) -> list[Audit
     """Append `events`, in order, to the enterprise's chain: one lock, one insert."""
     if not events:
         return []
-    with transaction.atomic():
-        head = lock_chain(enterprise_id)
-        now = timezone.now()
-        actor_id = getattr(actor, "pk", None)
-        actor_name = _name_of(actor)
-        # The members' data keys, for the personal data: fetched (and created) all at once.
-        keys: dict[int, bytes | None] = crypto.data_keys(
-            {event.member_id for event in events if event.personal and event.member_id}
+    if not connection.in_atomic_block:  # called alone: in a transaction of its own
+        with transaction.atomic():
+            return record_many(enterprise_id, events, actor=actor)
+    # Everything that does not need the head is read before it is locked: the head is held from
+    # then to the end of the caller's transaction, and the other doors of the enterprise wait.
+    actor_id = getattr(actor, "pk", None)
+    actor_name = _name_of(actor)
+    # The members' data keys, for the personal data: fetched (and created) all at once.
+    keys: dict[int, bytes | None] = crypto.data_keys(
+        {event.member_id for event in events if event.personal and event.member_id}
+    )
+    key_id = current_key_id()
+    # No savepoint of its own (two more round trips while the head is held): the head is locked
+    # before anything is written, so a refusal (ChainBroken) leaves nothing behind.
+    head = lock_chain(enterprise_id)
+    now = timezone.now()
+    rows = []
+    seq, prev_hash = head.seq, head.hash
+    for event in events:
+        seq += 1
+        row = AuditEvent(
+            enterprise_id=enterprise_id,
+            seq=seq,
+            created_at=now,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            action=event.action,
+            object_type=event.object_type,
+            object_id=str(event.object_id or ""),
+            member_id=event.member_id,
+            exit_id=event.exit_id,
+            data=event.data or {},
+            sealed_data=_seal_personal(enterprise_id, seq, event, keys),
+            prev_hash=prev_hash,
+            key_id=key_id,
         )
-        key_id = current_key_id()
-        rows = []
-        seq, prev_hash = head.seq, head.hash
-        for event in events:
-            seq += 1
-            row = AuditEvent(
-                enterprise_id=enterprise_id,
-                seq=seq,
-                created_at=now,
-                actor_id=actor_id,
-                actor_name=actor_name,
-                action=event.action,
-                object_type=event.object_type,
-                object_id=str(event.object_id or ""),
-                member_id=event.member_id,
-                exit_id=event.exit_id,
-                data=event.data or {},
-                sealed_data=_seal_personal(enterprise_id, seq, event, keys),
-                prev_hash=prev_hash,
-                key_id=key_id,
-            )
-            row.hash = compute_hash(row)
-            prev_hash = row.hash
-            rows.append(row)
-        AuditEvent.objects.bulk_create(rows)
-        head.seq, head.hash = seq, prev_hash
-        head.save(update_fields=["seq", "hash"])
+        row.hash = compute_hash(row)
+        prev_hash = row.hash
+        rows.append(row)
+    AuditEvent.objects.bulk_create(rows)
+    head.seq, head.hash = seq, prev_hash
+    head.save(update_fields=["seq", "hash"])
     return rows
 
 
+# The class id of the doors' advisory locks (two-int form: class, enterprise id). The one-bigint
+# form (the beat's lock, directory/beat_lock.py) is a separate key space.
+DOORS_LOCK_CLASS = 0x45584954  # "EXIT"
+
+
+def lock_doors(enterprise_id: int, *, shared: bool = False) -> None:
+    """The first lock of a door of the enterprise, held until its transaction ends.
+
+    Exclusive (the default): the door takes turns with every other door of the enterprise — the
+    doors that lock several rows of several kinds (members, handovers, exits) in orders no rule
+    can fix. Shared: the door runs beside the other shared doors; it must lock only rows of its
+    own (its exit, its items) FOR NO KEY UPDATE, and write its events last (see the module
+    docstring). A transaction that holds it shared cannot ask for it exclusive: two such would
+    wait for each other, so that is refused as a programming error. Shared is asked for by a door
+    that is its own transaction; inside a larger one, the door takes it exclusive.
+
+    On PostgreSQL an advisory lock; elsewhere (SQLite serialises every writer) nothing to lock.
+    Raises ChainBroken when the enterprise's chain lost its head, before the door writes."""
+    if shared and len(connection.atomic_blocks) > 1:
+        # Inside a larger transaction (a batch of doors, a test): a shared lock taken now would be
+        # held to its end, and a later exclusive door in it would wait for the other sessions'
+        # shared locks while holding its own. Such a transaction takes turns instead.
+        shared = False
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            if not shared and len(connection.atomic_blocks) > 1:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND pid = pg_backend_pid() AND classid = %s AND objid = %s "
+                    "AND mode = 'ShareLock' AND granted",
+                    [DOORS_LOCK_CLASS, enterprise_id],
+                )
+                if cursor.fetchone()[0]:
+                    raise RuntimeError(
+                        "An exclusive door was called inside a shared door of the same "
+                        "enterprise: take the exclusive lock from the start."
+                    )
+            function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+            # The lock, then whether the chain lost its head, in one round trip.
+            cursor.execute(
+                f"SELECT {function}(%s, %s), "
+                f"EXISTS (SELECT 1 FROM {_HEAD_TABLE} WHERE enterprise_id = %s), "
+                f"EXISTS (SELECT 1 FROM {_EVENT_TABLE} WHERE enterprise_id = %s)",
+                [DOORS_LOCK_CLASS, enterprise_id, enterprise_id, enterprise_id],
+            )
+            _locked, has_head, has_events = cursor.fetchone()
+            lost = has_events and not has_head
+    else:
+        lost = (
+            not AuditChainHead.objects.filter(enterprise_id=enterprise_id).exists()
+            and AuditEvent.objects.filter(enterprise_id=enterprise_id).exists()
+        )
+    if lost:  # a head is never deleted, so one seen stays; one being inserted has no events yet
+        raise ChainBroken(str(_HEAD_LOST))
+
+
+_HEAD_TABLE = AuditChainHead._meta.db_table
+_EVENT_TABLE = AuditEvent._meta.db_table
+_HEAD_LOST = _lazy(
+    "The enterprise's audit trail has lost its chain head, so nothing more can be "
+    "recorded and nothing was changed. Ask the operator to run verify_audit and "
+    "restore the head from a backup."
+)
+
+
 def lock_chain(enterprise_id: int) -> AuditChainHead:
-    """Lock the enterprise's chain head, in the caller's transaction: its events, written later in
-    that transaction, follow one another. A door that locks other rows too takes this first, so
-    that writers of one enterprise never wait for each other in two orders.
+    """Lock the enterprise's chain head, in the caller's transaction, until it ends: its events
+    follow one another. Taken by `record_many`, when a door writes its events, last.
 
     Raises ChainBroken when the enterprise has events but no head: its chain is not started again
     (a new head would hide the deletion); nothing can be recorded until the head is restored."""
@@ -231,13 +309,7 @@ def lock_chain(enterprise_id: int) -> AuditChainHead:
         )
         head = locked.get(enterprise_id=enterprise_id)
         if head.seq == 0 and AuditEvent.objects.filter(enterprise_id=enterprise_id).exists():
-            raise ChainBroken(
-                _(
-                    "The enterprise's audit trail has lost its chain head, so nothing more can be "
-                    "recorded and nothing was changed. Ask the operator to run verify_audit and "
-                    "restore the head from a backup."
-                )
-            )
+            raise ChainBroken(str(_HEAD_LOST))
     return head
 
 

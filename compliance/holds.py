@@ -27,13 +27,16 @@ def local_today(enterprise: Enterprise):
     return timezone.localdate(timezone=enterprise.time_zone)
 
 
-def lock_enterprise(enterprise_id: int) -> Enterprise:
+def lock_enterprise(enterprise_id: int, *, door: bool = True) -> Enterprise:
     """Lock the enterprise's row: holds, retention batches and erasures are served one at a time.
 
-    The enterprise's audit chain is locked first, as every door does (offboarding/services.py,
-    "Lock order"): chain, then enterprise, then rows, in one order for everyone. FOR NO KEY
-    UPDATE: it does not block the foreign-key checks of rows that point at the enterprise."""
-    audit.lock_chain(enterprise_id)
+    A door (placing a hold, an erasure, a policy) takes the enterprise's door lock first,
+    exclusive, as every door does (offboarding/services.py, "Lock order"). A retention batch
+    (`door=False`) takes only the row: the other doors of the enterprise never wait behind it.
+    FOR NO KEY UPDATE: it does not block the foreign-key checks of rows that point at the
+    enterprise, which every door's commit makes."""
+    if door:
+        audit.lock_doors(enterprise_id)
     return Enterprise.objects.select_for_update(no_key=True).get(pk=enterprise_id)
 
 

@@ -27,9 +27,15 @@ def associated_data(record_id: int) -> bytes:
     return f"work_record:{record_id}".encode()
 
 
-def seal_member_records(member, *, actor, exit_id: int | None = None) -> int:
+def seal_member_records(
+    member, *, actor, exit_id: int | None = None, record_nothing: bool = True
+) -> int:
     """Seal every unsealed record `member` owns. Returns how many were sealed (0 when their key
-    was destroyed: what it would seal was erased). Writes one audit event.
+    was destroyed: what it would seal was erased). Writes one audit event — when nothing was
+    sealed, only if `record_nothing`.
+
+    Holds no door's lock: each batch locks only its own records, and the event is written at the
+    end (the audit chain's head is held only for that).
 
     Each batch reads only the ids and contents of the records it locks, seals them under one
     AES-GCM object, and writes them back in one statement (`_write_sealed`)."""
@@ -54,6 +60,8 @@ def seal_member_records(member, *, actor, exit_id: int | None = None) -> int:
                 timezone.now(),
             )
             sealed += len(rows)
+    if not sealed and not record_nothing:
+        return 0
     audit.record(
         member.enterprise_id,
         actor=actor,

@@ -587,7 +587,7 @@ def save_robot(robot: GroupRobot, *, actor, url: str | None = None) -> GroupRobo
     if url:
         robot.platform, robot.url_hint = check_robot_url(url)
         robot.sealed_url = crypto.wrap(url.strip().encode())
-    audit.lock_chain(robot.enterprise_id)
+    audit.lock_doors(robot.enterprise_id)
     robot._history_user = actor
     robot._change_reason = "url" if url else "settings"
     robot.save()
@@ -645,7 +645,7 @@ def retry(notifications, *, actor) -> int:
         ids_by_enterprise[enterprise_id].append(pk)
     retried = []
     for enterprise_id, ids in sorted(ids_by_enterprise.items()):
-        audit.lock_chain(enterprise_id)
+        audit.lock_doors(enterprise_id)
         Notification.objects.filter(pk__in=ids, status=NotificationStatus.FAILED).update(
             status=NotificationStatus.QUEUED, updated_at=timezone.now()
         )

@@ -8,15 +8,22 @@ the object, the member concerned and the exit; personal data (free text, names) 
 `personal`, sealed with that member's key. The audit and sealing modules of `compliance` build on
 the directory alone, so the exit workflow writing to them makes no import cycle.
 
-Lock order: a door locks its enterprise's audit chain head FIRST (`lock_audit_chain`), before any
-row. Writing an event holds the head until the transaction ends, and PostgreSQL checks foreign keys
-at COMMIT (a KEY SHARE lock on every row a new row points to: the actor's user, the member…). A
-door that locked a member or a user FOR UPDATE and then waited for the head, while the head's
-holder waited at its commit for that row, would deadlock; taking the head first makes the doors
-of one enterprise take turns instead. The events themselves are written at the door's end, in the
-order they happened: a door called inside another (`handover.exit_called_off`,
-`inheritance.give_back`) appends its events to the caller's `trail`, and the caller writes them
-all (`audit.record_many`).
+Lock order. A door's first lock is its enterprise's door lock (`lock_audit_chain`, which is
+`compliance.audit.lock_doors`); its last is the audit chain's head, taken when it writes its
+events (`audit.record_many`), at its end, and held only until its commit:
+- The frequent doors that lock only rows of their own exit — opening an exit, the sign-offs, submit,
+  approve — take the door lock SHARED and run side by side: they lock their rows FOR NO KEY UPDATE,
+  which does not block the KEY SHARE locks PostgreSQL takes at COMMIT for the foreign keys of new
+  rows (Django's are deferred). So the head's holder, at its commit, never waits for their rows,
+  and they can wait for the head without a deadlock.
+- Every other door takes it EXCLUSIVE and takes turns with all the doors of the enterprise, as they
+  all once did around the chain: they lock members, users and handovers FOR UPDATE, in orders that
+  depend on who acts.
+- The retention run's batches and sealing take neither: they lock their own records (and the
+  enterprise's row FOR NO KEY UPDATE, against a hold being placed) and write one event at the end.
+The events are written at the door's end, in the order they happened: a door called inside another
+(`handover.exit_called_off`, `inheritance.give_back`) appends its events to the caller's `trail`,
+and the caller writes them all (`audit.record_many`).
 """
 
 from django.db import IntegrityError, transaction
@@ -70,12 +77,13 @@ def confirm_actor_password(actor, password: str, *, request, wrong: str) -> None
         raise ExitRefused(str(refusal) if refusal.locked_out else wrong, field="password") from None
 
 
-def lock_audit_chain(enterprise_id: int) -> None:
-    """Lock the enterprise's audit chain head, the first lock of every door (see the module
-    docstring); a door called inside another finds it held already. A chain that lost its head
-    takes no more events: the door is refused (ExitRefused), changing nothing."""
+def lock_audit_chain(enterprise_id: int, *, shared: bool = False) -> None:
+    """The enterprise's door lock, the first lock of every door (see the module docstring): shared
+    for the doors that run side by side, exclusive otherwise; a door called inside another finds it
+    held already. A chain that lost its head takes no more events: the door is refused
+    (ExitRefused), changing nothing."""
     try:
-        audit.lock_chain(enterprise_id)
+        audit.lock_doors(enterprise_id, shared=shared)
     except audit.ChainBroken as broken:
         raise ExitRefused(str(broken)) from None
 
@@ -159,11 +167,11 @@ def open_exit(
 ) -> Exit:
     """Open a draft exit for `member` with the enterprise's checklist, after `check_open_exit`
     (refused, changing nothing, for the reasons it lists)."""
-    lock_audit_chain(member.enterprise_id)
+    lock_audit_chain(member.enterprise_id, shared=True)
     # The member as the database has it now, locked: a frozen or departed member read earlier,
     # or a second request at the same moment, cannot slip through.
     member = (
-        Member.objects.select_for_update(of=("self",))
+        Member.objects.select_for_update(of=("self",), no_key=True)
         .select_related("enterprise")
         .get(pk=member.pk)
     )
@@ -229,8 +237,8 @@ def _may_open(actor, member, kind) -> bool:
 def _lock_signable(exit_case, actor) -> Exit:
     if actor is None:
         raise ExitRefused(_("Only a person of the owning team can sign off."))
-    lock_audit_chain(exit_case.enterprise_id)
-    locked = Exit.objects.select_for_update().get(pk=exit_case.pk)
+    lock_audit_chain(exit_case.enterprise_id, shared=True)
+    locked = Exit.objects.select_for_update(no_key=True).get(pk=exit_case.pk)
     if locked.state not in SIGNABLE_STATES:
         raise ExitRefused(
             _("This exit is %(state)s: its checklist can no longer be signed.")
@@ -243,7 +251,7 @@ def _lock_signable(exit_case, actor) -> Exit:
 def sign_off_item(item: ChecklistItem, *, actor, note: str = "") -> ChecklistItem:
     """Sign off a checklist item a person must confirm. Only a user of the owning team may."""
     exit_case = _lock_signable(item.exit_case, actor)
-    item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    item = ChecklistItem.objects.select_for_update(no_key=True).get(pk=item.pk)
     if item.auto_check:
         raise ExitRefused(
             _("“%(title)s” is checked automatically from the data; nobody signs it off.")
@@ -310,7 +318,7 @@ def copy_default_checklist(enterprise, *, actor) -> int:
 
     The enterprise row is locked so that two clicks at once write the items once.
     """
-    Enterprise.objects.select_for_update().filter(pk=enterprise.pk).first()
+    Enterprise.objects.select_for_update(no_key=True).filter(pk=enterprise.pk).first()
     if ChecklistTemplateItem.objects.filter(enterprise=enterprise).exists():
         return 0
     items = [

@@ -37,12 +37,13 @@ from .models import ApprovalChainStep, Exit, ExitApproval
 from .services import confirm_actor_password, exit_event, lock_audit_chain
 
 
-def _lock(exit_case: Exit) -> Exit:
-    """The exit's row, locked, after its enterprise's audit chain (the first lock of every door:
-    see offboarding/services.py)."""
-    lock_audit_chain(exit_case.enterprise_id)
+def _lock(exit_case: Exit, *, shared: bool = False) -> Exit:
+    """The exit's row, locked FOR NO KEY UPDATE, after its enterprise's door lock (the first lock
+    of every door: see offboarding/services.py, "Lock order"). `shared` for the doors that lock
+    nothing but this exit's own rows (submit, approve), which run beside other such doors."""
+    lock_audit_chain(exit_case.enterprise_id, shared=shared)
     return (
-        Exit.objects.select_for_update(of=("self",))
+        Exit.objects.select_for_update(of=("self",), no_key=True)
         .select_related("member__user", "enterprise")
         .get(pk=exit_case.pk)
     )
@@ -208,7 +209,7 @@ def _open_approvals(exit_case: Exit, *, actor) -> list[dict]:
 @transaction.atomic
 def submit(exit_case: Exit, *, actor) -> Exit:
     """draft → pending_approval. By the member or HR; opens the approval chain's steps."""
-    exit_case = _lock(exit_case)
+    exit_case = _lock(exit_case, shared=True)
     _refuse_unless_allowed(exit_case, Transition.SUBMIT, actor)
     _refuse_if_blocked(exit_case, prereview.SUBMIT)
     source = exit_case.state
@@ -268,7 +269,7 @@ def approve(exit_case: Exit, *, actor, comment: str = "", step: int | None = Non
     deciding at once) the call is refused rather than deciding the next step unseen.
     """
     expected_step = _expected_step(exit_case, step)
-    exit_case = _lock(exit_case)
+    exit_case = _lock(exit_case, shared=True)
     _refuse_if_step_decided(exit_case, expected_step)
     _refuse_unless_allowed(exit_case, Transition.APPROVE, actor)
     approval = _decide_current_step(
@@ -668,15 +669,38 @@ def _undo(exit_case: Exit, *, actor) -> Exit:
     return exit_case
 
 
-@transaction.atomic
 def close(exit_case: Exit, *, actor) -> Exit:
     """completed → closed, for good, once the undo window has ended (the nightly job, or HR).
 
-    The departed member's work records are sealed in the same transaction (C-3,
-    离职员工数据需加密封存: `compliance.sealing.seal_member_records`, with its own audit event
-    "records_sealed" after "exit_closed"): an exit is never closed with its member's records left
-    in plaintext, and a close that fails seals nothing.
+    The departed member's work records are sealed (C-3, 离职员工数据需加密封存:
+    `compliance.sealing.seal_member_records`, with its own audit event "records_sealed"): first,
+    before the close's transaction, in batches of their own (`_seal_before_closing`), so that the
+    close — a door every other door of the enterprise takes turns with — does not hold its lock
+    while thousands of records are sealed; then, inside it, whatever was written since (a second
+    "records_sealed" after "exit_closed", only when there was any). An exit is never closed with
+    its member's records left in plaintext; a close refused before its undo window ends, or by
+    someone not allowed to close it, seals nothing.
     """
+    _seal_before_closing(exit_case, actor=actor)
+    return _close(exit_case, actor=actor)
+
+
+def _seal_before_closing(exit_case: Exit, *, actor) -> None:
+    """Seal the member's records, outside any door's lock, when the exit can be closed now by
+    `actor`: completed, its undo window over (then nothing can reopen it: an undo is refused too).
+    Otherwise nothing; the close itself says why."""
+    current = Exit.objects.select_related("member", "enterprise").filter(pk=exit_case.pk).first()
+    if current is None or current.state != ExitState.COMPLETED or not current.undo_window_has_ended:
+        return
+    try:
+        _refuse_unless_allowed(current, Transition.CLOSE, actor)
+    except ExitRefused:
+        return
+    sealing.seal_member_records(current.member, actor=actor, exit_id=current.pk)
+
+
+@transaction.atomic
+def _close(exit_case: Exit, *, actor) -> Exit:
     exit_case = _lock(exit_case)
     _refuse_unless_allowed(exit_case, Transition.CLOSE, actor)
     if timezone.now() < exit_case.undo_deadline:
@@ -691,7 +715,10 @@ def close(exit_case: Exit, *, actor) -> Exit:
         [_transition_event(exit_case, Transition.CLOSE, source)],
         actor=actor,
     )
-    sealing.seal_member_records(exit_case.member, actor=actor, exit_id=exit_case.pk)
+    # What the member's records gained since they were sealed before the lock (usually nothing).
+    sealing.seal_member_records(
+        exit_case.member, actor=actor, exit_id=exit_case.pk, record_nothing=False
+    )
     return exit_case
 
 

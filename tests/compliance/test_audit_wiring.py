@@ -330,7 +330,7 @@ STEPS = [
     (
         "close A",
         close_a,
-        [("exit_closed", "system", "boss", "A"), ("records_sealed", "system", "boss", "A")],
+        [("records_sealed", "system", "boss", "A"), ("exit_closed", "system", "boss", "A")],
     ),
     # Exit B: HR removes 赵六, hands his contact over, completes, then undoes it all.
     (
@@ -438,8 +438,8 @@ def test_every_door_writes_its_event_with_its_actor_member_and_exit(world):
         *signed,
         "exit_completed",
         "emergency_window_closed",
-        "exit_closed",
         "records_sealed",
+        "exit_closed",
     ]
     assert actions(exit_id=w.exit("B").pk) == [
         "exit_opened",
@@ -580,8 +580,8 @@ def test_closing_an_exit_seals_the_members_records_and_audits_it(
     events = AuditEvent.objects.filter(exit_id=exit_case.pk).order_by("seq")
     closing = [(e.action, e.actor_id, e.member_id, e.data) for e in events][-2:]
     assert closing == [
-        ("exit_closed", None, member.pk, {"from": "completed", "to": "closed"}),
         ("records_sealed", None, member.pk, {"count": 5}),
+        ("exit_closed", None, member.pk, {"from": "completed", "to": "closed"}),
     ]
 
 

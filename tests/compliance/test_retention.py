@@ -1143,14 +1143,14 @@ def test_a_hold_placed_while_the_run_waits_for_the_lock_wins(enterprise, member,
     between_batches, hold_has_lock, release = (threading.Event() for _ in range(3))
     run_locks = []
 
-    def lock(enterprise_id):
+    def lock(enterprise_id, **options):
         name = threading.current_thread().name
         if name == "run":
             run_locks.append(enterprise_id)
             if len(run_locks) == 3:  # before the third batch: two have committed
                 between_batches.set()
                 assert hold_has_lock.wait(TIMEOUT)
-        locked = real_lock(enterprise_id)
+        locked = real_lock(enterprise_id, **options)
         if name == "hold":
             hold_has_lock.set()
             release.wait(TIMEOUT)

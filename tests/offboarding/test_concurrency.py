@@ -75,8 +75,8 @@ def _first_holds_the_lock():
     real_lock = workflow._lock
     locked, release = threading.Event(), threading.Event()
 
-    def lock_and_hold(exit_case):
-        exit_case = real_lock(exit_case)
+    def lock_and_hold(exit_case, **options):
+        exit_case = real_lock(exit_case, **options)
         if threading.current_thread().name == "first":
             locked.set()
             release.wait(timeout=TIMEOUT)
