@@ -678,6 +678,50 @@ def test_chains_checked_in_several_processes_are_reported_as_one_process_reports
     assert AuditEvent.objects.count() == 6
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+@pytest.mark.parametrize(
+    "tamper",
+    [None, "edit 5", "delete 3", "delete 4", "delete 7", "head back"],
+    ids=[
+        "whole",
+        "edited-in-second-part",
+        "deleted-at-part-end",
+        "deleted-at-part-start",
+        "deleted-last",
+        "head-behind",
+    ],
+)
+def test_a_long_chain_checked_in_parts_is_reported_as_one_process_reports_it(
+    monkeypatch, enterprise, member, hr_user, tamper
+):
+    # given a chain of 7 events, checked in two parts (seq 1 to 3, and 4 on) by two processes
+    monkeypatch.setattr(audit, "SEGMENT_EVENTS", 3)
+    events = a_chain(enterprise, member, hr_user, length=7)
+    # when it is tampered with (or not)
+    with transaction.atomic():  # the triggers are lifted for one transaction
+        if tamper and tamper.startswith("edit"):
+            change_one_byte(events[int(tamper.split()[1]) - 1], "data")
+        elif tamper and tamper.startswith("delete"):
+            gone = events[int(tamper.split()[1]) - 1]
+            raw("DELETE FROM compliance_auditevent WHERE id = %s", [gone.pk])
+        elif tamper == "head back":
+            raw(
+                "UPDATE compliance_auditchainhead SET seq = 6, hash = %s WHERE enterprise_id = %s",
+                [events[5].hash, enterprise.pk],
+            )
+    # then the parts, put together, say what one process says
+    with mock.patch.object(audit, "_verify_one", wraps=audit._verify_one) as from_the_start:
+        side_by_side = verify_audit("--jobs", "2")
+    assert side_by_side == verify_audit("--jobs", "1")
+    if tamper is None:
+        assert side_by_side[0] == 0
+        assert "7 event(s) checked, chain whole." in side_by_side[1]
+        from_the_start.assert_not_called()  # the parts proved it whole
+    else:
+        assert side_by_side[0] == 1
+
+
 def test_inside_a_transaction_the_chains_are_checked_in_this_process(hr_user):
     # given two chains written in a transaction that other processes cannot see (the test's)
     edited = two_chains_the_second_edited(hr_user)
