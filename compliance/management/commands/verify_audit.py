@@ -9,7 +9,9 @@ hash), forged (appended past the head without the audit key, or with a plain SHA
 chain is keyed), the head missing, ahead of or behind the events.
 
 On PostgreSQL the chains are checked side by side in up to `--jobs` processes (by default one
-per core), each with its own database connection; the lines come in enterprise order all the same.
+per core), each with its own database connection, and a long chain in parts side by side too (a
+chain whose parts do not all hold is checked again from its start, in one process, to name its
+break); the lines come in enterprise order, the same as with `--jobs 1`.
 
 Exits 0 when every chain is whole, 1 otherwise (a CommandError), so that a cron job or a
 monitoring check can alert on it. A malformed or unknown enterprise id is an error (exit 1) that
