@@ -37,16 +37,18 @@ import copy
 import hashlib
 import hmac
 import json
+import multiprocessing
+import multiprocessing.util
 import re
 from dataclasses import dataclass, field
 from datetime import UTC
-from functools import cache
+from functools import cache, partial
+from itertools import chain
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.core.signals import setting_changed
-from django.db import connection, transaction
-from django.db.models.expressions import RawSQL
+from django.db import connection, connections, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _lazy
@@ -493,11 +495,17 @@ VERIFY_COLUMNS = (
 )
 
 
-def verify(enterprise_id: int | None = None, *, chunk_size: int = 5000) -> list[ChainCheck]:
+def verify(
+    enterprise_id: int | None = None, *, chunk_size: int = 5000, jobs: int = 1
+) -> list[ChainCheck]:
     """Recompute each enterprise's chain (or one's). A chain is whole when its events count 1, 2,
     3… each names the previous event's hash, each hash is that of its own content under the key it
     names (plain SHA-256 only up to the head's `legacy_until`), and the head names the last event.
-    Otherwise the check names the first break and says what it is."""
+    Otherwise the check names the first break and says what it is.
+
+    With `jobs` > 1, up to that many processes check the chains side by side, one database
+    connection each (`_verify_in_processes`); the checks come back in enterprise order, the same
+    as one process gives."""
     heads = AuditChainHead.objects.order_by("enterprise_id")
     if enterprise_id is not None:
         heads = heads.filter(enterprise_id=enterprise_id)
@@ -507,69 +515,321 @@ def verify(enterprise_id: int | None = None, *, chunk_size: int = 5000) -> list[
         events_of = events_of.filter(enterprise_id=enterprise_id)
     enterprises |= set(events_of.distinct())
     keys = _keys() if enterprises else {}
-    return [_verify_one(pk, chunk_size, keys) for pk in sorted(enterprises)]
+    enterprises = sorted(enterprises)
+    if jobs > 1 and enterprises and _may_verify_in_processes():
+        return _verify_in_processes(enterprises, chunk_size, jobs)
+    return [_verify_one(pk, chunk_size, keys) for pk in enterprises]
 
 
-def verify_rows(enterprise_id: int, chunk_size: int = 5000):
-    """The enterprise's events in order, as tuples (id, hash, *VERIFY_COLUMNS' values, which
-    `canonical_row` takes), read from a server-side cursor `chunk_size` rows at a time."""
-    events = AuditEvent.objects.filter(enterprise_id=enterprise_id).order_by("seq")
-    columns = VERIFY_COLUMNS
-    if connection.vendor == "postgresql":
-        # The time as `canonical` spells it (UTC, ISO 8601, microseconds), by the database: a
-        # string is read much faster than a timestamp with its time zone.
-        events = events.annotate(
-            at_iso=RawSQL(
-                "to_char(created_at AT TIME ZONE 'UTC', "
-                """'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""",
-                [],
-            )
-        )
-        columns = tuple("at_iso" if name == "created_at" else name for name in columns)
-    return events.values_list("pk", "hash", *columns).iterator(chunk_size=chunk_size)
+def _may_verify_in_processes() -> bool:
+    """Whether other processes see what this one sees: on PostgreSQL, outside any transaction
+    (events written in an open transaction, a test's for one, are this connection's alone), where
+    processes can be forked."""
+    return (
+        connection.vendor == "postgresql"
+        and not any(other.in_atomic_block for other in connections.all(initialized_only=True))
+        and "fork" in multiprocessing.get_all_start_methods()
+    )
+
+
+# A chain of at least twice as many events is checked in parts side by side (`_segments`).
+SEGMENT_EVENTS = 20_000
+
+
+def _verify_in_processes(enterprises: list[int], chunk_size: int, jobs: int) -> list[ChainCheck]:
+    """`verify` in `jobs` processes: the chains side by side, and a long chain's parts too. A part
+    only proves that its events hold, given where the part before it ends; the parts of a chain
+    that all hold and join up make it whole up to the head's check, done here. Any other chain,
+    where something breaks, is checked again from its start in this process, so that its break
+    is named exactly as one process names it."""
+    heads = AuditChainHead.objects.in_bulk(enterprises, field_name="enterprise_id")
+    tasks = [
+        (enterprise_id, segment)
+        for enterprise_id in enterprises
+        for segment in _segments(heads.get(enterprise_id), jobs)
+    ]
+    keys = _keys()
+    if len(tasks) < 2:  # one chain, in one part: nothing to do side by side
+        return [_verify_one(enterprise_id, chunk_size, keys) for enterprise_id in enterprises]
+    # The connections are closed before forking: each process opens its own (one socket shared by
+    # two processes would mix their queries); this one opens its own again on next use.
+    connections.close_all()
+    pool = multiprocessing.get_context("fork").Pool(
+        min(jobs, len(tasks)), initializer=_verifier_started
+    )
+    try:
+        results = pool.map(partial(_verify_task, chunk_size=chunk_size), tasks, 1)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+    parts: dict[int, list] = {}
+    for (enterprise_id, _segment), result in zip(tasks, results, strict=True):
+        parts.setdefault(enterprise_id, []).append(result)
+    checks = []
+    for enterprise_id in enterprises:
+        if isinstance(parts[enterprise_id][0], ChainCheck):  # checked whole in one process
+            checks.append(parts[enterprise_id][0])
+            continue
+        walk = _joined(parts[enterprise_id])
+        if walk is None:
+            checks.append(_verify_one(enterprise_id, chunk_size, keys))
+        else:
+            checks.append(_at_the_end(enterprise_id, heads[enterprise_id], walk))
+    return checks
+
+
+def _segments(head: AuditChainHead | None, jobs: int) -> list:
+    """The parts a chain is checked in: [None] for the whole chain in one process, or the
+    (after, upto, head's seq, head's legacy_until) of each part, split by sequence number: every
+    number lies in one part (the first has no lower bound, the last no upper one)."""
+    if head is None:
+        return [None]
+    count = min(jobs, head.seq // SEGMENT_EVENTS)
+    if count < 2:
+        return [None]
+    bounds = [None, *(head.seq * n // count for n in range(1, count))]
+    return [
+        (after, upto, head.seq, head.legacy_until)
+        for after, upto in zip(bounds, [*bounds[1:], None], strict=True)
+    ]
+
+
+def _verify_task(task, chunk_size: int):
+    enterprise_id, segment = task
+    if segment is None:
+        return _verify_one(enterprise_id, chunk_size, _keys())
+    return _verify_segment(enterprise_id, chunk_size, *segment)
+
+
+def _verify_segment(enterprise_id, chunk_size, after, upto, head_seq, legacy_until):
+    """Walk the events numbered after `after` and up to `upto`, assuming the chain whole up to
+    `after`: the first must follow the one event numbered `after` (or be the chain's first).
+    Returns (after, upto, the hash it started from, the walk at its end), or None when an event
+    does not hold."""
+    if after is None:
+        start = GENESIS
+    else:
+        hashes = AuditEvent.objects.filter(enterprise_id=enterprise_id, seq=after)
+        hashes = list(hashes.values_list("hash", flat=True)[:2])
+        if len(hashes) != 1:
+            return None
+        start = hashes[0]
+    expected_seq = 1 if after is None else after + 1
+    walk = _Walk(head_seq, legacy_until, _keys(), expected_seq=expected_seq, prev_hash=start)
+    rows = chain.from_iterable(verify_rows(enterprise_id, chunk_size, after=after, upto=upto))
+    if walk.through(rows) is not None:
+        return None
+    walk.secrets = None  # not sent back
+    return (after, upto, start, walk)
+
+
+def _joined(parts) -> "_Walk | None":
+    """The walk at the end of a chain checked in `parts` (`_verify_segment`'s results, in order),
+    if each held and each began where the one before it ended: its last event numbered `upto`
+    and hashed as the next one's start. None otherwise."""
+    for before, part in zip([None, *parts[:-1]], parts, strict=True):
+        if part is None:
+            return None
+        if before is not None:
+            _after, upto, _start, walk = before
+            if walk.expected_seq != upto + 1 or walk.prev_hash != part[2]:
+                return None
+    return parts[-1][3]
+
+
+def _verifier_started() -> None:
+    # Closed when the process ends, after its last chain: the database sees a clean goodbye.
+    multiprocessing.util.Finalize(None, connections.close_all, exitpriority=10)
+
+
+# What `verify_rows` reads on PostgreSQL: the columns `canonical` spells, as the database stores
+# them, with the time spelled as `canonical` spells it (UTC, ISO 8601, microseconds) — a string
+# is read much faster than a timestamp with its time zone — and `data` as its JSON text.
+_VERIFY_SQL = (
+    "SELECT id, hash, seq, prev_hash, key_id, action, actor_name, actor_id, "
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), "
+    "data, enterprise_id, exit_id, member_id, object_id, object_type, sealed_data "
+    "FROM {table} WHERE enterprise_id = %s{where} ORDER BY seq"
+)
+_KEY = ',"key":'  # the key id's entry, present only in an event that names a key
+# A JSON text read into the values `json.loads` gives (its scanner, without the checks around
+# it: PostgreSQL spells a jsonb value as exactly one JSON value).
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())
+# `_canonical_json` of a value as a list of strings, the encoder built once and without the
+# check for circular values (a value read from JSON has none).
+_encode_json = (
+    json.encoder.c_make_encoder(
+        None, json.JSONEncoder().default, _string, None, ":", ",", True, False, True
+    )
+    if json.encoder.c_make_encoder is not None
+    else lambda value, _level: (_canonical_encode(value),)
+)
+
+
+def verify_rows(enterprise_id: int, chunk_size: int = 5000, *, after=None, upto=None):
+    """The enterprise's events in order, in lists of up to `chunk_size` tuples (id, hash, seq,
+    previous hash, key id, payload): the payload is what the event's hash is taken of, its
+    previous hash + `canonical`'s bytes, spelled from the row. Read from a server-side cursor.
+    Only the events numbered after `after` and up to `upto`, when given.
+
+    On PostgreSQL the bytes are spelled here from the columns as read (`data` from its JSON text),
+    in one comprehension per chunk: no model, no converter, no call per row. Should this spelling
+    ever differ from `canonical`'s, the event's hash fails and `_verify_one` reads the event again
+    and asks `_event_break`, which hashes `canonical`'s bytes: a spelling can cost time, never a
+    wrong verdict (tests/compliance/test_audit.py checks that the two are the same bytes)."""
+    if connection.vendor != "postgresql":
+        yield from _verify_rows_orm(enterprise_id, chunk_size, after, upto)
+        return
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    where, params = "", [enterprise_id]
+    if after is not None:
+        where, params = f"{where} AND seq > %s", [*params, after]
+    if upto is not None:
+        where, params = f"{where} AND seq <= %s", [*params, upto]
+    sql = _VERIFY_SQL.format(table=table, where=where)
+    string, scan, encode, b64 = _string, _scan_json, _encode_json, base64.b64encode
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk_size):
+            # `canonical_row`'s spelling, written out once per chunk rather than called per row:
+            # the keys in their sorted order, every string escaped as json.dumps escapes it.
+            yield [
+                (
+                    pk,
+                    hash_,
+                    seq,
+                    prev,
+                    key_id,
+                    (
+                        f'{prev}{{"action":{string(action)},"actor":{string(actor_name)},'
+                        f'"actor_id":{"null" if actor_id is None else actor_id},"at":"{at}",'
+                        f'"data":{"".join(encode(scan(data, 0)[0], 0))},'
+                        f'"enterprise":{enterprise},'
+                        f'"exit_id":{"null" if exit_id is None else exit_id}'
+                        f"{_KEY + string(key_id) if key_id else ''},"
+                        f'"member_id":{"null" if member_id is None else member_id},'
+                        f'"object_id":{string(object_id)},"object_type":{string(object_type)},'
+                        f'"prev":{string(prev)},'
+                        f'"sealed":{"null" if sealed is None else string(b64(sealed).decode())},'
+                        f'"seq":{seq}}}'
+                    ).encode(),
+                )
+                for (
+                    pk,
+                    hash_,
+                    seq,
+                    prev,
+                    key_id,
+                    action,
+                    actor_name,
+                    actor_id,
+                    at,
+                    data,
+                    enterprise,
+                    exit_id,
+                    member_id,
+                    object_id,
+                    object_type,
+                    sealed,
+                ) in rows
+            ]
+
+
+def _verify_rows_orm(enterprise_id: int, chunk_size: int, after: int, upto):
+    """`verify_rows` elsewhere than on PostgreSQL: the columns through the ORM, each event's
+    bytes spelled by `canonical_row`."""
+    events = AuditEvent.objects.filter(enterprise_id=enterprise_id)
+    if after is not None:
+        events = events.filter(seq__gt=after)
+    if upto is not None:
+        events = events.filter(seq__lte=upto)
+    rows = (
+        events.order_by("seq")
+        .values_list("pk", "hash", *VERIFY_COLUMNS)
+        .iterator(chunk_size=chunk_size)
+    )
+    chunk = []
+    for pk, hash_, *columns in rows:
+        seq, prev, key_id = columns[1], columns[12], columns[13]
+        chunk.append((pk, hash_, seq, prev, key_id, prev.encode() + canonical_row(*columns)))
+        if len(chunk) == chunk_size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _verify_one(enterprise_id: int, chunk_size: int, keys: dict) -> ChainCheck:
-    check = ChainCheck(enterprise_id, 0)
     head = AuditChainHead.objects.filter(enterprise_id=enterprise_id).first()
     # Without its head, the chain's last event and where the keys began are unknown: the events are
     # checked as far as they go, and the missing head is the break if nothing breaks before it.
     head_seq = None if head is None else head.seq
     legacy_until = float("inf") if head is None else head.legacy_until
-    expected_seq, prev_hash = 1, GENESIS
-    last_pk = None
-    # Rows as tuples from a server-side cursor, hashed from bytes spelled directly; an event that
-    # does not hold is read again as a model instance, and `_event_break` says what breaks.
-    rows = verify_rows(enterprise_id, chunk_size)
-    sha256, hmac_digest = hashlib.sha256, hmac.digest
-    # The secrets of the keys this verification holds (`keys`: the configured ones).
-    secrets = {key_id: secret for key_id, secret in _secrets().items() if key_id in keys}
-    for pk, hash_, *columns in rows:
-        seq, prev, key_id = columns[1], columns[12], columns[13]
-        holds = (
-            seq == expected_seq
-            and (head_seq is None or seq <= head_seq)
-            and prev == prev_hash
-            and (key_id or seq <= legacy_until)
+    walk = _Walk(head_seq, legacy_until, keys, expected_seq=1, prev_hash=GENESIS)
+    rows = chain.from_iterable(verify_rows(enterprise_id, chunk_size))
+    # An event that does not hold is read again as a model instance, and `_event_break` says
+    # what breaks; if nothing does (a spelling of its bytes that differs), the walk goes on.
+    while (stopped := walk.through(rows)) is not None:
+        event = AuditEvent.objects.get(pk=stopped)
+        reason = _event_break(
+            event, walk.expected_seq, walk.prev_hash, head_seq, legacy_until, keys
         )
-        if holds:
-            payload = prev.encode() + canonical_row(*columns)
-            if not key_id:
-                holds = sha256(payload).hexdigest() == hash_
-            elif (secret := secrets.get(key_id)) is not None:
-                holds = hmac_digest(secret, payload, "sha256").hex() == hash_
-            else:
-                holds = False
-        if not holds:
-            event = AuditEvent.objects.get(pk=pk)
-            reason = _event_break(event, expected_seq, prev_hash, head_seq, legacy_until, keys)
-            if reason:
-                check.broken, check.reason = event, reason
-                return check
-        check.checked += 1
-        expected_seq, prev_hash, last_pk = expected_seq + 1, hash_, pk
-    last = None if last_pk is None else AuditEvent.objects.get(pk=last_pk)
-    last_seq = expected_seq - 1
+        if reason:
+            return ChainCheck(enterprise_id, walk.expected_seq - 1, event, reason)
+        walk.expected_seq, walk.prev_hash, walk.last_pk = walk.expected_seq + 1, event.hash, stopped
+    return _at_the_end(enterprise_id, head, walk)
+
+
+class _Walk:
+    """Where a chain's check stands: the sequence number the next event must have, the hash it
+    must name as its previous one, and the id of the last event that held."""
+
+    def __init__(self, head_seq, legacy_until, keys: dict, *, expected_seq: int, prev_hash: str):
+        self.head_seq, self.legacy_until = head_seq, legacy_until
+        # The secrets of the keys this verification holds (`keys`: the configured ones).
+        self.secrets = {key_id: secret for key_id, secret in _secrets().items() if key_id in keys}
+        self.expected_seq, self.prev_hash, self.last_pk = expected_seq, prev_hash, None
+
+    def through(self, rows) -> int | None:
+        """Walk `rows` (`verify_rows`' tuples) while each event holds: its number and previous
+        hash follow, its key may hash it, and its hash is that of its payload. Returns the id of
+        the first event that does not hold (the walk stands just before it), or None at the end
+        of the rows."""
+        expected_seq, prev_hash, last_pk = self.expected_seq, self.prev_hash, self.last_pk
+        head_seq, legacy_until, secrets = self.head_seq, self.legacy_until, self.secrets
+        sha256, hmac_digest = hashlib.sha256, hmac.digest
+        stopped = None
+        for pk, hash_, seq, prev, key_id, payload in rows:
+            holds = (
+                seq == expected_seq
+                and (head_seq is None or seq <= head_seq)
+                and prev == prev_hash
+                and (key_id or seq <= legacy_until)
+            )
+            if holds:
+                if not key_id:
+                    holds = sha256(payload).hexdigest() == hash_
+                elif (secret := secrets.get(key_id)) is not None:
+                    holds = hmac_digest(secret, payload, "sha256").hex() == hash_
+                else:
+                    holds = False
+            if not holds:
+                stopped = pk
+                break
+            expected_seq, prev_hash, last_pk = expected_seq + 1, hash_, pk
+        self.expected_seq, self.prev_hash, self.last_pk = expected_seq, prev_hash, last_pk
+        return stopped
+
+
+def _at_the_end(enterprise_id: int, head: AuditChainHead | None, walk: _Walk) -> ChainCheck:
+    """The check of a chain whose every event held (`walk` stands after the last one): whole if
+    the head names that last event."""
+    check = ChainCheck(enterprise_id, walk.expected_seq - 1)
+    last = None if walk.last_pk is None else AuditEvent.objects.get(pk=walk.last_pk)
+    last_seq, prev_hash = walk.expected_seq - 1, walk.prev_hash
     if head is None:
         if last is not None:
             check.broken, check.at_end = last, True

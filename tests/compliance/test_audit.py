@@ -639,6 +639,108 @@ def test_crypto_shredding_erases_personal_data_and_the_chain_still_verifies(
 
 
 # ---------------------------------------------------------------------------------------------
+# Chains checked side by side (--jobs)
+
+
+def two_chains_the_second_edited(hr_user):
+    """Two enterprises' chains of three events; the second's middle event edited. Returns the
+    edited event."""
+    chains = []
+    for name in ("甲公司", "乙公司"):
+        enterprise = factories.EnterpriseFactory(name=name)
+        chains.append(a_chain(enterprise, factories.MemberFactory(enterprise=enterprise), hr_user))
+    with transaction.atomic():  # the triggers are lifted for one transaction
+        change_one_byte(chains[1][1], "data")
+    return chains[1][1]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+def test_chains_checked_in_several_processes_are_reported_as_one_process_reports_them(hr_user):
+    # given two chains, the second one edited
+    edited = two_chains_the_second_edited(hr_user)
+    # when they are verified in two processes, and in one
+    with mock.patch.object(
+        audit, "_verify_in_processes", wraps=audit._verify_in_processes
+    ) as in_processes:
+        side_by_side = verify_audit("--jobs", "2")
+    one_by_one = verify_audit("--jobs", "1")
+    # then two processes checked them, and said the same, line by line, in enterprise order
+    assert in_processes.call_count == 1
+    assert side_by_side == one_by_one
+    status, output = side_by_side
+    assert status == 1
+    assert output.index("(甲公司): 3 event(s) checked, chain whole.") < output.index(
+        f"(乙公司): BROKEN at event id {edited.pk}, seq 2"
+    )
+    assert "1 of 2 audit chain(s) broken" in output
+    # and this process reads the database again afterwards
+    assert AuditEvent.objects.count() == 6
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgresql")
+@pytest.mark.parametrize(
+    "tamper",
+    [None, "edit 5", "delete 3", "delete 4", "delete 7", "head back"],
+    ids=[
+        "whole",
+        "edited-in-second-part",
+        "deleted-at-part-end",
+        "deleted-at-part-start",
+        "deleted-last",
+        "head-behind",
+    ],
+)
+def test_a_long_chain_checked_in_parts_is_reported_as_one_process_reports_it(
+    monkeypatch, enterprise, member, hr_user, tamper
+):
+    # given a chain of 7 events, checked in two parts (seq 1 to 3, and 4 on) by two processes
+    monkeypatch.setattr(audit, "SEGMENT_EVENTS", 3)
+    events = a_chain(enterprise, member, hr_user, length=7)
+    # when it is tampered with (or not)
+    with transaction.atomic():  # the triggers are lifted for one transaction
+        if tamper and tamper.startswith("edit"):
+            change_one_byte(events[int(tamper.split()[1]) - 1], "data")
+        elif tamper and tamper.startswith("delete"):
+            gone = events[int(tamper.split()[1]) - 1]
+            raw("DELETE FROM compliance_auditevent WHERE id = %s", [gone.pk])
+        elif tamper == "head back":
+            raw(
+                "UPDATE compliance_auditchainhead SET seq = 6, hash = %s WHERE enterprise_id = %s",
+                [events[5].hash, enterprise.pk],
+            )
+    # then the parts, put together, say what one process says
+    with mock.patch.object(audit, "_verify_one", wraps=audit._verify_one) as from_the_start:
+        side_by_side = verify_audit("--jobs", "2")
+    assert side_by_side == verify_audit("--jobs", "1")
+    if tamper is None:
+        assert side_by_side[0] == 0
+        assert "7 event(s) checked, chain whole." in side_by_side[1]
+        from_the_start.assert_not_called()  # the parts proved it whole
+    else:
+        assert side_by_side[0] == 1
+
+
+def test_inside_a_transaction_the_chains_are_checked_in_this_process(hr_user):
+    # given two chains written in a transaction that other processes cannot see (the test's)
+    edited = two_chains_the_second_edited(hr_user)
+    # when they are verified with --jobs 2
+    with mock.patch.object(audit, "_verify_in_processes") as in_processes:
+        status, output = verify_audit("--jobs", "2")
+    # then this process checked them itself, with the same result
+    in_processes.assert_not_called()
+    assert (status, output) == verify_audit("--jobs", "1")
+    assert f"BROKEN at event id {edited.pk}, seq 2" in output
+
+
+def test_jobs_takes_at_least_one_process(db):
+    status, output = verify_audit("--jobs", "0")
+    assert status == 1
+    assert "--jobs takes a number of processes, at least 1." in output
+
+
+# ---------------------------------------------------------------------------------------------
 # PostgreSQL: the table refuses UPDATE and DELETE
 
 
@@ -985,12 +1087,24 @@ def test_verification_spells_every_event_exactly_as_it_was_hashed(enterprise, me
             actor=None,
         )
     raw("UPDATE compliance_auditevent SET key_id = '' WHERE id = %s", [events[0].pk])
-    # when verification reads them as rows
-    rows = list(audit.verify_rows(enterprise.pk, chunk_size=2))
-    # then each row spells the bytes `canonical` gives for the event as stored
-    assert len(rows) == len(events) == 5
-    for pk, _hash, *columns in rows:
-        assert audit.canonical_row(*columns) == audit.canonical(AuditEvent.objects.get(pk=pk))
+    # when verification reads them as rows, in chunks
+    chunks = list(audit.verify_rows(enterprise.pk, chunk_size=2))
+    # then each row spells the bytes its hash is taken of: its previous hash and the bytes
+    # `canonical` gives for the event as stored
+    assert [len(chunk) for chunk in chunks] == [2, 2, 1]
+    for pk, hash_, seq, prev_hash, key_id, payload in [row for chunk in chunks for row in chunk]:
+        event = AuditEvent.objects.get(pk=pk)
+        assert payload == event.prev_hash.encode() + audit.canonical(event)
+        assert (hash_, seq, prev_hash, key_id) == (
+            event.hash,
+            event.seq,
+            event.prev_hash,
+            event.key_id,
+        )
+    # and so does `canonical_row`, given the event's columns
+    for event in AuditEvent.objects.filter(enterprise=enterprise):
+        columns = AuditEvent.objects.filter(pk=event.pk).values_list(*audit.VERIFY_COLUMNS).get()
+        assert audit.canonical_row(*columns) == audit.canonical(event)
 
 
 def test_a_long_whole_chain_is_verified_without_reading_its_events_one_by_one(
