@@ -78,8 +78,11 @@ class WorkRecord(EnterpriseScoped):
             ("export_workrecord", _("Can export work records")),
         ]
         indexes = [
+            # The retention run's batches: an enterprise's records of a category, oldest first, in
+            # the batch's own order (created_at, id) — read in order and stopped at the batch's
+            # size whatever the table's statistics say (none, on a freshly loaded table).
             models.Index(
-                fields=["enterprise", "category", "created_at"], name="record_retention_scan"
+                fields=["enterprise", "category", "created_at", "id"], name="record_retention"
             ),
             models.Index(fields=["owner", "category"], name="record_owner"),
             # The admin's list: an enterprise's records, newest first.
