@@ -20,6 +20,7 @@ from simple_history.models import HistoricalRecords
 
 from directory.choices import DataRegion, ErasureMode
 from directory.models import Enterprise, EnterpriseScoped, Member
+from directory.trigram import trigram_index
 
 from .choices import (
     DocumentType,
@@ -431,6 +432,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["exit_id", "seq"], name="audit_event_exit"),
             # The admin's list: an enterprise's trail, newest first.
             models.Index(fields=["enterprise", "-seq"], name="audit_event_list"),
+            # The admin's search by words (an action, an object type).
+            trigram_index("action", name="audit_action_trgm"),
+            trigram_index("object_type", name="audit_object_type_trgm"),
         ]
 
     def __str__(self):
