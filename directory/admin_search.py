@@ -11,10 +11,15 @@ per table, holding that table's fields' conditions (an OR the planner answers wi
 that table's indexes), the branches' ids put together. Same rows as Django's search, found from
 the indexes. Fields all on one table keep Django's own search. On SQLite (no trigram index) the
 same SQL runs, and reads the table as before.
+
+On PostgreSQL the ids are matched as `pk = ANY(ARRAY(… UNION …))`: the rows are then fetched by
+their primary key whatever the planner estimates of the branches (a word's trigram estimate may be
+several times too high, and `pk IN (…)` then reads the whole table to join it — 110 ms instead of
+15 for a word found in 729 of 300,000 external contacts).
 """
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Q
+from django.db.models import BooleanField, F, Func, Q, Subquery
 from django.utils.text import smart_split, unescape_string_literal
 
 # The admin's prefixes: ^ starts with, = is, @ full-text search; none: contains.
@@ -47,6 +52,23 @@ def lookups_by_table(model, search_fields) -> dict[str, list[str]] | None:
     return groups
 
 
+class _PkAmong(Func):
+    """`pk IN (subquery)`; on PostgreSQL `pk = ANY(ARRAY(subquery))`, looked up by primary key."""
+
+    output_field = BooleanField()
+
+    def __init__(self, subquery):
+        super().__init__(F("pk"), Subquery(subquery))
+
+    def as_sql(self, compiler, connection, **extra_context):
+        pk, subquery = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"{pk[0]} IN {subquery[0]}", (*pk[1], *subquery[1])
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        pk, subquery = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"{pk[0]} = ANY(ARRAY{subquery[0]})", (*pk[1], *subquery[1])
+
+
 class IndexedSearchMixin:
     """`get_search_results` as Django's, one branch per table when the fields span several."""
 
@@ -65,5 +87,5 @@ class IndexedSearchMixin:
                 ).values("pk")
                 for lookups in groups.values()
             ]
-            queryset = queryset.filter(pk__in=branches[0].union(*branches[1:]))
+            queryset = queryset.filter(_PkAmong(branches[0].union(*branches[1:])))
         return queryset, False
