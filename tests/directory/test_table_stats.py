@@ -87,7 +87,7 @@ def test_an_import_analyzes_the_directory_once_committed(
     assert Member.objects.filter(enterprise=enterprise).count() == 3
 
 
-def test_the_helper_analyzes_at_once_outside_a_transaction_and_names_each_table_once():
+def test_analyze_now_runs_at_once_and_names_each_table_once():
     assert table_stats.tables_of(Member, Member, WorkRecord) == [
         Member._meta.db_table,
         Member.history.model._meta.db_table,
