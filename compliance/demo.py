@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from tqdm import tqdm
 
+from directory import table_stats
 from directory.models import Member
 
 from .choices import DocumentType, RecordCategory
@@ -127,6 +128,8 @@ def seed_records(enterprise, *, per_member: int, rng: random.Random, progress=Tr
             WorkRecord.objects.bulk_create(batch)
             created += len(batch)
             bar.update(len(batch))
+    # For the planner, once committed: the retention run and the lists read them at once.
+    table_stats.analyze(WorkRecord)
     return created
 
 

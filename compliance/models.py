@@ -20,6 +20,7 @@ from simple_history.models import HistoricalRecords
 
 from directory.choices import DataRegion, ErasureMode
 from directory.models import Enterprise, EnterpriseScoped, Member
+from directory.trigram import trigram_index
 
 from .choices import (
     DocumentType,
@@ -82,8 +83,11 @@ class WorkRecord(EnterpriseScoped):
             ("export_workrecord", _("Can export work records")),
         ]
         indexes = [
+            # The retention run's batches: an enterprise's records of a category, oldest first, in
+            # the batch's own order (created_at, id) — read in order and stopped at the batch's
+            # size whatever the table's statistics say (none, on a freshly loaded table).
             models.Index(
-                fields=["enterprise", "category", "created_at"], name="record_retention_scan"
+                fields=["enterprise", "category", "created_at", "id"], name="record_retention"
             ),
             models.Index(fields=["owner", "category"], name="record_owner"),
             # The admin's list: an enterprise's records, newest first.
@@ -432,6 +436,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["exit_id", "seq"], name="audit_event_exit"),
             # The admin's list: an enterprise's trail, newest first.
             models.Index(fields=["enterprise", "-seq"], name="audit_event_list"),
+            # The admin's search by words (an action, an object type).
+            trigram_index("action", name="audit_action_trgm"),
+            trigram_index("object_type", name="audit_object_type_trgm"),
         ]
 
     def __str__(self):

@@ -555,7 +555,12 @@ def _run_batch(
             due = due.filter(pk__gte=id_range[0], pk__lte=id_range[1])
         if after is not None:
             created_at, pk = after
-            due = due.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk))
+            # `created_at >= …` alone is where the index scan starts (the index's order is the
+            # batch's); the OR only drops the few records of that same instant already seen.
+            due = due.filter(
+                Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk),
+                created_at__gte=created_at,
+            )
         rows = list(due.order_by("created_at", "pk").values_list("pk", "created_at")[:batch_size])
         if not rows:
             return _Batch()

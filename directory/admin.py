@@ -36,6 +36,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from . import dissolution, invitations, mail, services, tenancy
 from .admin_import import DirectoryImportMixin
+from .admin_search import IndexedSearchMixin
 from .autocomplete import LabelledAutocompleteSelect
 from .changelist import DateDrillDownMixin
 from .choices import (
@@ -123,7 +124,7 @@ def _enterprise_constraints(model):
     ]
 
 
-class EnterpriseScopedAdmin(DateDrillDownMixin, SimpleHistoryAdmin):
+class EnterpriseScopedAdmin(IndexedSearchMixin, DateDrillDownMixin, SimpleHistoryAdmin):
     """The tenant wall of the admin (S-2): every page, button and URL of a model whose rows belong
     to enterprises — the history views of django-simple-history and the admin actions included.
 

@@ -59,6 +59,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
+from . import table_stats
 from .choices import DataRegion, DepartmentStatus, MemberRole, MemberStatus
 from .models import (
     AppAuthorization,
@@ -1440,6 +1441,8 @@ def apply(enterprise: Enterprise, tables: list[Table], *, actor, progress=None) 
             if summary.invalid:
                 raise ImportRefused(summary)
             written = plan.write(actor=actor, progress=progress)
+            # For the planner, once committed: an imported directory is listed at once.
+            table_stats.analyze(Department, get_user_model(), Member, *RESOURCE_KINDS.values())
             region_changes = written.pop("data_region_changes")
             audit_trail().record(
                 enterprise.pk,

@@ -8,7 +8,10 @@ from now on that touches one of `BIG_TABLES`:
 - starts with `SetLockTimeout()`: the lock is given up after a few seconds, the migration fails
   and is run again later, instead of holding every request;
 - builds an index on one of them with `AddIndexConcurrently` (below), in a migration with
-  `atomic = False`: PostgreSQL builds it without blocking writes.
+  `atomic = False`: PostgreSQL builds it without blocking writes. An index only PostgreSQL has
+  (pg_trgm's trigram indexes, for `%term%` searches) is built with
+  `AddPostgreSQLIndexConcurrently`: nothing on SQLite. An index goes with
+  `RemoveIndexConcurrently`.
 
 tests/test_migration_safety.py walks every migration and refuses one that does not.
 """
@@ -82,6 +85,51 @@ class AddIndexConcurrently(postgres_operations.AddIndexConcurrently):
         return migrations.AddIndex.database_backwards(
             self, app_label, schema_editor, from_state, to_state
         )
+
+
+class AddPostgreSQLIndexConcurrently(AddIndexConcurrently):
+    """An index only PostgreSQL can build (a GIN index with pg_trgm's `gin_trgm_ops`), built
+    concurrently there; nothing on other databases (SQLite's LIKE reads the table, as before)."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class RemoveIndexConcurrently(postgres_operations.RemoveIndexConcurrently):
+    """Django's `RemoveIndexConcurrently` on PostgreSQL (in a migration with `atomic = False`):
+    dropping the index waits for no reader; a plain `RemoveIndex` elsewhere."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        return migrations.RemoveIndex.database_forwards(
+            self, app_label, schema_editor, from_state, to_state
+        )
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        return migrations.RemoveIndex.database_backwards(
+            self, app_label, schema_editor, from_state, to_state
+        )
+
+
+class RunSQLOnPostgreSQL(migrations.RunSQL):
+    """SQL only PostgreSQL runs (an index on a table of another app, `auth_user`, whose model is
+    not ours to give `Meta.indexes`); nothing on other databases."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 # --- The rule, as tests/test_migration_safety.py applies it -------------------------------------

@@ -40,6 +40,7 @@ from .querysets import (
     MemberQuerySet,
     OwnedResourceQuerySet,
 )
+from .trigram import trigram_index
 
 # The longest each of an enterprise's periods may be (S-4: a duration past these is a form error,
 # and the database refuses it too). The seed's own values are far below: WeCom's undo window is
@@ -376,7 +377,13 @@ class Member(EnterpriseScoped):
         verbose_name = _("member")
         verbose_name_plural = _("members")
         ordering = ["employee_number"]
-        indexes = [models.Index(fields=["enterprise", "status"])]
+        indexes = [
+            models.Index(fields=["enterprise", "status"]),
+            # The admin's search (and every list that finds a member by name or number).
+            trigram_index("name", name="member_name_trgm"),
+            trigram_index("employee_number", name="member_number_trgm"),
+            trigram_index("title", name="member_title_trgm"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["enterprise", "employee_number"],
@@ -482,7 +489,12 @@ class ExternalContact(OwnedResource):
         verbose_name_plural = _("external contacts")
         ordering = ["name"]
         # The admin's list: an enterprise's contacts by name (the list adds -id to break ties).
-        indexes = [models.Index(fields=["enterprise", "name", "-id"], name="contact_list")]
+        indexes = [
+            models.Index(fields=["enterprise", "name", "-id"], name="contact_list"),
+            # The admin's search.
+            trigram_index("name", name="contact_name_trgm"),
+            trigram_index("company", name="contact_company_trgm"),
+        ]
 
 
 class CustomerGroup(OwnedResource):
@@ -499,6 +511,8 @@ class CustomerGroup(OwnedResource):
         verbose_name = _("customer group")
         verbose_name_plural = _("customer groups")
         ordering = ["name"]
+        # The admin's search.
+        indexes = [trigram_index("name", name="customer_group_name_trgm")]
 
 
 class AppAuthorization(OwnedResource):
@@ -692,7 +706,11 @@ class JobRun(models.Model):
         verbose_name = _("job run")
         verbose_name_plural = _("job runs")
         ordering = ["-started_at", "-pk"]
-        indexes = [models.Index(fields=["job", "-started_at"], name="job_run_latest")]
+        indexes = [
+            models.Index(fields=["job", "-started_at"], name="job_run_latest"),
+            # The admin's search.
+            trigram_index("job", name="job_run_job_trgm"),
+        ]
 
     def __str__(self):
         # In the reader's time zone, like every other time they read.

@@ -61,6 +61,7 @@ from simple_history.utils import bulk_create_with_history
 
 from compliance import audit
 from directory import services as directory_services
+from directory import table_stats
 from directory.choices import DataRegion, DepartmentStatus, MemberRole, MemberStatus
 from directory.models import Department, Member
 
@@ -663,6 +664,10 @@ def receive(enterprise, lists: Mapping[str, list], *, token=None, actor=None) ->
             if result.has_errors:
                 return result
             _apply(enterprise, result, token=token, actor=actor)
+            if len(result.new) >= table_stats.BULK_ROWS:
+                # A large call (a first sync of the whole directory): for the planner, once
+                # committed.
+                table_stats.analyze(Department, get_user_model(), Member, DirectorySyncRecord)
     except _Refused as refused:
         (result,) = refused.args
         return result

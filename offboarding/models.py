@@ -16,6 +16,7 @@ from simple_history.models import HistoricalRecords
 
 from directory.choices import HandoverPolicy
 from directory.models import Enterprise, EnterpriseScoped, Member
+from directory.trigram import trigram_index
 
 from . import rules
 from .choices import (
@@ -1074,6 +1075,8 @@ class Notification(EnterpriseScoped):
         indexes = [
             models.Index(fields=["enterprise", "-created_at"], name="notification_by_enterprise"),
             models.Index(fields=["event", "object_type", "object_id"], name="notification_about"),
+            # The admin's search.
+            trigram_index("subject", name="notification_subject_trgm"),
         ]
 
     def __str__(self):

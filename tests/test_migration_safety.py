@@ -8,7 +8,15 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ModelState, ProjectState
 
 from directory import migration_ops
-from directory.migration_ops import AddIndexConcurrently, SetLockTimeout, problems
+from directory.migration_ops import (
+    AddIndexConcurrently,
+    AddPostgreSQLIndexConcurrently,
+    RemoveIndexConcurrently,
+    RunSQLOnPostgreSQL,
+    SetLockTimeout,
+    problems,
+)
+from directory.trigram import trigram_index
 
 OUR_APPS = ("directory", "offboarding", "compliance")
 
@@ -206,6 +214,63 @@ def test_the_lock_timeout_and_the_concurrent_index_run_on_this_database():
         with connection.cursor() as cursor:
             indexes = connection.introspection.get_constraints(cursor, "migration_safety_probe")
         assert "migration_safety_probe_idx" not in indexes
+    finally:
+        with connection.schema_editor(atomic=False) as editor:
+            editor.delete_model(state.apps.get_model("directory", "Probe"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_trigram_index_is_built_on_postgresql_only_and_an_index_is_dropped_concurrently():
+    """AddPostgreSQLIndexConcurrently builds pg_trgm's index on PostgreSQL and nothing on SQLite;
+    RemoveIndexConcurrently drops an index on either; RunSQLOnPostgreSQL runs on PostgreSQL
+    only."""
+    state = ProjectState()
+    state.add_model(
+        ModelState(
+            "directory",
+            "Probe",
+            [
+                ("id", models.BigAutoField(primary_key=True)),
+                ("name", models.CharField(max_length=9)),
+            ],
+            options={"db_table": "migration_safety_probe"},
+        )
+    )
+    trigram = AddPostgreSQLIndexConcurrently("probe", trigram_index("name", name="probe_trgm"))
+    plain = AddIndexConcurrently("probe", models.Index(fields=["name"], name="probe_name_idx"))
+    with_trigram = state.clone()
+    trigram.state_forwards("directory", with_trigram)
+    with_both = with_trigram.clone()
+    plain.state_forwards("directory", with_both)
+    remove = RemoveIndexConcurrently("probe", "probe_name_idx")
+    sql = RunSQLOnPostgreSQL(
+        "CREATE INDEX CONCURRENTLY probe_sql_idx ON migration_safety_probe (id, name)",
+        reverse_sql="DROP INDEX CONCURRENTLY probe_sql_idx",
+    )
+
+    def indexes():
+        with connection.cursor() as cursor:
+            return set(connection.introspection.get_constraints(cursor, "migration_safety_probe"))
+
+    with connection.schema_editor(atomic=False) as editor:
+        editor.create_model(state.apps.get_model("directory", "Probe"))
+    try:
+        with connection.schema_editor(atomic=False) as editor:
+            trigram.database_forwards("directory", editor, state, with_trigram)
+            plain.database_forwards("directory", editor, with_trigram, with_both)
+            sql.database_forwards("directory", editor, with_both, with_both)
+        on_postgresql = connection.vendor == "postgresql"
+        assert ("probe_trgm" in indexes()) is on_postgresql
+        assert ("probe_sql_idx" in indexes()) is on_postgresql
+        assert "probe_name_idx" in indexes()
+
+        after_removal = with_both.clone()
+        remove.state_forwards("directory", after_removal)
+        with connection.schema_editor(atomic=False) as editor:
+            remove.database_forwards("directory", editor, with_both, after_removal)
+            sql.database_backwards("directory", editor, with_both, with_both)
+            trigram.database_backwards("directory", editor, with_trigram, state)
+        assert not {"probe_trgm", "probe_sql_idx", "probe_name_idx"} & indexes()
     finally:
         with connection.schema_editor(atomic=False) as editor:
             editor.delete_model(state.apps.get_model("directory", "Probe"))

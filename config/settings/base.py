@@ -87,6 +87,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Its index expressions (OpClass: the trigram indexes of directory/trigram.py); harmless on
+    # SQLite.
+    "django.contrib.postgres",
     "axes",
     "csp",
     "simple_history",

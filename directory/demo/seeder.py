@@ -26,6 +26,7 @@ from django.db.models import Count
 from django.utils import timezone
 from tqdm import tqdm
 
+from directory import table_stats
 from directory.choices import DepartmentStatus, MemberRole, MemberStatus
 from directory.models import OWNED_RESOURCE_MODELS, Department, Enterprise, Member
 
@@ -150,6 +151,8 @@ class Seeder:
         self.create_members(new_members)
         self.set_department_heads()
         self.create_resources(new_members)
+        # What was filled, for the planner (once committed): a seeded enterprise is read at once.
+        table_stats.analyze(Department, get_user_model(), Member, *OWNED_RESOURCE_MODELS)
 
     @contextmanager
     def phase(self, description: str, total: int):

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compliance.models import AuditEvent
+from directory import table_stats
 from directory.choices import DepartmentStatus, MemberRole, MemberStatus, StaffRole
 from directory.models import Member
 from offboarding import hr_sync
@@ -779,3 +780,35 @@ def test_hr_reads_the_received_rows_and_another_enterprises_hr_does_not(
     )
     client.force_login(other_hr)
     assert client.get(page).status_code in (302, 404)  # answered as not existing
+
+
+@pytest.mark.parametrize("bulk_rows, analyzed", [(2, True), (3, False)])
+def test_a_call_writing_bulk_rows_analyzes_the_directory_once_committed(
+    client,
+    enterprise,
+    sales,
+    boss,
+    token,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+    bulk_rows,
+    analyzed,
+):
+    # given a call of two joiners, and bulk work starting at `bulk_rows` rows
+    monkeypatch.setattr(table_stats, "BULK_ROWS", bulk_rows)
+    body = {
+        "joiners": [
+            joiner(),
+            joiner(external_id="J-2", employee_number="E301", name="刘洋", login=None, email=""),
+        ]
+    }
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post(client, body, token)
+
+    # then the members' table is analyzed after a bulk call only
+    assert response.status_code == 201, response.json()
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert (f'ANALYZE "{Member._meta.db_table}"' in statements) is analyzed
