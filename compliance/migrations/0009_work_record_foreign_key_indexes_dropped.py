@@ -1,5 +1,5 @@
 """The work records' two single-column foreign-key indexes go: the composite indexes that start
-with the same column (`record_list`, `record_retention_scan`; `record_owner`) serve every query
+with the same column (`record_list`, `record_retention`; `record_owner`) serve every query
 they served, and each index costs every sealing and anonymizing UPDATE a new entry.
 
 Only the indexes go: Django's own AlterField would also drop and re-add each foreign key, which
@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("compliance", "0006_admin_list_indexes"),
+        ("compliance", "0008_audit_search_trigram_indexes"),
         ("directory", "0015_contact_list_index"),
     ]
 
