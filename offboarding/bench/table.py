@@ -2,6 +2,7 @@
 between them, the goal and whether it is met; printed as text and written as JSON."""
 
 import json
+import math
 import statistics
 from dataclasses import asdict, dataclass, field
 
@@ -66,7 +67,7 @@ def percentile(values, share: float) -> float:
     ordered = sorted(values)
     if not ordered:
         return 0.0
-    index = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
+    index = max(0, min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1))
     return ordered[index]
 
 
@@ -82,16 +83,24 @@ def figure(value: float | None, unit: str) -> str:
 
 def render(rows: list[Row], header: list[str]) -> str:
     """The table as text: one line per row, one more per limit after the first."""
-    columns = ("operation", "size", "figure", "runs", "queries", "limit / peer", "ratio", "goal")
+    columns = (
+        "operation",
+        "size",
+        "figure",
+        "runs",
+        "queries",
+        "limit / peer",
+        "ratio",
+        "goal",
+        "met",
+    )
     lines = []
     for row in rows:
         first = row.limits[0] if row.limits else None
         value = row.unavailable or figure(row.value, row.unit)
         if row.note:
             value = f"{value} ({row.note})" if value else row.note
-        goal = row.goal
-        if row.met is not None:
-            goal = f"{goal}: {'met' if row.met else 'MISSED'}"
+        met = "" if row.met is None else ("met" if row.met else "MISSED")
         lines.append(
             (
                 row.what,
@@ -101,12 +110,13 @@ def render(rows: list[Row], header: list[str]) -> str:
                 "" if row.queries is None else str(row.queries),
                 _limit_text(first, row.unit),
                 _ratio_text(row, first),
-                goal,
+                row.goal,
+                met,
             )
         )
         for limit in row.limits[1:]:
             lines.append(
-                ("", "", "", "", "", _limit_text(limit, row.unit), _ratio_text(row, limit), "")
+                ("", "", "", "", "", _limit_text(limit, row.unit), _ratio_text(row, limit), "", "")
             )
     widths = [max(len(c), *(_width(line[i]) for line in lines)) for i, c in enumerate(columns)]
     out = list(header)

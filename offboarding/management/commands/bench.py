@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
 from offboarding.bench import database
 from offboarding.bench.runner import SCALES, Bench
@@ -84,7 +85,10 @@ class Command(BaseCommand):
                 progress_file=None if options["no_progress"] else self.stderr._out,
                 log=self.note,
             )
-            bench.run()
+            try:
+                bench.run()
+            except RuntimeError as error:  # what the benchmark found wrong, in a sentence
+                raise CommandError(str(error)) from error
         finally:
             logging.disable(logging.NOTSET)
             settings.DEBUG = debug
@@ -112,4 +116,5 @@ class Command(BaseCommand):
         self.note(f"the table as JSON: {json_path}")
 
     def note(self, line: str) -> None:
-        self.stderr.write(f"bench: {line}")
+        # Above the progress bar, which is drawn again below it.
+        tqdm.write(f"bench: {line}", file=self.stderr._out)
