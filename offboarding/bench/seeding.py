@@ -81,7 +81,7 @@ def _inserted(cursor) -> int:
 def _hash_joins(cursor) -> None:
     """PostgreSQL estimates a series filtered by a CASE at a handful of rows and would join it to
     the members in a nested loop (every row against every member): hash joins, in this
-    transaction only."""
+    transaction only. (On SQLite the CROSS JOINs keep the series as the outer loop.)"""
     if connection.vendor == "postgresql":
         cursor.execute("SET LOCAL enable_nestloop = off")
 
@@ -130,12 +130,21 @@ def _lines() -> list[tuple[str, int, str]]:
 
 
 def _owners(enterprise_id: int) -> tuple[str, list]:
+    """A CTE `owners(k, id, region)`: the enterprise's members numbered 0, 1, … in id order."""
     member = connection.ops.quote_name(Member._meta.db_table)
-    return (
-        "owners(k, id, region) AS (SELECT ROW_NUMBER() OVER (ORDER BY id) - 1, id, data_region "
-        f"FROM {member} WHERE enterprise_id = %s)",
-        [enterprise_id],
+    numbered = (
+        "SELECT ROW_NUMBER() OVER (ORDER BY id) - 1, id, data_region "
+        f"FROM {member} WHERE enterprise_id = %s"
     )
+    if connection.vendor != "sqlite":
+        return f"owners(k, id, region) AS ({numbered})", [enterprise_id]
+    # SQLite without statistics (before ANALYZE) would scan every member for every row: the
+    # members go into a temporary table keyed by their number instead.
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS temp.bench_owners")
+        cursor.execute("CREATE TEMP TABLE bench_owners (k INTEGER PRIMARY KEY, id, region)")
+        cursor.execute(f"INSERT INTO temp.bench_owners {numbered}", [enterprise_id])
+    return "owners(k, id, region) AS (SELECT k, id, region FROM temp.bench_owners)", []
 
 
 def records_sql(enterprise, *, start: int, stop: int, per_member: int, purgeable_only=False):
@@ -152,18 +161,18 @@ def records_sql(enterprise, *, start: int, stop: int, per_member: int, purgeable
     )
     category += f" ELSE '{CATEGORY_BANDS[-1][0]}' END"
     table = connection.ops.quote_name(WorkRecord._meta.db_table)
-    where = "WHERE made.category = 'expense' AND made.age > 366" if purgeable_only else ""
+    where = "AND made.category = 'expense' AND made.age > 366" if purgeable_only else ""
     sql = (
         f"WITH RECURSIVE {series}, {owners}, lines(category, k, text) AS (VALUES {lines}), "
         f"made AS (SELECT i, owners.id AS owner_id, owners.region AS region, "
         f"{category} AS category, (i * 37) %% {DAYS} AS age "
-        f"FROM series JOIN owners ON owners.k = (i / %s) %% %s) "
+        f"FROM series CROSS JOIN owners WHERE owners.k = (i / %s) %% %s) "
         f"INSERT INTO {table} (enterprise_id, owner_id, owner_pseudonym, category, "
         f"document_type, created_at, data_region, content) "
         f"SELECT %s, made.owner_id, '', made.category, '', "
         f"{_moment('made.age', '(made.i * 131) %% 36000')}, made.region, "
         f"lines.text || ' #' || CAST(made.i AS TEXT) "
-        f"FROM made JOIN lines ON lines.category = made.category "
+        f"FROM made CROSS JOIN lines WHERE lines.category = made.category "
         f"AND lines.k = made.i %% {LINES_PER_CATEGORY} {where}"
     )
     params = [
@@ -264,9 +273,10 @@ def add_contacts(enterprise, *, total: int, bar=None) -> int:
                 f"companies(k, text) AS (VALUES {companies_sql}) "
                 f"INSERT INTO {table} (enterprise_id, owner_id, name, created_at, company, phone) "
                 "SELECT %s, owners.id, names.text || ' ' || CAST(i AS TEXT), %s, companies.text, "
-                "'+86 138 ' || CAST(10000000 + i AS TEXT) FROM series "
-                "JOIN owners ON owners.k = i %% %s JOIN names ON names.k = i %% 60 "
-                "JOIN companies ON companies.k = (i / 60) %% %s",
+                "'+86 138 ' || CAST(10000000 + i AS TEXT) "
+                "FROM series CROSS JOIN owners CROSS JOIN names CROSS JOIN companies "
+                "WHERE owners.k = i %% %s AND names.k = i %% 60 "
+                "AND companies.k = (i / 60) %% %s",
                 [
                     *series_params,
                     *owner_params,
