@@ -26,14 +26,14 @@ from tqdm import tqdm
 
 from compliance import audit, crypto, retention, sealing
 from compliance.choices import RecordCategory, RetentionAction
-from compliance.models import RetentionPolicy, WorkRecord
+from compliance.models import AuditEvent, RetentionPolicy, WorkRecord
 from directory import importing
 from directory.choices import MemberRole, MemberStatus, StaffRole
 from directory.models import Enterprise, ExternalContact, Member
 from directory.permissions import grant_access
 from offboarding import inheritance, rules, services, workflow
 from offboarding.choices import ExitKind, ExitState
-from offboarding.models import ChecklistItem, Exit
+from offboarding.models import ChecklistItem, Exit, InheritanceItem
 
 from . import doors, seeding
 from .table import Limit, Row, median, percentile
@@ -741,7 +741,7 @@ class Bench:
         compliance = Client(SERVER_NAME="localhost")
         compliance.force_login(self.compliance)
         members = Member.objects.filter(enterprise=self.enterprise).count()
-        events = audit.AuditEvent.objects.filter(enterprise=self.enterprise).count()
+        events = AuditEvent.objects.filter(enterprise=self.enterprise).count()
         records = WorkRecord.objects.filter(enterprise=self.enterprise).count()
         contacts = ExternalContact.objects.filter(enterprise=self.enterprise).count()
         items = self.inheritance_items
@@ -841,8 +841,6 @@ class Bench:
         started = time.perf_counter()
         inheritance.inherit(exit_case, actor=self.hr)
         seconds = time.perf_counter() - started
-        from offboarding.models import InheritanceItem
-
         self.inheritance_items = InheritanceItem.objects.count()
         self.add(
             Row(
