@@ -38,6 +38,7 @@ class Signed:
     started: float
     ended: float
     error: str = ""
+    begins: list[float] | None = None  # when each door began (paced doors)
 
 
 def _context():
@@ -103,7 +104,7 @@ def _sign_paced(signer: Signer, pause: float, ready, stop, results) -> None:
     try:
         work = _load(signer)
         ready.set()
-        latencies = []
+        latencies, begins = [], []
         started = time.perf_counter()
         index = 0
         while not stop.is_set():
@@ -116,8 +117,9 @@ def _sign_paced(signer: Signer, pause: float, ready, stop, results) -> None:
             begun = time.perf_counter()
             services.sign_off_item(item, actor=actor)
             latencies.append(time.perf_counter() - begun)
+            begins.append(begun)
             time.sleep(pause)
-        results.put(Signed(latencies, started, time.perf_counter()))
+        results.put(Signed(latencies, started, time.perf_counter(), begins=begins))
     except Exception as error:
         results.put(Signed([], 0, 0, error=f"{type(error).__name__}: {error}"))
     finally:
@@ -146,21 +148,15 @@ def door_during(signer: Signer, work, *, pause: float = 0.02, before: float = 0.
         process.join()
     if signed.error:
         raise RuntimeError(f"the signing process failed: {signed.error}")
-    # The doors that began before `work` and ran into it count too: a door's start is estimated
-    # from its end (the sum of the latencies and pauses before it).
-    during = _latencies_between(signed, began, began + seconds, pause)
+    # The doors that overlap `work`, those that began before it and ran into it included (the
+    # clock is the system's monotonic one, the same in both processes).
+    end = began + seconds
+    during = [
+        latency
+        for begun, latency in zip(signed.begins, signed.latencies, strict=True)
+        if begun + latency >= began and begun <= end
+    ]
     return answer, seconds, during
-
-
-def _latencies_between(signed: Signed, start: float, end: float, pause: float) -> list[float]:
-    latencies = []
-    moment = signed.started
-    for latency in signed.latencies:
-        door_end = moment + latency
-        if door_end >= start and moment <= end:
-            latencies.append(latency)
-        moment = door_end + pause
-    return latencies
 
 
 def paced_alone(signer: Signer, seconds: float, *, pause: float = 0.02) -> list[float]:
