@@ -95,7 +95,7 @@ class Bench:
         self.rows: list[Row] = []
         self.postgresql = connection.vendor == "postgresql"
 
-    # -- helpers ------------------------------------------------------------------------------
+    # -- timing -------------------------------------------------------------------------------
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)
