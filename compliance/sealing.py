@@ -37,29 +37,39 @@ def seal_member_records(
     Holds no door's lock: each batch locks only its own records, and the event is written at the
     end (the audit chain's head is held only for that).
 
-    Each batch reads only the ids and contents of the records it locks, seals them under one
-    AES-GCM object, and writes them back in one statement (`_write_sealed`)."""
+    The ids of the member's unsealed records are read first, from the owner's index (a query
+    with no order to serve, so its plan does not hang on the table's statistics: ordered by id,
+    it could walk the whole table's primary key). Then each batch of them locks the records that
+    are still the member's and unsealed, reads only their ids and contents, seals them under one
+    AES-GCM object, and writes them back in one statement (`_write_sealed`). Records written
+    meanwhile are found by the next pass."""
     try:
         key = crypto.data_key(member.pk)
     except crypto.KeyDestroyed:
         return 0
     seal = crypto.sealer(key)
     sealed = 0
-    pending = (
-        WorkRecord.objects.filter(owner=member, sealed_content__isnull=True)
-        .order_by("pk")
-        .values_list("pk", "content")
-    )
+    unsealed = WorkRecord.objects.filter(owner=member, sealed_content__isnull=True)
     while True:
-        with transaction.atomic():
-            rows = list(pending.select_for_update()[:BATCH_SIZE])
-            if not rows:
-                break
-            _write_sealed(
-                [(pk, seal(content, associated_data(pk))) for pk, content in rows],
-                timezone.now(),
-            )
-            sealed += len(rows)
+        ids = sorted(unsealed.order_by().values_list("pk", flat=True))
+        sealed_in_pass = 0
+        for start in range(0, len(ids), BATCH_SIZE):
+            with transaction.atomic():
+                rows = list(
+                    unsealed.filter(pk__in=ids[start : start + BATCH_SIZE])
+                    .order_by("pk")
+                    .values_list("pk", "content")
+                    .select_for_update()
+                )
+                if rows:
+                    _write_sealed(
+                        [(pk, seal(content, associated_data(pk))) for pk, content in rows],
+                        timezone.now(),
+                    )
+                    sealed_in_pass += len(rows)
+        sealed += sealed_in_pass
+        if not sealed_in_pass:
+            break
     if not sealed and not record_nothing:
         return 0
     audit.record(
