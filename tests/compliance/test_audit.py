@@ -19,7 +19,6 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
-from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -351,17 +350,17 @@ def test_a_head_committed_by_another_writer_after_the_look_is_not_taken_for_a_lo
     report it broken."""
     # given a chain written by another writer (head and events committed)
     a_chain(enterprise, member, hr_user)
-    real_first = QuerySet.first
+    real_look = audit._lock_head
     looks = []
 
-    def first_looks_too_early(queryset):
-        if queryset.model is AuditChainHead and not looks:
-            looks.append(queryset)
+    def looks_too_early(enterprise_id):
+        if not looks:
+            looks.append(enterprise_id)
             return None  # what the look saw before the other writer committed
-        return real_first(queryset)
+        return real_look(enterprise_id)
 
     # when this writer looked too early, then records
-    with mock.patch.object(QuerySet, "first", first_looks_too_early):
+    with mock.patch.object(audit, "_lock_head", looks_too_early):
         audit.record(enterprise.pk, actor=hr_user, action="after", object_type="test")
     # then its event follows the others on the one chain
     assert looks
