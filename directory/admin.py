@@ -36,6 +36,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from . import dissolution, invitations, mail, services, tenancy
 from .admin_import import DirectoryImportMixin
+from .admin_paging import EstimatedCountPaginator
 from .admin_search import IndexedSearchMixin
 from .autocomplete import LabelledAutocompleteSelect
 from .changelist import DateDrillDownMixin
@@ -140,6 +141,10 @@ class EnterpriseScopedAdmin(IndexedSearchMixin, DateDrillDownMixin, SimpleHistor
     """
 
     form = EnterpriseConstraintsForm
+    # Lists of big tables are not counted row by row (directory/admin_paging.py), and a filtered
+    # list does not count the whole table again for "(N total)".
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
 
     # The path from this model to its enterprise's id, for the queryset filter.
     enterprise_lookup = "enterprise_id"

@@ -1,0 +1,67 @@
+"""The admin's page count on big tables (directory/admin_paging.py): exact up to a bound, the
+planner's estimate beyond it on PostgreSQL, never below what was counted."""
+
+import pytest
+from django.urls import reverse
+
+from directory import admin_paging
+from directory.admin_paging import EstimatedCountPaginator
+from directory.models import ExternalContact
+from tests import factories
+
+
+@pytest.fixture
+def contacts(enterprise):
+    owner = factories.MemberFactory(enterprise=enterprise)
+    return ExternalContact.objects.bulk_create(
+        ExternalContact(enterprise=enterprise, owner=owner, name=f"客户{n}") for n in range(30)
+    )
+
+
+def test_a_list_within_the_bound_is_counted_exactly(contacts):
+    paginator = EstimatedCountPaginator(ExternalContact.objects.order_by("pk"), 10)
+    assert paginator.count == 30
+    assert paginator.num_pages == 3
+
+
+def test_a_longer_list_is_numbered_by_the_planners_estimate_on_postgresql(
+    postgresql, contacts, monkeypatch
+):
+    # given a bound below the list's length
+    monkeypatch.setattr(admin_paging, "EXACT_UP_TO", 10)
+    monkeypatch.setattr(admin_paging, "planner_rows", lambda queryset: 1234)
+    # then the count is the estimate, and every page up to it can be asked for
+    paginator = EstimatedCountPaginator(ExternalContact.objects.order_by("pk"), 10)
+    assert paginator.count == 1234
+    assert len(paginator.page(3).object_list) == 10
+    assert list(paginator.page(124).object_list) == []
+
+
+def test_an_estimate_below_what_was_counted_is_not_taken(postgresql, contacts, monkeypatch):
+    monkeypatch.setattr(admin_paging, "EXACT_UP_TO", 10)
+    monkeypatch.setattr(admin_paging, "planner_rows", lambda queryset: 3)
+    assert EstimatedCountPaginator(ExternalContact.objects.all(), 10).count == 11
+
+
+def test_the_planners_estimate_is_read_from_explain(postgresql, contacts):
+    assert admin_paging.planner_rows(ExternalContact.objects.all()) >= 1
+
+
+def test_the_contact_list_says_how_many_it_holds(client, hr_user, contacts):
+    client.force_login(hr_user)
+    response = client.get(reverse("admin:directory_externalcontact_changelist"))
+    assert response.status_code == 200
+    assert "30" in response.content.decode()
+
+
+def test_a_page_far_down_the_list_holds_the_same_rows_in_the_same_order(
+    postgresql, contacts, monkeypatch
+):
+    # given pages read by their ids first from the second page on
+    monkeypatch.setattr(admin_paging, "DEFERRED_FROM", 10)
+    ordered = ExternalContact.objects.order_by("-name", "pk")
+    paginator = EstimatedCountPaginator(ordered, 10)
+    # then each page holds what plain slicing gives, in its order
+    for number in (1, 2, 3):
+        page = paginator.page(number)
+        assert list(page.object_list) == list(ordered[(number - 1) * 10 : number * 10])
