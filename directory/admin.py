@@ -14,6 +14,7 @@ from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.auth import get_permission_codename
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -123,6 +124,27 @@ def _enterprise_constraints(model):
         if "enterprise" in getattr(constraint, "fields", ())
         and getattr(constraint, "condition", None) is None
     ]
+
+
+class GrantedEnterpriseFilter(admin.SimpleListFilter):
+    """By enterprise, the choices being the user's granted enterprises (one small query): what
+    Django's RelatedOnlyFieldListFilter offers, without reading every row of a big table for the
+    enterprises its rows name. The same parameter as that filter, so that links keep working."""
+
+    title = _("enterprise")
+    parameter_name = "enterprise__id__exact"
+
+    def lookups(self, request, model_admin):
+        enterprises = model_admin.enterprises_where(request, "view").order_by("name")
+        return [(str(pk), name) for pk, name in enterprises.values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if not re.fullmatch(r"[0-9]{1,18}", value):
+            raise IncorrectLookupParameters(value)
+        return queryset.filter(enterprise_id=int(value))
 
 
 class EnterpriseScopedAdmin(IndexedSearchMixin, DateDrillDownMixin, SimpleHistoryAdmin):
@@ -904,7 +926,7 @@ class MemberAdmin(DirectoryImportMixin, EnterpriseScopedAdmin):
 class OwnedResourceAdmin(EnterpriseScopedAdmin):
     list_display = ("name", "owner", "enterprise", "created_at")
     list_select_related = ("owner", "enterprise")
-    list_filter = (("enterprise", admin.RelatedOnlyFieldListFilter),)
+    list_filter = (GrantedEnterpriseFilter,)
     search_fields = ("name", "owner__name", "owner__employee_number")
     autocomplete_fields = ("owner",)
 

@@ -6,7 +6,9 @@ from django.urls import reverse
 
 from directory import admin_paging
 from directory.admin_paging import EstimatedCountPaginator
+from directory.choices import StaffRole
 from directory.models import ExternalContact
+from directory.permissions import grant_access
 from tests import factories
 
 
@@ -65,3 +67,25 @@ def test_a_page_far_down_the_list_holds_the_same_rows_in_the_same_order(
     for number in (1, 2, 3):
         page = paginator.page(number)
         assert list(page.object_list) == list(ordered[(number - 1) * 10 : number * 10])
+
+
+def test_the_contact_list_filters_by_the_enterprises_granted_without_reading_the_contacts(
+    client, hr_user, enterprise, contacts
+):
+    # given HR of two enterprises, each with its contacts
+    other = factories.EnterpriseFactory(name="另一家")
+    grant_access(user=hr_user, enterprise=other, role=StaffRole.HR)
+    owner = factories.MemberFactory(enterprise=other)
+    ExternalContact.objects.create(enterprise=other, owner=owner, name="另一家的客户")
+    client.force_login(hr_user)
+    url = reverse("admin:directory_externalcontact_changelist")
+    # when they open the list: the filter offers both enterprises
+    page = client.get(url).content.decode()
+    assert f"?enterprise__id__exact={other.pk}" in page
+    assert f"?enterprise__id__exact={enterprise.pk}" in page
+    # and choosing one lists its contacts alone
+    response = client.get(url, {"enterprise__id__exact": other.pk})
+    assert [c.name for c in response.context["cl"].result_list] == ["另一家的客户"]
+    # and a malformed id is refused as the admin refuses a bad filter
+    response = client.get(url, {"enterprise__id__exact": "abc"})
+    assert response.status_code == 302 and "e=1" in response["Location"]
