@@ -500,8 +500,8 @@ def _statements(queries) -> list[str]:
         if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
             words.append(sql.rsplit(" ", 1)[0])
         else:
-            # The statement and its table, not its values (nor the enterprise's id in the first).
-            words.append(re.sub(r"\d+", "N", sql[:60]))
+            # The statement and its table, not its values (numbers, quoted strings, a hash).
+            words.append(re.sub(r"\d+", "N", re.sub(r"'[^']*'?", "'…'", sql[:60])))
     return sorted(words)
 
 
