@@ -259,8 +259,9 @@ def test_the_query_count_of_inheriting_1000_contacts_equals_that_of_10(
     # the audit event (the batch's items read, whether the actor is a member — named by id only —,
     # the chain's head locked, the event written, the head moved on: 6), then the successors'
     # notification (the items counted by successor and type, the successors read, the
-    # notifications written: 3)
-    assert counts[small] == 29
+    # notifications written: 3); on PostgreSQL one more, the door lock's check that this
+    # transaction (the test's) holds no shared door lock it would wait on
+    assert counts[small] == (29 if connection.vendor == "postgresql" else 28)
 
 
 def test_each_moved_object_gets_one_history_row_naming_the_actor_and_the_batch(
