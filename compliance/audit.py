@@ -27,6 +27,10 @@
 - Personal data (names, reasons, anything about a person) goes in `personal`: it is encrypted with
   the member's data key (compliance.crypto) *before* hashing, so destroying the key
   (crypto-shredding) leaves the chain verifiable. Without a member, personal data is not accepted.
+  Once the member's account was erased (C-5), it is never read again: when the law still keeps
+  some of their records (the request ended restricted), their key is kept for those records, and
+  the personal data of their events is restricted like them (`PersonalDataRestricted`) until the
+  key goes with the last of them.
 - `verify(enterprise_id=None)` recomputes every chain and says how the first break breaks it (an
   event deleted, renumbered, edited or forged, the head missing, ahead or behind);
   `manage.py verify_audit` prints it.
@@ -53,11 +57,13 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _lazy
 
+from directory.choices import ErasureMode
 from directory.services import DirectoryError
 
 from . import crypto
+from .choices import ErasureState
 from .exceptions import ComplianceRefused
-from .models import AuditChainHead, AuditEvent
+from .models import AuditChainHead, AuditEvent, ErasureRequest
 
 GENESIS = "0" * 64
 # The key id of an event written before the chain was keyed (plain SHA-256).
@@ -503,14 +509,33 @@ def compute_hash(event: AuditEvent, *, keys: dict | None = None) -> str:
     return mac.hexdigest()
 
 
+class PersonalDataRestricted(Exception):
+    """The member's account was erased while the law keeps some of their records: the personal
+    data of their events is stored and protected only, never read (C-5)."""
+
+
+def account_erased(member_id: int) -> bool:
+    """Whether an erasure of `member_id`'s account has run (erased, or restricted to what the
+    law keeps)."""
+    return ErasureRequest.objects.filter(
+        member_id=member_id,
+        mode=ErasureMode.ACCOUNT,
+        state__in=(ErasureState.ERASED, ErasureState.RESTRICTED),
+    ).exists()
+
+
 def personal_data(event: AuditEvent) -> dict | None:
-    """The event's personal data, decrypted; None when it has none or the key was destroyed."""
+    """The event's personal data, decrypted; None when it has none or the key was destroyed.
+    Raises PersonalDataRestricted once the member's account was erased (the key is then kept
+    only for the records the law still keeps)."""
     if event.sealed_data is None or event.member_id is None:
         return None
     try:
         key = crypto.data_key(event.member_id, create=False)
     except crypto.KeyDestroyed:
         return None
+    if account_erased(event.member_id):
+        raise PersonalDataRestricted(event.member_id)
     plain = crypto.unseal(
         key, event.sealed_data, associated_data=_associated(event.enterprise_id, event.seq)
     )

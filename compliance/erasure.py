@@ -265,7 +265,10 @@ def restricted_summary(erasure_request: ErasureRequest) -> str:
         count,
     ) % {"count": count}
     if erasure_request.mode == ErasureMode.ACCOUNT:
-        summary += " " + _("The member's name, free texts and login were erased already.")
+        summary += " " + _(
+            "The member's name, free texts and login were erased already; the audit trail's "
+            "sealed copies of their texts are never shown and go with the records' key."
+        )
     return summary
 
 
@@ -752,6 +755,7 @@ FREE_TEXTS = (
     ("offboarding", "HRTermination", ("reason", "error"), "member_id"),
     ("compliance", "LegalHold", ("reason",), "member_id"),
     ("compliance", "ErasureRequest", ("refusal_reason",), "member_id"),
+    ("compliance", "RecordExport", ("legal_basis",), "member_id"),
 )
 # The history tables have the parent's foreign keys as plain ids: how their rows are the member's.
 _HISTORY_LOOKUPS = {
@@ -794,6 +798,8 @@ def _erase_free_texts(member: Member) -> None:
         for field in fields:
             unerased |= ~Q(**{field: ""}) & ~Q(**{field: ERASED_TEXT})
         model._default_manager.filter(unerased, **{lookup: member.pk}).update(**changes)
+        if not hasattr(model, "history"):  # an export's row is its only record
+            continue
         history_lookup = _HISTORY_LOOKUPS[lookup]
         value = parents.get(history_lookup, member.pk)
         model.history.filter(unerased, **{history_lookup: value}).update(**changes)

@@ -350,8 +350,8 @@ def check_candidate(member: Member, candidate: Member, *, field: str | None) -> 
     """Refuse a member who cannot take the super admin role (or hold it, or stand by for it) from
     `member`: the new super admin and the custodian of a handover, the backup admin a freeze
     promotes, the backup admin the super admin designates. One answer for all of them (H-3): someone
-    else, of the same enterprise, active (not frozen, not departed), whose login works, and who
-    is not leaving (no exit in progress)."""
+    else, of the same enterprise, active (not frozen, not departed), whose login works and has
+    its password set, and who is not leaving (no exit in progress)."""
     if candidate.pk == member.pk:
         raise ExitRefused(_("Name someone other than yourself."), field=field)
     if candidate.enterprise_id != member.enterprise_id:
@@ -367,6 +367,16 @@ def check_candidate(member: Member, candidate: Member, *, field: str | None) -> 
     if not candidate.user.is_active:
         raise ExitRefused(
             _("%(name)s cannot sign in (their login is deactivated): name someone who can.")
+            % {"name": candidate.name},
+            field=field,
+        )
+    if not candidate.user.has_usable_password():
+        # Nobody acts as super admin without the password they re-enter at every step of it.
+        raise ExitRefused(
+            _(
+                "%(name)s has not set a password yet (their invitation is still open): name "
+                "someone who can sign in."
+            )
             % {"name": candidate.name},
             field=field,
         )

@@ -12,8 +12,9 @@
   its own admin page when the reader may see it, the facts as labelled fields (`DATA_LABELS`; a
   code such as a state by its label).
 - The change page shows the event's facts (`data`) and its personal data, decrypted with the
-  member's key (`compliance.audit.personal_data`), or "erased" once the key was destroyed
-  (crypto-shredding). Reading it is not itself audited: it is the trail's own content, not a
+  member's key (`compliance.audit.personal_data`), "erased" once the key was destroyed
+  (crypto-shredding), or "restricted" once the member's account was erased while the law keeps
+  some of their records. Reading it is not itself audited: it is the trail's own content, not a
   sealed work record.
 - Fast: no per-row queries (the enterprise is joined, the actor and the member are named by
   subqueries of the same query), no unfiltered COUNT(*), filters that read
@@ -473,6 +474,11 @@ class AuditEventAdmin(WithoutHistoryAdmin):
             personal = audit.personal_data(event)
         except crypto.SealBroken:
             return _("Does not decrypt: the sealed personal data was altered.")
+        except audit.PersonalDataRestricted:
+            return _(
+                "Restricted: the member's account was erased, and their key is kept only for "
+                "the records the law still keeps. This is never shown, and goes with the key."
+            )
         if personal is None:
             return _("Erased: the member's key was destroyed (crypto-shredding).")
         return _pretty(personal)

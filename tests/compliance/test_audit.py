@@ -763,6 +763,28 @@ def test_on_postgresql_the_audit_table_refuses_update_and_delete(enterprise, mem
     assert verify_audit()[0] == 0
 
 
+def test_on_any_database_a_head_is_inserted_only_at_the_beginning_of_its_chain(
+    enterprise, member, hr_user
+):
+    # given an enterprise whose chain has not started yet
+    assert not AuditChainHead.objects.filter(enterprise=enterprise).exists()
+    # when someone who can insert rows starts its head far along, or marks every event to come as
+    # written before the keys (so that a plain SHA-256, which anyone computes, would verify)
+    for values in (
+        {"seq": 0, "hash": audit.GENESIS, "legacy_until": 10**9},
+        {"seq": 5, "hash": audit.GENESIS, "legacy_until": 0},
+        {"seq": 0, "hash": "f" * 64, "legacy_until": 0},
+    ):
+        with pytest.raises(DatabaseError, match="starts at the beginning"), transaction.atomic():
+            AuditChainHead.objects.create(enterprise=enterprise, **values)
+    # then no head was written, and the writer still starts the chain at its beginning
+    assert not AuditChainHead.objects.filter(enterprise=enterprise).exists()
+    a_chain(enterprise, member, hr_user, length=2)
+    head = AuditChainHead.objects.get(enterprise=enterprise)
+    assert (head.seq, head.legacy_until) == (2, 0)
+    assert verify_audit()[0] == 0
+
+
 def test_on_any_database_events_refuse_update_and_delete_and_the_head_refuses_delete(
     enterprise, member, hr_user
 ):

@@ -23,7 +23,7 @@ from django.utils import timezone
 from compliance import audit, crypto, erasure, holds, sealing
 from compliance.choices import DocumentType, ErasureLevel, ErasureState, RecordCategory
 from compliance.exceptions import ComplianceRefused
-from compliance.models import AuditEvent, ErasureRequest, MemberDataKey, WorkRecord
+from compliance.models import AuditEvent, ErasureRequest, MemberDataKey, RecordExport, WorkRecord
 from directory import services as directory_services
 from directory.choices import ErasureMode, MemberStatus
 from directory.models import Enterprise, Member
@@ -1145,6 +1145,7 @@ HOLD_REASON = "劳动仲裁（张伟诉公司）证据保全"
 FREEZE_REASON = "张伟的账号疑似被盗用"
 TERMINATION_REASON = "合同到期不续签（张伟本人同意）"
 REFUSAL = "张伟的请求在撤销期内提出"
+LEGAL_BASIS = "张伟本人书面同意向新加坡子公司提供其工作记录"
 CUSTOMER_REFUSAL = "客户表示只认张伟本人"
 
 
@@ -1230,6 +1231,16 @@ def member_with_words(
     AccessLog.objects.create(
         username=member.user.username, ip_address="10.0.0.8", user_agent="test"
     )
+    # An export of their records across regions, with the legal basis Compliance wrote.
+    RecordExport.objects.create(
+        enterprise=member.enterprise,
+        member=member,
+        format="csv",
+        record_count=0,
+        cross_border=True,
+        legal_basis=LEGAL_BASIS,
+        exported_by=compliance_user,
+    )
     member.refresh_from_db()
     return exit_case
 
@@ -1249,6 +1260,7 @@ def test_account_mode_leaves_no_plaintext_of_the_member_in_any_table(
         FREEZE_REASON,
         TERMINATION_REASON,
         REFUSAL,
+        LEGAL_BASIS,
         "张伟",
         user.username,
         user.email,
@@ -1354,7 +1366,20 @@ def test_a_floor_restricts_only_what_the_law_keeps_and_the_rest_of_the_account_g
     assert "Labor Contract Law Art. 50" in text
     assert "The law keeps only what is listed here" in text
     assert "2 records were erased already." in text
-    assert "The member&#x27;s name, free texts and login were erased already." in text
+    assert "The member&#x27;s name, free texts and login were erased already" in text
+    # and the audit trail's sealed copies of their words, under the key kept for the contract,
+    # are never shown again: not on the events' pages, not through the reader
+    worded = AuditEvent.objects.filter(member_id=member.pk, sealed_data__isnull=False)
+    assert worded.filter(action__in=["exit_opened", "approval_step_approved"]).exists()
+    for event in worded:
+        with pytest.raises(audit.PersonalDataRestricted):
+            audit.personal_data(event)
+        page = client.get(reverse("admin:compliance_auditevent_change", args=[event.pk]))
+        assert page.status_code == 200
+        shown = page.content.decode()
+        assert "Restricted: the member&#x27;s account was erased" in shown
+        for words in (REASON, COMMENT, REJECTED_REASON):
+            assert words not in shown, (event.action, words)
 
 
 def test_a_hold_keeps_the_member_s_words_until_it_is_released(

@@ -812,3 +812,19 @@ def test_a_call_writing_bulk_rows_analyzes_the_directory_once_committed(
     assert response.status_code == 201, response.json()
     statements = [query["sql"] for query in queries.captured_queries]
     assert (f'ANALYZE "{Member._meta.db_table}"' in statements) is analyzed
+
+
+@pytest.mark.parametrize("levels", [50, 100_000])
+def test_a_deeply_nested_body_is_a_400_that_says_so_and_writes_nothing(
+    client, enterprise, token, levels
+):
+    before = written()
+    body = '{"joiners": ' + "[" * levels + "]" * levels + "}"
+
+    response = post(client, body, token)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "The body is nested too deeply: at most 5 levels of objects and lists."
+    }
+    assert written() == before

@@ -219,3 +219,22 @@ def test_a_new_super_admin_whose_login_is_cut_cannot_confirm(
         confirm(pending, new_admin)
     assert the_super_admins(enterprise) == [super_admin]
     assert Member.objects.get(pk=super_admin.pk).status == MemberStatus.ACTIVE
+
+
+def test_a_member_whose_invitation_is_still_open_can_be_neither_custodian_nor_new_super_admin(
+    enterprise, super_admin, new_admin, open_exit_for
+):
+    # given a custody enterprise and an admin just imported, who has not set a password yet
+    set_policy(enterprise, HandoverPolicy.CUSTODY)
+    open_exit_for(super_admin, kind=ExitKind.VOLUNTARY_ADMIN)
+    invited = factories.MemberFactory(enterprise=enterprise, name="钱新", role=MemberRole.ADMIN)
+    invited.user.set_unusable_password()
+    invited.user.save()
+    # when the super admin names them custodian, or new super admin
+    with pytest.raises(ExitRefused, match="钱新 has not set a password yet"):
+        name(super_admin, new_admin, custodian=invited)
+    with pytest.raises(ExitRefused, match="钱新 has not set a password yet"):
+        name(super_admin, invited)
+    # then nothing moved: the role stays with someone who can sign in
+    assert the_super_admins(enterprise) == [super_admin]
+    assert not SuperAdminHandover.objects.exists()

@@ -1,8 +1,9 @@
 """Random walks through every door that can move the super admin role or cut a login (hypothesis,
 stateful): no 权限真空期, by construction (H-3).
 
-Four people of one enterprise — 王总 the super admin, 备用 the backup admin (a plain member with the
-flag, seeded in the data), 新人 a member and 管理 an admin — and HR and IT. Under each handover
+Five people of one enterprise — 王总 the super admin, 备用 the backup admin (a plain member with the
+flag, seeded in the data), 新人 a member, 管理 an admin, and 受邀 a member just imported whose
+invitation is still open (no password yet) — and HR and IT. Under each handover
 policy (grace, immediate, custody: one per walk), in any order: exits of any of them opened
 (voluntary, passive, from the HR system), submitted, approved, removed, completed with everything
 signed off, undone, cancelled; handovers requested (to anyone, with any custodian), confirmed with
@@ -10,7 +11,7 @@ both factors, withdrawn; accounts frozen and unfrozen; a new account reported st
 emergency page; backup admins designated, accepted, withdrawn; time passing and the emergency
 windows' job. Every door either does what it does or is refused (ExitRefused, or the directory's
 DirectoryError for complete and undo) — nothing else escapes — and after every step the enterprise
-has exactly one active super admin whose login works.
+has exactly one active super admin whose login works: active, with its password set.
 
 Each walk runs in its own savepoint (rolled back at teardown) under a clock that only the rules
 move. How many walks: the Hypothesis profile (tests/conftest.py).
@@ -49,7 +50,7 @@ from offboarding.models import AccountFreeze, BackupAdminDesignation, Exit, Supe
 from tests import factories
 from tests.offboarding.test_super_admin_handover import code_for
 
-PEOPLE = ("王总", "备用", "新人", "管理")
+PEOPLE = ("王总", "备用", "新人", "管理", "受邀")
 REFUSALS = (ExitRefused, DirectoryError)
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -86,7 +87,11 @@ class SuperAdminMachine(RuleBasedStateMachine):
                 name="管理",
                 role=MemberRole.ADMIN,
             ),
+            "受邀": make(enterprise=self.enterprise, department=department, name="受邀"),
         }
+        invited = self.people["受邀"].user
+        invited.set_unusable_password()
+        invited.save(update_fields=["password"])
         self.hr = factories.StaffFactory(enterprise=self.enterprise, role=StaffRole.HR)
         self.it = factories.StaffFactory(enterprise=self.enterprise, role=StaffRole.IT)
 
@@ -331,10 +336,13 @@ class SuperAdminMachine(RuleBasedStateMachine):
         working = [
             member
             for member in super_admins
-            if member.status == MemberStatus.ACTIVE and member.user.is_active
+            if member.status == MemberStatus.ACTIVE
+            and member.user.is_active
+            and member.user.has_usable_password()
         ]
         assert len(working) == 1, [
-            (member.name, member.status, member.user.is_active) for member in super_admins
+            (member.name, member.status, member.user.is_active, member.user.has_usable_password())
+            for member in super_admins
         ]
         assert len([m for m in super_admins if m.status == MemberStatus.ACTIVE]) == 1
 
