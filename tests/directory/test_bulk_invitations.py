@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from compliance.models import AuditEvent
 from directory import invitations, tasks
-from directory.choices import InvitationOutcome
+from directory.choices import InvitationOutcome, StaffRole
 from directory.models import Invitation, JobChunk, Member
 from directory.services import member_username
 from offboarding import tasks as offboarding_tasks
@@ -290,6 +290,32 @@ def test_hr_of_one_enterprise_selecting_members_of_another_invites_none_of_them(
     assert sorted(pk for args in queued for pk in args[3]) == sorted(m.pk for m in ours)
     assert not Invitation.objects.filter(member__in=theirs).exists()
     assert not any("other.example.cn" in message.to[0] for message in outbox.outbox)
+
+
+def test_select_all_by_hr_of_one_enterprise_and_it_of_another_invites_only_the_first(
+    hr_client, hr_user, enterprise, queued, django_capture_on_commit_callbacks
+):
+    ours = members_of(enterprise, MANY)
+    other = factories.EnterpriseFactory(code="other")
+    factories.GrantFactory(user=hr_user, enterprise=other, role=StaffRole.IT)
+    theirs = members_of(other, 3, start=500)
+    listed = hr_client.get(CHANGELIST)
+    assert {m.enterprise_id for m in listed.context["cl"].result_list} == {enterprise.pk, other.pk}
+
+    response = invite_selected(
+        hr_client,
+        django_capture_on_commit_callbacks,
+        {"select_across": "1", "index": "0", "_selected_action": [theirs[0].pk]},
+    )
+    run(queued)
+
+    assert messages_of(response)[0].startswith(f"{MANY} invitations are being sent")
+    assert sorted(message.to[0] for message in outbox.outbox) == sorted(
+        member.user.email for member in ours
+    )
+    assert not Invitation.objects.filter(member__in=theirs).exists()
+    event = AuditEvent.objects.get(action="member_invitations_queued")
+    assert event.enterprise_id == enterprise.pk
 
 
 def test_a_chunk_naming_members_of_another_enterprise_mails_none_of_them(
