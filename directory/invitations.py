@@ -27,12 +27,13 @@ on the page. A larger one — thousands after an import, every member of an ente
 change members, its member ids read by one query, split in chunks of CHUNK_SIZE, each chunk a
 Celery task (`directory.invite_members`) queued once the transaction commits; one audit event per
 enterprise ("member_invitations_queued"). The worker (`invite_chunk`) calls `invite` for each
-member of its chunk through one mail connection, skipping members with an invitation (sent or not)
-since the batch was queued: a chunk delivered twice mails no one twice. Each chunk is a `JobChunk` row (done at most
-once, with its counts); when the last chunk of a batch is done, its head row (the batch) is
-finished with the totals and `batch_finished` is sent: the exit app notifies the actor
-("Invitations: N sent, M not sent", offboarding/notifications.py). Meanwhile the members list's
-login filter ("Invited, no password yet", "Last mail not sent") shows how each went.
+member of its chunk through one mail connection, skipping members with an invitation (sent or
+not) since the batch was queued: a chunk delivered twice mails no one twice. Each chunk is a
+`JobChunk` row (done at most once, with its counts); when the last chunk of a batch is done, its
+head row (the batch) is finished with the totals and `batch_finished` is sent: the exit app
+notifies the actor ("Invitations: N sent, M not sent", offboarding/notifications.py). Meanwhile
+the members list's login filter ("Invited, no password yet", "Last mail not sent") shows how each
+went.
 """
 
 import logging
@@ -271,9 +272,9 @@ def queue_invitations(members, *, actor, site_url: str, chunk_size: int | None =
     Members of an enterprise where `actor` may not change members are left out (the tenant wall;
     None is the system). The ids are read by one query, never the members themselves, so a
     selection of a whole enterprise ("select all") costs one list of ids. Per enterprise: one
-    batch (a head `JobChunk` and one per chunk of `chunk_size` ids, CHUNK_SIZE unless given) and one audit event
-    ("member_invitations_queued"), in one transaction; the chunks' tasks are queued once it
-    commits. Nothing is mailed here: see `invite_chunk`."""
+    batch (a head `JobChunk` and one per chunk of `chunk_size` ids, CHUNK_SIZE unless given) and
+    one audit event ("member_invitations_queued"), in one transaction; the chunks' tasks are
+    queued once it commits. Nothing is mailed here: see `invite_chunk`."""
     queued_at = timezone.now()
     chunk_size = chunk_size or CHUNK_SIZE
     enterprises = {
@@ -298,6 +299,7 @@ def queue_invitations(members, *, actor, site_url: str, chunk_size: int | None =
                 continue
             batch = f"{enterprise_id}:{uuid.uuid4().hex}"
             chunks = [ids[at : at + chunk_size] for at in range(0, len(ids), chunk_size)]
+            audit_trail().lock(enterprise_id)
             JobChunk.objects.bulk_create(
                 [
                     JobChunk(
@@ -323,7 +325,6 @@ def queue_invitations(members, *, actor, site_url: str, chunk_size: int | None =
                     ),
                 ]
             )
-            audit_trail().lock(enterprise_id)
             audit_trail().record(
                 enterprise_id,
                 actor=actor,
@@ -382,10 +383,10 @@ def invite_chunk(
     skipped: a chunk delivered twice mails no one twice and records no failure twice, and a
     member invited meanwhile from their page is not mailed again (one not sent is invited again
     from the members list's "Last mail not sent"). `invite` itself refuses a member who has set a
-    password or is not active, or one the actor may no longer change. The
-    counts are read back from the Invitation rows, so a chunk run again after a worker was killed
-    half way still counts what the first run sent. The chunk is then marked done (`JobChunk`,
-    once) and, when it was the batch's last, the batch is finished (`finish_batch`)."""
+    password or is not active, or one the actor may no longer change. The counts are read back
+    from the Invitation rows, so a chunk run again after a worker was killed half way still
+    counts what the first run sent. The chunk is then marked done (`JobChunk`, once) and, when it
+    was the batch's last, the batch is finished (`finish_batch`)."""
     actor = None
     if actor_id is not None:
         actor = get_user_model().objects.filter(pk=actor_id).first()
