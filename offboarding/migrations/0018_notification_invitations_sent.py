@@ -7,15 +7,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('offboarding', '0017_notification_subject_trigram_index'),
+        ("offboarding", "0017_notification_subject_trigram_index"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notification',
-            name='event',
-            field=models.CharField(choices=[('step_waiting', 'An approval step waits for you'), ('exit_approved', 'Your exit was approved'), ('exit_rejected', 'Your exit was rejected'), ('exit_completed', 'Your exit was completed'), ('resources_arrived', 'Resources handed over to you'), ('inheritance_refused', 'A customer declined the handover'), ('inheritance_full', 'A successor could not take every contact'), ('handover_named', 'You are named the new super admin'), ('grace_closing', 'Your emergency window closes soon'), ('erasure_received', 'An erasure request was received'), ('erasure_due', 'An erasure request is due soon'), ('invitations_sent', 'Invitations you asked for were sent')], max_length=32, verbose_name='event'),
+            model_name="notification",
+            name="event",
+            field=models.CharField(
+                choices=[
+                    ("step_waiting", "An approval step waits for you"),
+                    ("exit_approved", "Your exit was approved"),
+                    ("exit_rejected", "Your exit was rejected"),
+                    ("exit_completed", "Your exit was completed"),
+                    ("resources_arrived", "Resources handed over to you"),
+                    ("inheritance_refused", "A customer declined the handover"),
+                    ("inheritance_full", "A successor could not take every contact"),
+                    ("handover_named", "You are named the new super admin"),
+                    ("grace_closing", "Your emergency window closes soon"),
+                    ("erasure_received", "An erasure request was received"),
+                    ("erasure_due", "An erasure request is due soon"),
+                    ("invitations_sent", "Invitations you asked for were sent"),
+                ],
+                max_length=32,
+                verbose_name="event",
+            ),
         ),
     ]
