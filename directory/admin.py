@@ -893,10 +893,38 @@ class MemberAdmin(DirectoryImportMixin, EnterpriseScopedAdmin):
     @admin.action(description=_("Invite selected members"), permissions=["change"])
     def invite_selected(self, request, queryset):
         # The selection is cut to the enterprises where the user may change members (the
-        # wall's get_action); each member gets their own mail, and the page says who did not.
-        result = invitations.invite_many(
-            queryset, actor=request.user, site_url=request.build_absolute_uri("/")
-        )
+        # wall's get_action). Up to IN_REQUEST members are invited now, and the page says who
+        # was not and why; a larger selection is queued for the workers (one query of ids,
+        # whatever its size), and the page says where to see how each went.
+        site_url = request.build_absolute_uri("/")
+        first = list(queryset.order_by().values_list("pk", flat=True)[: invitations.IN_REQUEST + 1])
+        if len(first) > invitations.IN_REQUEST:
+            queued = invitations.queue_invitations(queryset, actor=request.user, site_url=site_url)
+            changelist = reverse("admin:directory_member_changelist")
+            messages.success(
+                request,
+                format_html(
+                    "{} {} {}",
+                    ngettext(
+                        "%(count)d invitation is being sent in the background.",
+                        "%(count)d invitations are being sent in the background.",
+                        queued,
+                    )
+                    % {"count": queued},
+                    format_html(
+                        gettext(
+                            "See how each went in the members list: "
+                            '<a href="{}">Invited, no password yet</a> and '
+                            '<a href="{}">Last mail not sent</a>.'
+                        ),
+                        f"{changelist}?login=invited",
+                        f"{changelist}?login=not_sent",
+                    ),
+                    gettext("You will get an e-mail when they are all sent."),
+                ),
+            )
+            return
+        result = invitations.invite_many(queryset, actor=request.user, site_url=site_url)
         if result.sent:
             messages.success(
                 request,

@@ -108,8 +108,9 @@ JOB_LABELS = {
     "compliance.enforce_retention_chunk": _("Apply retention policies (a chunk)"),
     "directory.mark_pending_dissolution": _("Mark departments pending dissolution"),
     "offboarding.send_reminders": _("Send reminders and lost notifications"),
-    # Not scheduled: queued by the doors; its runs are its failures (directory.jobs).
+    # Not scheduled: queued by the doors; their runs are their failures (directory.jobs).
     "offboarding.send_notification": _("Send a notification"),
+    "directory.invite_members": _("Send invitations (a chunk)"),
 }
 
 # What a job's counts count (directory.jobs.Run.count), by the key the job writes.

@@ -8,7 +8,8 @@
         messages.error(request, _("Not sent: %(reason)s") % {"reason": not_sent.reason})
 
 `send` renders `<template>_subject.txt` and `<template>_body.txt` in the recipient's language
-(their enterprise's `language`; Simplified Chinese for anyone else), sends, and either returns
+(`language_of`: a member's enterprise's `language`; a staff user's, the language of the
+enterprises granted to them; Simplified Chinese otherwise), sends, and either returns
 (the mail server took it) or raises MailNotSent with the reason, in the language of whoever is
 asking (the active one), after logging it. It never answers "sent" for a mail that was not: no
 address, mail turned off (the dummy backend), a server that refuses or does not answer
@@ -43,10 +44,21 @@ class MailNotSent(Exception):
 
 
 def language_of(user) -> str:
-    """The language mail to `user` is written in: their enterprise's, for a member; Simplified
-    Chinese otherwise."""
+    """The language mail to `user` is written in: their enterprise's, for a member; for a staff
+    user, the language of the enterprises granted to them (as their notifications are), or
+    Simplified Chinese when they are granted none or several that differ; Simplified Chinese
+    for anyone else."""
     member = getattr(user, "member", None)  # None for a staff login (no member row)
-    return getattr(getattr(member, "enterprise", None), "language", None) or DEFAULT_LANGUAGE
+    language = getattr(getattr(member, "enterprise", None), "language", None)
+    if language:
+        return language
+    if member is None and getattr(user, "is_staff", False) and user.pk is not None:
+        granted = set(
+            user.enterprise_accesses.values_list("enterprise__language", flat=True).distinct()
+        )
+        if len(granted) == 1:
+            return granted.pop() or DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE
 
 
 def describe(error: Exception) -> str:

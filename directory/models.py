@@ -741,8 +741,9 @@ class JobLease(models.Model):
 
 
 class JobChunk(models.Model):
-    """One chunk of a chunked job (a range of ids of one enterprise), done at most once: a chunk
-    task delivered twice finds it done and does nothing."""
+    """One chunk of a chunked job (a range of ids of one enterprise; a part of a batch of
+    invitations, whose head row is the batch itself), done at most once: a chunk task delivered
+    twice finds it done and does nothing."""
 
     job = models.CharField(_("job"), max_length=64)
     # The chunk's name, unique within its job and night: e.g. "2026-11-29:12:1-5000".

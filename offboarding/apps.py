@@ -62,4 +62,12 @@ class OffboardingConfig(AppConfig):
     }
 
     def ready(self):
+        from directory.invitations import batch_finished
+
         from . import middleware  # noqa: F401  (connect the emergency window's login receiver)
+        from .notifications import invitations_finished
+
+        # The staff user who queued a batch of invitations is told how it went.
+        batch_finished.connect(
+            invitations_finished, weak=False, dispatch_uid="offboarding.invitations_finished"
+        )

@@ -271,6 +271,7 @@ class NotificationEvent(models.TextChoices):
     GRACE_CLOSING = "grace_closing", _("Your emergency window closes soon")
     ERASURE_RECEIVED = "erasure_received", _("An erasure request was received")
     ERASURE_DUE = "erasure_due", _("An erasure request is due soon")
+    INVITATIONS_SENT = "invitations_sent", _("Invitations you asked for were sent")
 
 
 class NotificationChannel(models.TextChoices):

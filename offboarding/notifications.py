@@ -15,6 +15,10 @@ Who is told what (one function per event; each door calls one of them, in its tr
   job), by e-mail, linking to /me/emergency/.
 - erasure_received, erasure_due (due within 3 days, the reminder job): every compliance user of
   the enterprise, by e-mail, linking to the request's admin page.
+- invitations_sent: the staff user who queued a batch of invitations (the member admin's "Invite
+  selected members" on a large selection), by e-mail once its last chunk is done, with how many
+  were sent and not sent, linking to the members list's "Last mail not sent" filter
+  (directory/invitations.py sends `batch_finished`; offboarding/apps.py connects it here).
 
 Personal events go to the person by e-mail only. Team events — a step waiting for HR, a handover
 that needs HR — also go to the enterprise's IM group robots (WeCom, DingTalk, Feishu group robots
@@ -56,8 +60,9 @@ from django.utils.translation import gettext_lazy
 from compliance import audit, crypto
 from directory import mail
 from directory.choices import MemberStatus, StaffRole
+from directory.invitations import JOB as INVITATIONS_JOB
 from directory.jobs import job_run
-from directory.models import Enterprise, Member
+from directory.models import Enterprise, JobChunk, Member
 
 from . import rules
 from .choices import (
@@ -161,6 +166,15 @@ MESSAGES = {
         gettext_lazy("An erasure request of %(member)s is due on %(due)s"),
         gettext_lazy(
             "The erasure request of %(member)s is still open; it must be carried out by %(due)s."
+        ),
+    ),
+    NotificationEvent.INVITATIONS_SENT: (
+        gettext_lazy("Invitations: %(sent)s sent, %(not_sent)s not sent"),
+        gettext_lazy(
+            "The invitations you asked for to members of %(enterprise)s are done: %(sent)s sent, "
+            "%(not_sent)s not sent, %(skipped)s left out (a password already set, not active, or "
+            "invited meanwhile). The members list shows each member's: filter Login by “Last mail "
+            "not sent” (with the reason on the member's page) or “Invited, no password yet”."
         ),
     ),
 }
@@ -367,6 +381,43 @@ def erasure_waiting(erasure_request, *, reminder: bool = False) -> list[Notifica
         context={"member": member.name, "due": erasure_request.due_on.isoformat()},
         about=("erasure_request", erasure_request.pk),
         path=reverse("admin:compliance_erasurerequest_change", args=[erasure_request.pk]),
+    )
+
+
+def invitations_finished(
+    sender=None,
+    *,
+    enterprise_id: int,
+    actor_id: int | None,
+    batch: str,
+    sent: int,
+    not_sent: int,
+    skipped: int,
+    **kwargs,
+) -> list[Notification]:
+    """The last chunk of a batch of invitations is done (`directory.invitations.batch_finished`,
+    in the transaction that finishes it): the staff user who queued it is told the outcome. A
+    batch the system queued, or whose actor's login is gone or closed, tells no one."""
+    if actor_id is None:
+        return []
+    actor = get_user_model().objects.filter(pk=actor_id, is_active=True).first()
+    if actor is None:
+        return []
+    enterprise = Enterprise.objects.get(pk=enterprise_id)
+    head = JobChunk.objects.filter(job=INVITATIONS_JOB, key=batch).values_list("pk", flat=True)
+    changelist = reverse("admin:directory_member_changelist")
+    return _queue(
+        enterprise,
+        NotificationEvent.INVITATIONS_SENT,
+        people=[(actor, None)],
+        context={
+            "enterprise": enterprise.name,
+            "sent": sent,
+            "not_sent": not_sent,
+            "skipped": skipped,
+        },
+        about=("invitation_batch", head.first()),
+        path=f"{changelist}?login={'not_sent' if not_sent else 'invited'}",
     )
 
 

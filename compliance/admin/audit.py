@@ -100,6 +100,7 @@ ACTIONS = {
     # Logins (directory/invitations.py)
     "member_invited": gettext_lazy("Member invited"),
     "member_reset_link_sent": gettext_lazy("Password reset link sent to member"),
+    "member_invitations_queued": gettext_lazy("Invitations queued for members"),
     # Sign-in through a provider (directory/social.py)
     "social_login_linked": gettext_lazy("Sign-in through a provider linked to member"),
     # HR sync (J-5)

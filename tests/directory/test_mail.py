@@ -13,8 +13,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.core import mail as outbox
 from django.core.management import call_command
+from django.urls import reverse
 
 from directory import mail
+from directory.choices import StaffRole
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -144,6 +146,36 @@ def test_a_member_gets_mail_in_their_enterprises_language(enterprise):
 
     assert mail.language_of(member.user) == "en"
     assert mail.language_of(factories.StaffUserFactory()) == "zh-hans"
+
+
+def test_a_staff_user_gets_mail_in_the_language_of_the_enterprises_granted_to_them():
+    english = factories.EnterpriseFactory(language="en")
+    hr = factories.StaffFactory(enterprise=english, role=StaffRole.HR)
+    assert mail.language_of(hr) == "en"
+
+    # granted another enterprise of the same language, as IT: still English
+    factories.GrantFactory(
+        user=hr, enterprise=factories.EnterpriseFactory(language="en"), role=StaffRole.IT
+    )
+    assert mail.language_of(hr) == "en"
+
+    # granted one in Chinese as well: the languages differ, the default
+    factories.GrantFactory(
+        user=hr, enterprise=factories.EnterpriseFactory(language="zh-hans"), role=StaffRole.HR
+    )
+    assert mail.language_of(hr) == "zh-hans"
+
+
+def test_a_staff_users_password_reset_mail_is_in_their_enterprises_language(client):
+    hr = factories.StaffFactory(
+        enterprise=factories.EnterpriseFactory(language="en"), email="hr@example.cn"
+    )
+
+    client.post(reverse("password_reset"), {"email": "hr@example.cn"})
+
+    (sent,) = outbox.outbox
+    assert sent.to == [hr.email]
+    assert sent.subject == "Set a new Exitdesk password"
 
 
 @pytest.mark.parametrize(
