@@ -150,6 +150,9 @@ class DirectoryTrail:
     def record(self, enterprise_id: int, *, actor, **event) -> None:
         record(enterprise_id, actor=actor, **event)
 
+    def record_many(self, enterprise_id: int, events: list[dict], *, actor) -> None:
+        record_many(enterprise_id, [Event(**event) for event in events], actor=actor)
+
 
 def current_key_id() -> str:
     """The id of the key new events are hashed with: the first of EXITDESK_AUDIT_KEYS."""
