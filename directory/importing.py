@@ -1353,8 +1353,20 @@ class _Plan:
                 default_user=actor,
                 default_change_reason=CHANGE_REASON,
             )
+        # Written only while still unclaimed: a login claimed since the check (a password set
+        # meanwhile) fails the import, nothing written, rather than losing its address.
+        unclaimed = User.objects.filter(
+            password__startswith=UNUSABLE_PASSWORD_PREFIX, is_staff=False, is_superuser=False
+        )
+        if apps.is_installed("allauth.socialaccount"):
+            from allauth.socialaccount.models import SocialAccount
+
+            unclaimed = unclaimed.filter(~Exists(SocialAccount.objects.filter(user=OuterRef("pk"))))
         for batch in _batches(changed_users):
-            User.objects.bulk_update(batch, ["email"])
+            if unclaimed.bulk_update(batch, ["email"]) != len(batch):
+                raise FileRefused(
+                    _("The directory changed while importing; nothing was imported. Try again.")
+                )
         written["members_updated"] = len(
             set(changes_by_pk) | {change["member_id"] for change in email_changes}
         )

@@ -308,3 +308,24 @@ def test_the_queries_do_not_grow_with_the_addresses_changed_or_kept(enterprise, 
         ]
     assert statements[120] == statements[300]
     assert AuditEvent.objects.filter(action="member_email_changed").count() == 210
+
+
+def test_a_login_claimed_between_the_check_and_the_write_keeps_its_address(
+    enterprise, hr_user, stored, monkeypatch
+):
+    # given a member who sets their password once the import has checked the file
+    member = stored["unclaimed"]
+    check_emails = importing._Plan.check_emails
+
+    def then_the_member_sets_a_password(plan):
+        check_emails(plan)
+        member.user.set_password("set-meanwhile-77")
+        member.user.save()
+
+    monkeypatch.setattr(importing._Plan, "check_emails", then_the_member_sets_a_password)
+    data = csv_bytes([["employee_number", "name", "email"], ["E005", "刘洋", "hr@example.com"]])
+    # then the import is refused, nothing written
+    with pytest.raises(importing.FileRefused, match="The directory changed while importing"):
+        importing.apply(enterprise, importing.read_tables(data, "csv"), actor=hr_user)
+    assert emails_of(enterprise)["E005"] == "liu.yang@old.cn"
+    assert not AuditEvent.objects.filter(enterprise=enterprise).exists()
