@@ -78,3 +78,29 @@ def test_the_import_says_it_is_working_once_the_file_is_sent(
     expect(page.locator("input[type=submit]")).to_be_disabled()
     shoot(page, "directory-import-04-checking")
     assert not Department.objects.exists()
+
+
+def test_the_preview_lists_the_addresses_it_keeps(admin_login, live_server, hr_user, tmp_path):
+    boss = factories.SuperAdminFactory(
+        enterprise=hr_user.enterprise_accesses.get().enterprise,
+        employee_number="E001",
+        name="王总",
+        user__email="boss@corp.cn",
+    )
+    upload = tmp_path / "成员.csv"
+    upload.write_bytes(f"employee_number,name,email\nE001,王总,{hr_user.email}\n".encode())
+    page = admin_login(hr_user.username, factories.PASSWORD)
+    page.goto(f"{live_server.url}/admin/directory/member/import/")
+    page.locator("input[type=file]").set_input_files(str(upload))
+    formats = page.locator("select[name=format]")
+    if formats.count():
+        formats.select_option(label="csv")
+    page.locator("input[type=submit]").click()
+
+    notices = page.locator("#directory-import-notices")
+    expect(notices).to_contain_text("E001 王总: e-mail kept (boss@corp.cn): the member is")
+    shoot(page, "directory-import-05-kept")
+    page.locator("input[name=confirm]").click()
+    expect(page.locator(".messagelist")).to_contain_text("Line 2: E001 王总: e-mail kept")
+    boss.user.refresh_from_db()
+    assert boss.user.email == "boss@corp.cn"
