@@ -55,7 +55,7 @@ from django.core.signals import setting_changed
 from django.db import connection, connections, transaction
 from django.dispatch import receiver
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from directory.choices import ErasureMode
 from directory.services import DirectoryError
@@ -155,6 +155,9 @@ class DirectoryTrail:
 
     def record(self, enterprise_id: int, *, actor, **event) -> None:
         record(enterprise_id, actor=actor, **event)
+
+    def record_many(self, enterprise_id: int, events: list[dict], *, actor) -> None:
+        record_many(enterprise_id, [Event(**event) for event in events], actor=actor)
 
 
 def current_key_id() -> str:
@@ -326,7 +329,7 @@ def lock_doors(enterprise_id: int, *, shared: bool = False) -> None:
 
 _HEAD_TABLE = AuditChainHead._meta.db_table
 _EVENT_TABLE = AuditEvent._meta.db_table
-_HEAD_LOST = _lazy(
+_HEAD_LOST = gettext_lazy(
     "The enterprise's audit trail has lost its chain head, so nothing more can be "
     "recorded and nothing was changed. Ask the operator to run verify_audit and "
     "restore the head from a backup."

@@ -6,6 +6,11 @@ members, through django-import-export's two steps, the rules in directory/import
   button is offered while a row is bad; the file is then removed at once.
 - The confirm: `importing.apply`, which checks the whole file again and writes all of it in one
   transaction, or nothing.
+- Notices (stored members' e-mail addresses kept, see importing.check_emails): listed by sheet and
+  line under the preview's counts, and repeated in the messages after the confirm.
+- While a file is checked or imported (synchronously: a large one takes a while), the form's
+  submit button is disabled and a status with an indeterminate progress bar says so
+  (static/directory/import_progress.js; no inline script under the Content-Security-Policy).
 - The tenant wall: the import's views are ours to guard (django-import-export lets every staff
   user import by default). Only a user who may add and change members and departments in some
   enterprise (HR) may open them; the rows go into the enterprise they choose among those, checked
@@ -23,7 +28,7 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from import_export import resources
 from import_export.admin import ImportMixin
 from import_export.formats import base_formats
@@ -38,6 +43,8 @@ from .tenancy import grants_for, roles_with_permission
 # The files this session previewed, which its confirm may import (a list in the session).
 # How many rows of each list the preview shows (the counts are always whole).
 PREVIEW_ROWS = 200
+# How many of the import's notices (e-mail addresses kept) the message after the confirm repeats.
+MESSAGE_NOTICES = 20
 
 
 class UploadedFile:
@@ -294,9 +301,35 @@ class DirectoryImportMixin(PreviewedImportMixin, ImportMixin):
                 "resources_updated": written.get("resources_updated", 0),
             },
         )
+        noticed = result.directory_summary.noticed
+        for line in notice_lines(noticed[:MESSAGE_NOTICES]):
+            messages.warning(request, line)
+        if len(noticed) > MESSAGE_NOTICES:
+            messages.warning(
+                request,
+                ngettext(
+                    "And %(count)d more e-mail address kept, as the preview listed.",
+                    "And %(count)d more e-mail addresses kept, as the preview listed.",
+                    len(noticed) - MESSAGE_NOTICES,
+                )
+                % {"count": len(noticed) - MESSAGE_NOTICES},
+            )
 
     def import_url(self) -> str:
         return reverse("admin:directory_member_import")
+
+
+def notice_lines(rows) -> list[str]:
+    """Each notice of `rows` as one line of text, by its sheet and line."""
+    lines = []
+    for row in rows:
+        for notice in row.notices:
+            if row.sheet:
+                where = _("Sheet %(sheet)s, line %(line)d") % {"sheet": row.sheet, "line": row.line}
+            else:
+                where = _("Line %(line)d") % {"line": row.line}
+            lines.append(f"{where}: {notice}")
+    return lines
 
 
 def _summary_context(result) -> dict:
@@ -325,7 +358,10 @@ def _summary_context(result) -> dict:
         )
     invalid = summary.invalid
     shown = [row for row in summary.rows if row.status in (importing.NEW, importing.CHANGED)]
+    noticed = summary.noticed
     return {
+        "import_notice_rows": noticed[:PREVIEW_ROWS],
+        "import_notice_more": max(0, len(noticed) - PREVIEW_ROWS),
         "import_kinds": kinds,
         "import_invalid_rows": invalid[:PREVIEW_ROWS],
         "import_invalid_more": max(0, len(invalid) - PREVIEW_ROWS),

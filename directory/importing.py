@@ -37,8 +37,15 @@ Rules kept:
 - Logins: a new member's login is `login@code` (directory.services.member_username), `login`
   being the file's login column or else the employee number, lowercased; it has no usable
   password until the member sets one through an invitation. A stored member's login is kept.
+- E-mail addresses: a member's password links (invitation, reset link) go to their login's
+  address, so whoever sets it could set the password. A stored member's address is changed only
+  when their login is unclaimed and unprivileged; for a login with a password set or a linked
+  sign-in account, or the super admin, the backup admin, an admin or a staff login, the address is
+  kept and the row carries a notice saying why (`RowOutcome.notices`; the row is not an error).
 - Audit (C-7): one "directory_imported" event per import with what it did, including each stored
-  member whose data region changed (before and after), written in the same transaction.
+  member whose data region changed (before and after), and one "member_email_changed" event per
+  member whose address changed (the addresses sealed as personal data), written in the same
+  transaction.
 """
 
 import csv
@@ -48,12 +55,14 @@ import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Case, Exists, OuterRef, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -173,6 +182,8 @@ class RowOutcome:
     status: str = UNCHANGED
     errors: list[str] = field(default_factory=list)
     username: str = ""  # a new member's login, as stored
+    # What the import leaves as it is although the file says otherwise, and why (not an error).
+    notices: list[str] = field(default_factory=list)
 
     def refuse(self, message: str) -> None:
         self.errors.append(message)
@@ -188,6 +199,11 @@ class Summary:
     @property
     def invalid(self) -> list[RowOutcome]:
         return [row for row in self.rows if row.errors]
+
+    @property
+    def noticed(self) -> list[RowOutcome]:
+        """The rows with notices: what the import keeps although the file says otherwise."""
+        return [row for row in self.rows if row.notices]
 
     def counts(self, kind: str) -> Counter:
         return Counter(row.status for row in self.rows if row.kind == kind)
@@ -382,6 +398,7 @@ class _Plan:
                 "role",
                 "status",
                 "data_region",
+                "is_backup_admin",
                 "user_id",
                 "user__email",
             )
@@ -922,6 +939,7 @@ class _Plan:
                         logins[username] = outcome
                         outcome.username = username
         self.check_super_admins(super_admin_lines)
+        self.check_emails()
         # The logins new members need, taken by anyone already: one query per batch.
         wanted = list(logins)
         taken = set()
@@ -960,6 +978,77 @@ class _Plan:
                     )
                     % {"lines": lines}
                 )
+
+    def check_emails(self) -> None:
+        """A stored member's e-mail address the file changes. Their password links (an
+        invitation, a reset link HR sends) go to that address: whoever sets it can set the
+        password. So it is kept, with a notice saying why, when the login is claimed (a password
+        set, a linked sign-in account) or privileged (the super admin, the backup admin, an
+        admin, a staff login); otherwise it is changed (`email_changes`, audited at the write).
+        One query per batch of such members, none when the file changes no address."""
+        self.email_changes: dict[str, str] = {}  # employee number → the file's address
+        wanted: dict[int, str] = {}  # login id → employee number
+        for number, outcome in self.member_rows.items():
+            pk = self.db_member_by_number.get(number)
+            email = outcome.values.get("email", "")
+            if pk is None or outcome.errors or not email:
+                continue
+            if email != self.db_members[pk]["user__email"]:
+                wanted[self.db_members[pk]["user_id"]] = number
+        if not wanted:
+            return
+        User = get_user_model()
+        claimed = {
+            "password_set": Case(
+                When(password__startswith=UNUSABLE_PASSWORD_PREFIX, then=Value(False)),
+                default=Value(True),
+                output_field=models.BooleanField(),
+            )
+        }
+        if apps.is_installed("allauth.socialaccount"):
+            from allauth.socialaccount.models import SocialAccount
+
+            claimed["linked"] = Exists(SocialAccount.objects.filter(user=OuterRef("pk")))
+        logins = {}
+        for batch in _batches(wanted):
+            for row in (
+                User.objects.filter(pk__in=batch)
+                .annotate(**claimed)
+                .values("pk", "is_staff", "is_superuser", *claimed)
+            ):
+                logins[row["pk"]] = row
+        for user_id, number in wanted.items():
+            existing = self.db_members[self.db_member_by_number[number]]
+            login = logins.get(user_id, {})
+            reasons = []
+            if existing["role"] == MemberRole.SUPER_ADMIN:
+                reasons.append(_("the member is the super admin"))
+            elif existing["role"] == MemberRole.ADMIN:
+                reasons.append(_("the member is an admin"))
+            if existing["is_backup_admin"]:
+                reasons.append(_("the member is the backup admin"))
+            if login.get("is_staff") or login.get("is_superuser"):
+                reasons.append(_("their login is a staff login"))
+            if login.get("password_set", True):
+                reasons.append(_("the member has set a password"))
+            if login.get("linked"):
+                reasons.append(_("the member signs in with a linked account"))
+            if not reasons:
+                self.email_changes[number] = self.member_rows[number].values["email"]
+                continue
+            self.member_rows[number].notices.append(
+                _(
+                    "%(number)s %(name)s: e-mail kept (%(email)s): %(reasons)s, and their "
+                    "password links go only to the address they hold."
+                )
+                % {
+                    "number": number,
+                    "name": existing["name"],
+                    "email": existing["user__email"] or _("no address"),
+                    # Translators: between the reasons of a kept e-mail address.
+                    "reasons": _(", ").join(reasons),
+                }
+            )
 
     def member_node(self, number: str):
         if number in self.member_rows:
@@ -1097,8 +1186,7 @@ class _Plan:
             changed |= node != ("db", existing["department_id"])
         manager = self.member_manager.get(number)
         changed |= manager != (("db", existing["manager_id"]) if existing["manager_id"] else None)
-        email = values.get("email", "")
-        changed |= bool(email) and email != existing["user__email"]
+        changed |= number in self.email_changes
         return CHANGED if changed else UNCHANGED
 
     def department_node(self, code: str):
@@ -1219,7 +1307,7 @@ class _Plan:
                 member_pk[("file", row.employee_number)] = row.pk
         written["members_created"] = len(new_numbers)
 
-        changes_by_pk, changed_users, region_changes = {}, [], []
+        changes_by_pk, changed_users, region_changes, email_changes = {}, [], [], []
         for number, outcome in self.member_rows.items():
             if outcome.status != CHANGED:
                 continue
@@ -1241,9 +1329,13 @@ class _Plan:
                             "after": changes["data_region"],
                         }
                     )
-            email = outcome.values.get("email", "")
-            if email and email != existing["user__email"]:
+            if number in self.email_changes:
+                # Only an unclaimed login's (check_emails); each change is an audit event.
+                email = self.email_changes[number]
                 changed_users.append(User(pk=existing["user_id"], email=email))
+                email_changes.append(
+                    {"member_id": existing["pk"], "before": existing["user__email"], "after": email}
+                )
         if changes_by_pk:
             # One bulk update sets the same fields on every row: the others keep their values, and
             # each history row holds the member's whole state.
@@ -1261,9 +1353,24 @@ class _Plan:
                 default_user=actor,
                 default_change_reason=CHANGE_REASON,
             )
+        # Written only while still unclaimed: a login claimed since the check (a password set
+        # meanwhile) fails the import, nothing written, rather than losing its address.
+        unclaimed = User.objects.filter(
+            password__startswith=UNUSABLE_PASSWORD_PREFIX, is_staff=False, is_superuser=False
+        )
+        if apps.is_installed("allauth.socialaccount"):
+            from allauth.socialaccount.models import SocialAccount
+
+            unclaimed = unclaimed.filter(~Exists(SocialAccount.objects.filter(user=OuterRef("pk"))))
         for batch in _batches(changed_users):
-            User.objects.bulk_update(batch, ["email"])
-        written["members_updated"] = len(changes_by_pk)
+            if unclaimed.bulk_update(batch, ["email"]) != len(batch):
+                raise FileRefused(
+                    _("The directory changed while importing; nothing was imported. Try again.")
+                )
+        written["members_updated"] = len(
+            set(changes_by_pk) | {change["member_id"] for change in email_changes}
+        )
+        written["member_emails_changed"] = len(email_changes)
         advance(sum(1 for o in self.member_rows.values() if o.status == CHANGED))
 
         # 3. Department heads and the departments' history: new ones get their "+" row holding
@@ -1346,6 +1453,7 @@ class _Plan:
         written["resources_updated"] = sum(len(rows) for rows in changed.values())
         advance(written["resources_updated"])
         written["data_region_changes"] = region_changes
+        written["email_changes"] = email_changes
         return dict(written)
 
 
@@ -1444,14 +1552,33 @@ def apply(enterprise: Enterprise, tables: list[Table], *, actor, progress=None) 
             # For the planner, once committed: an imported directory is listed at once.
             table_stats.analyze(Department, get_user_model(), Member, *RESOURCE_KINDS.values())
             region_changes = written.pop("data_region_changes")
-            audit_trail().record(
-                enterprise.pk,
-                actor=actor,
-                action="directory_imported",
-                object_type="enterprise",
-                object_id=enterprise.pk,
-                data={**written, "member_data_region_changes": region_changes},
-            )
+            email_changes = written.pop("email_changes")
+            written["member_emails_kept"] = len(summary.noticed)
+            events = [
+                {
+                    "action": "directory_imported",
+                    "object_type": "enterprise",
+                    "object_id": enterprise.pk,
+                    "data": {**written, "member_data_region_changes": region_changes},
+                }
+            ]
+            # One event per member whose address changed, as update_member audits a data
+            # region: the addresses are personal data, sealed with the member's key.
+            events += [
+                {
+                    "action": "member_email_changed",
+                    "object_type": "member",
+                    "object_id": change["member_id"],
+                    "member_id": change["member_id"],
+                    "data": {"changed": ["email"], "reason": CHANGE_REASON},
+                    "personal": {
+                        "before": {"email": change["before"]},
+                        "after": {"email": change["after"]},
+                    },
+                }
+                for change in email_changes
+            ]
+            audit_trail().record_many(enterprise.pk, events, actor=actor)
             summary.written = written
             return summary
     except IntegrityError as error:  # a row changed by someone else between check and write

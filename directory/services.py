@@ -63,6 +63,10 @@ class AuditTrail(Protocol):
     def record(self, enterprise_id: int, *, actor, action: str, object_type: str, **event):
         """Append one event in the caller's transaction."""
 
+    def record_many(self, enterprise_id: int, events: list[dict], *, actor) -> None:
+        """Append `events` (each the keyword arguments of `record`), in order, in the caller's
+        transaction: one lock and one insert whatever their number (an import)."""
+
 
 _audit_trail: AuditTrail | None = None
 

@@ -118,6 +118,7 @@ ACTIONS = {
     "backup_admin_designation_withdrawn": gettext_lazy("Backup admin designation withdrawn"),
     "backup_admin_withdrawn": gettext_lazy("Backup admin withdrawn"),
     "directory_imported": gettext_lazy("Directory imported"),
+    "member_email_changed": gettext_lazy("Member's e-mail address changed (directory import)"),
     "member_joined": gettext_lazy("Member joined (HR system)"),
     "member_moved": gettext_lazy("Member moved (HR system)"),
 }

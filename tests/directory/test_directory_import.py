@@ -7,11 +7,13 @@ by the same file twice, and the import refused outside the enterprises granted a
 
 import io
 import re
+import tempfile
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.template.defaultfilters import filesizeformat
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -20,6 +22,7 @@ from directory import importing
 from directory.choices import MemberRole, MemberStatus, StaffRole
 from directory.models import CustomerGroup, Department, ExternalContact, Member, ThirdPartyBinding
 from tests import factories
+from tests.offboarding.test_hr_sync import previews_in_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -645,3 +648,187 @@ def test_the_command_imports_files_and_refuses_bad_ones_saying_where(enterprise,
         )
     assert f"{members} line 5: Unknown department NOPE" in err.getvalue()
     assert not Member.objects.filter(employee_number="1004").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Columns and kinds each imported, a file with every fault at once, the upload's size
+
+
+def test_members_mobile_and_data_region_are_imported_and_a_changed_region_is_audited(
+    hr_client, enterprise
+):
+    factories.DepartmentFactory(enterprise=enterprise, code="HQ")
+    header = ["employee_number", "name", "department_code", "mobile", "data_region"]
+    data = csv_bytes(
+        [header, ["1", "甲", "HQ", "+86 138-0000-0001", "hk"], ["2", "乙", "HQ", "13900000002", ""]]
+    )
+    import_file(hr_client, enterprise, data)
+    stored = dict(
+        (number, (mobile, region))
+        for number, mobile, region in Member.objects.filter(enterprise=enterprise).values_list(
+            "employee_number", "mobile", "data_region"
+        )
+    )
+    # the mobile as written, the region upper-cased, or else the enterprise's home region
+    assert stored == {
+        "1": ("+86 138-0000-0001", "HK"),
+        "2": ("13900000002", enterprise.data_region),
+    }
+    # when a later file moves member 2 to Singapore and changes their mobile
+    data = csv_bytes([header, ["2", "乙", "HQ", "13900000009", "SG"]])
+    import_file(hr_client, enterprise, data)
+    member = Member.objects.get(enterprise=enterprise, employee_number="2")
+    assert (member.mobile, member.data_region) == ("13900000009", "SG")
+    event = (
+        AuditEvent.objects.filter(enterprise=enterprise, action="directory_imported")
+        .order_by("seq")
+        .last()
+    )
+    assert event.data["members_updated"] == 1
+    assert event.data["member_data_region_changes"] == [
+        {"member_id": member.pk, "before": enterprise.data_region, "after": "SG"}
+    ]
+
+
+ALL_KINDS = [
+    [
+        "kind",
+        "owner_employee_number",
+        "name",
+        "company",
+        "phone",
+        "member_count",
+        "scopes",
+        "provider",
+        "account",
+        "in_use",
+        "subscriber_count",
+    ],
+    ["external_contact", "1003", "华为采购部", "华为", "13800000000", "", "", "", "", "", ""],
+    ["customer_group", "1002", "大客户群", "", "", "120", "", "", "", "", ""],
+    ["app_authorization", "1002", "报销助手", "", "", "", "contacts,calendar", "", "", "", ""],
+    ["third_party_binding", "1003", "销售易", "", "", "", "", "销售易 CRM", "wangwu", "", ""],
+    ["approval_template", "1001", "差旅审批", "", "", "", "", "", "", "否", ""],
+    ["shared_calendar", "1001", "管理层日程", "", "", "", "", "", "", "", "12"],
+]
+
+
+def test_every_kind_of_owned_resource_is_imported_with_its_fields(hr_client, enterprise):
+    assert {row[0] for row in ALL_KINDS[1:]} == set(importing.RESOURCE_KINDS)
+    import_file(hr_client, enterprise, xlsx_bytes({"d": DEPARTMENTS, "m": MEMBERS}),
+                name="d.xlsx", file_format=XLSX)  # fmt: skip
+    preview = upload(
+        hr_client, enterprise, xlsx_bytes({"r": ALL_KINDS}), name="r.xlsx", file_format=XLSX
+    )
+    assert preview.context["import_kinds"][0]["new"] == 6
+    confirm(hr_client, preview)
+
+    def stored(kind, *fields):
+        model = importing.RESOURCE_KINDS[kind]
+        return list(
+            model.objects.filter(enterprise=enterprise).values_list(
+                "owner__employee_number", "name", *fields
+            )
+        )
+
+    assert stored("external_contact", "company", "phone") == [
+        ("1003", "华为采购部", "华为", "13800000000")
+    ]
+    assert stored("customer_group", "member_count") == [("1002", "大客户群", 120)]
+    assert stored("app_authorization", "scopes") == [("1002", "报销助手", "contacts,calendar")]
+    assert stored("third_party_binding", "provider", "account") == [
+        ("1003", "销售易", "销售易 CRM", "wangwu")
+    ]
+    assert stored("approval_template", "in_use") == [("1001", "差旅审批", False)]
+    assert stored("shared_calendar", "subscriber_count") == [("1001", "管理层日程", 12)]
+    # each with its "+" history row
+    for model in importing.RESOURCE_KINDS.values():
+        assert [h.history_type for h in model.history.filter(enterprise=enterprise)] == ["+"]
+
+
+def test_a_file_with_every_fault_is_refused_with_each_reason_and_nothing_changes(
+    hr_client, enterprise
+):
+    # given an enterprise without a super admin yet, and a member of another enterprise
+    factories.DepartmentFactory(enterprise=enterprise, code="HQ")
+    stranger = factories.MemberFactory(employee_number="9001")
+    before = directory_of(enterprise)
+    # a workbook with a cycle in the department tree, a manager in another enterprise, two
+    # super admins and a duplicate employee number
+    departments = [["code", "name", "parent_code"], ["A", "甲", "B"], ["B", "乙", "A"]]
+    members = [
+        ["employee_number", "name", "department_code", "manager_employee_number", "role"],
+        ["2001", "甲一", "HQ", stranger.employee_number, "member"],
+        ["2002", "甲二", "HQ", "", "super_admin"],
+        ["2003", "甲三", "HQ", "", "super_admin"],
+        ["2001", "甲四", "HQ", "", "member"],
+    ]
+    data = xlsx_bytes({"departments": departments, "members": members})
+    preview = upload(hr_client, enterprise, data, name="bad.xlsx", file_format=XLSX)
+    rows = {(row.sheet, row.line): row.errors for row in preview.context["import_invalid_rows"]}
+    two = "Two or more super admins in the file (lines 3, 4): an enterprise has exactly one."
+    assert rows == {
+        ("departments", 2): ["The department tree would have a cycle: A → B → A."],
+        ("departments", 3): ["The department tree would have a cycle: B → A → B."],
+        ("members", 2): ["The manager 9001 is not a member of this enterprise nor in this file."],
+        ("members", 3): [two],
+        ("members", 4): [two],
+        ("members", 5): ["The employee number 2001 is on line 2 already."],
+    }
+    page = preview.content.decode()
+    assert "Some rows have errors: nothing was imported" in page
+    assert "The department tree would have a cycle: A → B → A." in page
+    assert preview.context.get("confirm_form") is None
+    # and the fifth fault, a file neither UTF-8 nor GBK, is refused saying so
+    wrong = upload(hr_client, enterprise, "\ufeffcode,name\nRD,研发部\n".encode("utf-16"))
+    assert _errors(wrong) == [
+        "The file is neither UTF-8 nor GBK text: save it as CSV in UTF-8 and upload it again."
+    ]
+    # nothing was written by either
+    assert directory_of(enterprise) == before
+    assert not AuditEvent.objects.filter(enterprise=enterprise).exists()
+
+
+def test_a_directory_file_over_the_limit_is_refused_on_the_form(
+    hr_client, enterprise, settings, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    settings.DIRECTORY_IMPORT_MAX_UPLOAD_SIZE = 1024
+    factories.DepartmentFactory(enterprise=enterprise, code="HQ")
+    rows = [["employee_number", "name", "department_code"]]
+    rows += [[str(3000 + i), f"员工{i}", "HQ"] for i in range(80)]
+    data = csv_bytes(rows)
+    assert len(data) > 1024
+
+    response = upload(hr_client, enterprise, data)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["import_file"] == [
+        f"This file is {filesizeformat(len(data))}; the import takes at most 1.0\xa0KB: split it."
+    ]
+    assert response.context.get("confirm_form") is None
+    assert not Member.objects.filter(enterprise=enterprise).exists()
+    assert list(tmp_path.iterdir()) == [] and previews_in_cache() == []
+
+
+def test_the_import_pages_show_a_status_while_the_server_works(hr_client, enterprise):
+    factories.DepartmentFactory(enterprise=enterprise, code="HQ")
+    status = (
+        '<p class="directory-import-progress" role="status" aria-live="polite" '
+        'data-import-progress data-message="{}"></p>'
+    )
+    script = '<script src="/static/directory/import_progress.js" defer></script>'
+    # the upload form: its status inside the form, the script in the page's head
+    page = hr_client.get(reverse(IMPORT_URL)).content.decode()
+    assert script in page
+    start = page.index('enctype="multipart/form-data"')
+    form = page[start : page.index("</form>", start)]
+    assert status.format("Checking the file… this can take a minute for a large file.") in form
+    # the confirm form
+    data = csv_bytes([["employee_number", "name", "department_code"], ["1", "甲", "HQ"]])
+    page = upload(hr_client, enterprise, data).content.decode()
+    assert script in page
+    start = page.index('id="directory-import-confirm"')
+    form = page[start : page.index("</form>", start)]
+    assert status.format("Importing… this can take a minute for a large file.") in form
+    assert 'name="confirm"' in form

@@ -4,7 +4,9 @@
 Each FILE is a CSV file (UTF-8 or GBK) or an XLSX workbook holding departments, members or owned
 resources (directory/importing.py says how a table is recognised). All files are checked together
 and written in one transaction, or nothing when a row is bad: each bad row is printed with its
-file, sheet, line and reasons, and the command fails. `--dry-run` checks only. A progress bar shows
+file, sheet, line and reasons, and the command fails. What the import keeps although the file
+says otherwise (a stored member's e-mail address, see directory.importing.check_emails) is printed
+the same way, as a notice. `--dry-run` checks only. A progress bar shows
 the rows being written (on a terminal). The rows' history and the audit event name no user: the
 command acts as the system, like the jobs.
 
@@ -59,11 +61,16 @@ class Command(BaseCommand):
         except importing.ImportRefused as refusal:
             summary = refusal.summary
         file_of_kind = {table.kind: names[id(table)] for table in tables}
+
+        def where(outcome):
+            name = file_of_kind[outcome.kind]
+            return f"{name} [{outcome.sheet}]" if outcome.sheet else name
+
         for outcome in summary.invalid:
-            where = file_of_kind[outcome.kind]
-            if outcome.sheet:
-                where += f" [{outcome.sheet}]"
-            self.stderr.write(f"{where} line {outcome.line}: {' '.join(outcome.errors)}")
+            self.stderr.write(f"{where(outcome)} line {outcome.line}: {' '.join(outcome.errors)}")
+        for outcome in summary.noticed:
+            for notice in outcome.notices:
+                self.stdout.write(f"{where(outcome)} line {outcome.line}: {notice}")
         for kind in (importing.DEPARTMENTS, importing.MEMBERS, importing.RESOURCES):
             counts = summary.counts(kind)
             if summary.total(kind):
